@@ -1,1 +1,29 @@
-console.log('todo');
+import { Command, CommanderError } from 'commander';
+import { PackyardError } from '../util/errors.js';
+import { CliError } from './client.js';
+import { registerServe } from './commands/serve.js';
+import { registerPublish } from './commands/publish.js';
+import { registerRepos } from './commands/repos.js';
+import { registerMaintenance } from './commands/maintenance.js';
+
+const program = new Command('packyard')
+  .description('A private package registry: signed APT repositories from a data directory or an S3/R2 bucket.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServe(program);
+registerPublish(program);
+registerRepos(program);
+registerMaintenance(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CliError || err instanceof PackyardError) {
+    process.stderr.write(`packyard: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}

@@ -1,0 +1,61 @@
+import { createApp } from '../http/app.js';
+import { AdminToken } from '../auth/admin-token.js';
+import { openDataDir } from '../hosts/node/runtime.js';
+import { toHex } from '../util/hash.js';
+
+export interface ClientOptions {
+  url?: string;
+  token?: string;
+  data?: string;
+}
+
+/** Speaks the HTTP API, to a server (`--url`) or to a data directory through the same app in-process (`--data`). */
+export interface ApiClient {
+  request(method: string, path: string, init?: { json?: unknown; body?: BodyInit; headers?: Record<string, string> }): Promise<unknown>;
+}
+
+export class CliError extends Error {}
+
+export async function connect(options: ClientOptions): Promise<ApiClient> {
+  const url = options.url ?? process.env.PACKYARD_URL;
+  if (url) {
+    const token = options.token ?? process.env.PACKYARD_TOKEN;
+    return client((path, init) => fetch(new URL(path, url.endsWith('/') ? url : `${url}/`), init), token);
+  }
+  const runtime = await openDataDir(options.data ?? process.env.PACKYARD_DATA ?? './packyard-data');
+  // In-process calls are as trusted as the user who can read the data directory.
+  const token = toHex(crypto.getRandomValues(new Uint8Array(16)));
+  const { admin } = await AdminToken.load(runtime.storage, token);
+  const app = createApp({ service: runtime.service, signer: runtime.signer, admin });
+  return client(async (path, init) => app.request(`/${path}`, init), token);
+}
+
+function client(send: (path: string, init: RequestInit) => Promise<Response>, token?: string): ApiClient {
+  return {
+    async request(method, path, init = {}) {
+      const headers: Record<string, string> = { ...init.headers };
+      if (token) headers.authorization = `Bearer ${token}`;
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(init.json);
+      }
+      const response = await send(path.replace(/^\//, ''), { method, headers, body, duplex: 'half' } as RequestInit);
+      const text = await response.text();
+      const parsed = text ? safeJson(text) : null;
+      if (!response.ok) {
+        const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+        throw new CliError(error ? `${error.message} (${response.status} ${error.code})` : `HTTP ${response.status}: ${text.slice(0, 200)}`);
+      }
+      return parsed;
+    },
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,120 @@
+import type { Command } from 'commander';
+import { readFile, writeFile } from 'node:fs/promises';
+import { openDataDir } from '../../hosts/node/runtime.js';
+import { createNodeHasher } from '../../hosts/node/hasher.js';
+import { fsck } from '../../repository/fsck.js';
+import { gc } from '../../repository/gc.js';
+import { DEFAULT_RETENTION, type Retention } from '../../repository/references.js';
+import { exportTree } from '../../hosts/node/export.js';
+import { CliError } from '../client.js';
+import { printJson } from '../output.js';
+
+const dataOption = (cmd: Command) => cmd.option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data');
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  if (!match) throw new CliError(`invalid duration "${text}": use e.g. 90s, 30m, 12h, 7d`);
+  return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 's']!;
+}
+
+function retention(o: { grace?: string; generations?: string }): Retention {
+  return {
+    graceMs: o.grace ? parseDuration(o.grace) : DEFAULT_RETENTION.graceMs,
+    generations: o.generations ? Number(o.generations) : DEFAULT_RETENTION.generations,
+  };
+}
+
+async function reposOf(runtime: Awaited<ReturnType<typeof openDataDir>>, repo?: string): Promise<string[]> {
+  return repo ? [repo] : runtime.service.listRepos();
+}
+
+export function registerMaintenance(program: Command): void {
+  dataOption(program.command('fsck').description('check that every file a repository serves is stored intact; report garbage'))
+    .option('--repo <name>', 'only this repository')
+    .option('--quick', 'check sizes only, do not re-hash package files')
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; repo?: string; quick?: boolean; json?: boolean }) => {
+      const runtime = await openDataDir(o.data);
+      const reports = [];
+      for (const repo of await reposOf(runtime, o.repo)) reports.push(await fsck(runtime.service.store, createNodeHasher, repo, { verifyContent: !o.quick }));
+      const problems = reports.reduce((n, r) => n + r.problems.length, 0);
+      if (o.json) printJson(reports);
+      else {
+        for (const r of reports) {
+          console.log(`${r.repo}: snapshot ${r.snapshot}, ${r.checked} objects checked, ${r.problems.length} problems, ${r.garbage.objects} unreferenced objects (${r.garbage.bytes} bytes)`);
+          for (const p of r.problems) console.log(`  ${p.problem}: ${p.path ?? p.key}${p.detail ? ` (${p.detail})` : ''}`);
+        }
+      }
+      if (problems > 0) process.exitCode = 1;
+    });
+
+  dataOption(program.command('gc').description('delete objects no retained snapshot references'))
+    .option('--repo <name>', 'only this repository')
+    .option('--grace <duration>', 'keep superseded files this long (e.g. 36h, 7d)', '1d')
+    .option('--generations <n>', 'and at least this many superseded snapshots', '3')
+    .option('--dry-run', 'only report what would be deleted')
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; repo?: string; grace?: string; generations?: string; dryRun?: boolean; json?: boolean }) => {
+      const runtime = await openDataDir(o.data);
+      const reports = [];
+      for (const repo of await reposOf(runtime, o.repo)) reports.push(await gc(runtime.service.store, repo, { retention: retention(o), dryRun: o.dryRun }));
+      if (o.json) return printJson(reports);
+      for (const r of reports) console.log(`${r.repo}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted.objects} objects (${r.deleted.bytes} bytes), ${r.kept} referenced`);
+    });
+
+  dataOption(program.command('export').description('write a repository as a static tree any web server can serve').argument('<outdir>'))
+    .requiredOption('--repo <name>', 'repository')
+    .action(async (outdir: string, o: { data: string; repo: string }) => {
+      const runtime = await openDataDir(o.data);
+      const count = await exportTree(runtime, o.repo, outdir);
+      console.log(`Exported ${count} files of ${o.repo} to ${outdir}.`);
+    });
+
+  const key = program.command('key').description('manage the signing keys (every key signs every Release)');
+  dataOption(key.command('generate').description('generate a signing key'))
+    .option('--algorithm <name>', 'ed25519 or rsa4096', 'ed25519')
+    .option('--name <text>', 'user ID', 'Packyard repository signing key')
+    .action(async (o: { data: string; algorithm: string; name: string }) => {
+      if (o.algorithm !== 'ed25519' && o.algorithm !== 'rsa4096') throw new CliError(`unknown algorithm "${o.algorithm}": use ed25519 or rsa4096`);
+      const runtime = await openDataDir(o.data);
+      // A fresh data directory has just generated its default key: replace it rather than sign twice.
+      if (runtime.generatedKey) await runtime.keyring.remove(runtime.generatedKey);
+      console.log(`Generated signing key ${await runtime.keyring.generate(o.name, o.algorithm)}. Republish (or restart the server) to sign with it.`);
+    });
+  dataOption(key.command('import').description('import an armored private key').argument('<file>', 'armored private key file (- for stdin)'))
+    .option('--passphrase <text>', 'passphrase of the key (or PACKYARD_KEY_PASSPHRASE)')
+    .action(async (file: string, o: { data: string; passphrase?: string }) => {
+      const armored = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+      const runtime = await openDataDir(o.data);
+      const fingerprint = await runtime.keyring.import(armored, o.passphrase ?? process.env.PACKYARD_KEY_PASSPHRASE);
+      if (runtime.generatedKey) await runtime.keyring.remove(runtime.generatedKey);
+      console.log(`Imported signing key ${fingerprint}.`);
+    });
+  dataOption(key.command('export').description('print the public keys (armored), or write them binary with --output'))
+    .option('--output <file>', 'write the binary keyring (for signed-by) to this file')
+    .action(async (o: { data: string; output?: string }) => {
+      const runtime = await openDataDir(o.data);
+      if (o.output) await writeFile(o.output, runtime.signer.publicKeyBinary);
+      else process.stdout.write(runtime.signer.publicKeyArmored);
+    });
+  dataOption(key.command('list').description('list signing key fingerprints'))
+    .option('--json', 'print JSON')
+    .action(async (o: { data: string; json?: boolean }) => {
+      const runtime = await openDataDir(o.data);
+      const fingerprints = await runtime.keyring.fingerprints();
+      if (o.json) return printJson(fingerprints);
+      for (const f of fingerprints) console.log(f);
+    });
+  dataOption(key.command('remove').description('remove a signing key').argument('<fingerprint>')).action(async (fingerprint: string, o: { data: string }) => {
+    const runtime = await openDataDir(o.data);
+    if ((await runtime.keyring.fingerprints()).length <= 1) throw new CliError('refusing to remove the last signing key');
+    if (!(await runtime.keyring.remove(fingerprint))) throw new CliError(`no signing key ${fingerprint}`);
+    console.log(`Removed signing key ${fingerprint}.`);
+  });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { connect, type ClientOptions } from '../client.js';
+import { printJson } from '../output.js';
+
+interface RepoSummary {
+  name: string;
+  type: string;
+  architectures: string[];
+  distributions: Record<string, { components: string[] }>;
+  snapshot: { id: string; createdAt: string; actor: string };
+}
+
+interface PackageRow {
+  package: string;
+  version: string;
+  architecture: string;
+  distribution: string;
+  component: string;
+  size: number;
+}
+
+/** `--url/--token` talk to a server; otherwise `--data` (default ./packyard-data) is used directly. */
+export function target(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'server URL (or PACKYARD_URL)')
+    .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
+    .option('--data <dir>', 'data directory, when no --url', './packyard-data')
+    .option('--json', 'print JSON');
+}
+
+export function registerRepos(program: Command): void {
+  const repo = program.command('repo').description('create, list and show repositories');
+
+  target(repo.command('create').description('create a repository').argument('<name>'))
+    .option('--architectures <list>', 'comma-separated architectures', 'amd64,arm64')
+    .option('--distribution <names...>', 'distributions to publish right away (with component main)')
+    .action(async (name: string, o: ClientOptions & { json?: boolean; architectures: string; distribution?: string[] }) => {
+      const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, { components: ['main'] }]));
+      const body = { name, type: 'deb', architectures: o.architectures.split(',').map((a) => a.trim()).filter(Boolean), distributions };
+      const { repo: created } = (await (await connect(o)).request('POST', '/api/v1/repos', { json: body })) as { repo: RepoSummary };
+      if (o.json) return printJson(created);
+      console.log(`Created repository ${created.name}.`);
+    });
+
+  target(repo.command('list').description('list repositories')).action(async (o: ClientOptions & { json?: boolean }) => {
+    const { repos } = (await (await connect(o)).request('GET', '/api/v1/repos')) as { repos: RepoSummary[] };
+    if (o.json) return printJson(repos);
+    for (const r of repos) console.log(`${r.name}\t${Object.keys(r.distributions).join(',') || '-'}\t${r.snapshot.id}`);
+  });
+
+  target(repo.command('show').description('show a repository').argument('<name>')).action(async (name: string, o: ClientOptions & { json?: boolean }) => {
+    const { repo: r } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(name)}`)) as { repo: RepoSummary };
+    if (o.json) return printJson(r);
+    console.log(`Repository:    ${r.name} (${r.type})`);
+    console.log(`Architectures: ${r.architectures.join(' ')}`);
+    console.log(`Snapshot:      ${r.snapshot.id} (${r.snapshot.createdAt} by ${r.snapshot.actor})`);
+    for (const [d, info] of Object.entries(r.distributions)) console.log(`Distribution:  ${d} [${info.components.join(' ')}]`);
+  });
+
+  target(repo.command('delete').description('delete a repository and everything in it').argument('<name>')).action(async (name: string, o: ClientOptions) => {
+    await (await connect(o)).request('DELETE', `/api/v1/repos/${encodeURIComponent(name)}`);
+    console.log(`Deleted repository ${name}.`);
+  });
+
+  target(program.command('ls').description('list packages in a repository'))
+    .requiredOption('--repo <name>', 'repository')
+    .option('--distribution <name>', 'only this distribution')
+    .option('-q, --query <text>', 'only packages whose name contains this')
+    .action(async (o: ClientOptions & { json?: boolean; repo: string; distribution?: string; query?: string }) => {
+      const query = new URLSearchParams();
+      if (o.distribution) query.set('distribution', o.distribution);
+      if (o.query) query.set('q', o.query);
+      const { packages } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(o.repo)}/packages?${query}`)) as { packages: PackageRow[] };
+      if (o.json) return printJson(packages);
+      for (const p of packages) console.log(`${p.distribution}/${p.component}\t${p.package}\t${p.version}\t${p.architecture}`);
+    });
+
+  target(program.command('rm').description('remove a package version from a distribution').argument('<package>').argument('<version>').argument('<architecture>'))
+    .requiredOption('--repo <name>', 'repository')
+    .requiredOption('--distribution <name>', 'distribution')
+    .option('--component <name>', 'only from this component')
+    .action(async (pkg: string, version: string, arch: string, o: ClientOptions & { json?: boolean; repo: string; distribution: string; component?: string }) => {
+      const query = new URLSearchParams({ distribution: o.distribution });
+      if (o.component) query.set('component', o.component);
+      const path = [o.repo, 'packages', pkg, version, arch].map(encodeURIComponent);
+      const result = (await (await connect(o)).request('DELETE', `/api/v1/repos/${path[0]}/${path.slice(1).join('/')}?${query}`)) as { snapshot: { id: string } };
+      if (o.json) return printJson(result);
+      console.log(`Removed ${pkg} ${version} (${arch}); published snapshot ${result.snapshot.id}.`);
+    });
+
+  target(program.command('snapshots').description("list a repository's snapshots: who published what, when"))
+    .requiredOption('--repo <name>', 'repository')
+    .option('--limit <n>', 'how many', '20')
+    .action(async (o: ClientOptions & { json?: boolean; repo: string; limit: string }) => {
+      const { snapshots } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(o.repo)}/snapshots?limit=${Number(o.limit)}`)) as {
+        snapshots: { id: string; createdAt: string; actor: string; changes: { action: string; package?: string; version?: string }[] }[];
+      };
+      if (o.json) return printJson(snapshots);
+      for (const s of snapshots) console.log(`${s.id}\t${s.createdAt}\t${s.actor}\t${s.changes.map((c) => [c.action, c.package, c.version].filter(Boolean).join(' ')).join(', ')}`);
+    });
+}

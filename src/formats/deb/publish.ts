@@ -1,0 +1,257 @@
+import { PackyardError } from '../../util/errors.js';
+import { gzip } from '../../util/compress.js';
+import { digestBytes, type HasherFactory } from '../../util/hash.js';
+import { layout } from '../../repository/layout.js';
+import type { RepoStore } from '../../repository/store.js';
+import { newSnapshotId, type Change, type FileEntry, type PoolMap, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
+import type { Signer } from '../../signing/signer.js';
+import { recordId, type DebRecord } from './record.js';
+import { renderPackages, sortRecords } from './packages-index.js';
+import { renderComponentRelease, renderRelease } from './release.js';
+
+export interface PublishContext {
+  store: RepoStore;
+  signer: Signer;
+  createHasher: HasherFactory;
+  now: () => Date;
+}
+
+export interface Placement {
+  distribution: string;
+  component: string;
+  record: DebRecord;
+}
+
+export interface RemoveSpec {
+  distribution: string;
+  package: string;
+  version: string;
+  architecture: string;
+  component?: string;
+}
+
+export interface Mutation {
+  add?: Placement[];
+  /** Allow a package whose name, version and architecture exist with other content to replace it. */
+  replace?: boolean;
+  remove?: RemoveSpec[];
+  settings?: RepoSettings;
+  actor: string;
+}
+
+export interface MutationResult {
+  snapshot: Snapshot | null;
+  /** Blobs of this upload that the new snapshot does not use (copies of what was there). */
+  unusedKeys: string[];
+}
+
+const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
+
+/**
+ * Builds the snapshot that follows `current` after `mutation`, writing every new object it
+ * needs; only the package lists it touches are loaded and only their indexes re-rendered.
+ */
+export async function buildSnapshot(ctx: PublishContext, repo: string, current: Snapshot, mutation: Mutation): Promise<MutationResult> {
+  const lists = new ListSet(ctx.store, current);
+  const pool: PoolMap = current.pool ? { ...(await ctx.store.meta<PoolMap>(current.pool)) } : {};
+  const changes: Change[] = [];
+  const unusedKeys: string[] = [];
+
+  for (const { distribution, component, record } of mutation.add ?? []) {
+    const list = await lists.get(distribution, component, record.architecture);
+    const existing = list.find((r) => recordId(r) === recordId(record));
+    const pooled = pool[record.filename];
+    if (existing?.sha256 === record.sha256 || (!existing && pooled?.sha256 === record.sha256)) {
+      unusedKeys.push(record.key);
+      if (existing) continue;
+      list.push({ ...record, key: pooled!.key });
+      pooled!.refs++;
+      changes.push(change('add', distribution, component, record));
+      continue;
+    }
+    if (existing || pooled) {
+      if (!mutation.replace) {
+        throw new PackyardError(409, 'package-exists', `${record.package} ${record.version} (${record.architecture}) is already in ${repo} with different content; upload with replace=true to replace it`);
+      }
+      if (pooled && pooled.sha256 !== record.sha256) await replaceEverywhere(lists, pool, record);
+      if (existing?.filename === record.filename) {
+        changes.push(change('replace', distribution, component, record));
+        continue;
+      }
+      if (existing) {
+        list.splice(list.indexOf(existing), 1);
+        const entry = pool[existing.filename];
+        if (entry && --entry.refs <= 0) delete pool[existing.filename];
+      }
+      if (pool[record.filename]) {
+        list.push({ ...record, key: pool[record.filename]!.key });
+        pool[record.filename]!.refs++;
+        changes.push(change(existing ? 'replace' : 'add', distribution, component, record));
+        continue;
+      }
+    }
+    list.push(record);
+    pool[record.filename] = { key: record.key, size: record.size, sha256: record.sha256, refs: (pool[record.filename]?.refs ?? 0) + 1 };
+    changes.push(change('add', distribution, component, record));
+  }
+
+  for (const spec of mutation.remove ?? []) {
+    const components = spec.component ? [spec.component] : Object.keys(current.lists[spec.distribution] ?? {});
+    let found = false;
+    for (const component of components) {
+      if (!current.lists[spec.distribution]?.[component]?.[spec.architecture] && !lists.has(spec.distribution, component, spec.architecture)) continue;
+      const list = await lists.get(spec.distribution, component, spec.architecture);
+      const index = list.findIndex((r) => r.package === spec.package && r.version === spec.version);
+      if (index < 0) continue;
+      const [removed] = list.splice(index, 1);
+      const entry = pool[removed!.filename];
+      if (entry && --entry.refs <= 0) delete pool[removed!.filename];
+      changes.push(change('remove', spec.distribution, component, removed!));
+      found = true;
+    }
+    if (!found) throw new PackyardError(404, 'package-not-found', `${spec.package} ${spec.version} (${spec.architecture}) is not in ${repo}/${spec.distribution}`);
+  }
+
+  const settings = mutation.settings ?? current.settings;
+  if (mutation.settings) changes.push({ action: 'settings' });
+  if (changes.length === 0) return { snapshot: null, unusedKeys };
+
+  const nextLists = await lists.save(repo);
+  const architectures = [...new Set([...settings.architectures, ...lists.architectures()])].filter((a) => a !== 'all').sort();
+  const files = { ...current.files };
+  const rendered = { ...current.rendered };
+  const date = ctx.now();
+
+  for (const distribution of new Set([...Object.keys(nextLists), ...Object.keys(settings.distributions)])) {
+    const distSettings = settings.distributions[distribution] ?? {};
+    const components: Record<string, Record<string, string>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...nextLists[distribution] };
+    const settingsTag = JSON.stringify(distSettings) + architectures.join(',');
+    let dirty = rendered[`dists/${distribution}`] !== settingsTag;
+    for (const [component, byArch] of Object.entries(components)) {
+      for (const arch of architectures) {
+        const dir = `dists/${distribution}/${component}/binary-${arch}`;
+        const inputs = `${byArch[arch] ?? '-'}|${byArch.all ?? '-'}|${settingsTag}`;
+        if (rendered[dir] === inputs) continue;
+        const own = byArch[arch] ? await ctx.store.meta<DebRecord[]>(byArch[arch]) : [];
+        const all = byArch.all ? await ctx.store.meta<DebRecord[]>(byArch.all) : [];
+        const packages = new TextEncoder().encode(renderPackages(own, all));
+        files[`${dir}/Packages`] = await storeIndex(ctx, repo, packages);
+        files[`${dir}/Packages.gz`] = await storeIndex(ctx, repo, await gzip(packages));
+        files[`${dir}/Release`] = await storeIndex(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));
+        rendered[dir] = inputs;
+        dirty = true;
+      }
+    }
+    if (!dirty) continue;
+    const prefix = `dists/${distribution}/`;
+    const indexFiles: Record<string, FileEntry> = {};
+    for (const [path, entry] of Object.entries(files)) {
+      const rel = path.slice(prefix.length);
+      if (path.startsWith(prefix) && !META_FILES.has(rel) && architectures.some((a) => rel.includes(`/binary-${a}/`))) indexFiles[rel] = entry;
+    }
+    const release = renderRelease({ repo, distribution, settings: distSettings, architectures, components: Object.keys(components).sort(), files: indexFiles, date });
+    const releaseBytes = new TextEncoder().encode(release);
+    files[`${prefix}Release`] = await storeIndex(ctx, repo, releaseBytes);
+    files[`${prefix}InRelease`] = await storeIndex(ctx, repo, new TextEncoder().encode(await ctx.signer.clearSign(release)));
+    files[`${prefix}Release.gpg`] = await storeIndex(ctx, repo, new TextEncoder().encode(await ctx.signer.detachSign(releaseBytes)));
+    rendered[`dists/${distribution}`] = settingsTag;
+  }
+
+  const seq = current.seq + 1;
+  const snapshot: Snapshot = {
+    id: newSnapshotId(seq),
+    repo,
+    type: 'deb',
+    seq,
+    parent: current.id,
+    createdAt: date.toISOString(),
+    actor: mutation.actor,
+    changes,
+    settings,
+    files,
+    pool: Object.keys(pool).length ? await ctx.store.putMeta(repo, pool) : null,
+    lists: nextLists,
+    rendered,
+  };
+  return { snapshot, unusedKeys };
+}
+
+/** A replaced pool file changes under every distribution that lists it, so all their lists are updated. */
+async function replaceEverywhere(lists: ListSet, pool: PoolMap, record: DebRecord): Promise<void> {
+  const old = pool[record.filename];
+  for (const list of await lists.allFor(record.architecture)) {
+    for (let i = 0; i < list.length; i++) if (list[i]!.filename === record.filename) list[i] = { ...record };
+  }
+  if (old) pool[record.filename] = { ...old, key: record.key, size: record.size, sha256: record.sha256 };
+}
+
+function change(action: Change['action'], distribution: string, component: string, r: DebRecord): Change {
+  return { action, distribution, component, package: r.package, version: r.version, architecture: r.architecture };
+}
+
+export function emptySnapshot(repo: string, settings: RepoSettings, actor: string, now: Date): Snapshot {
+  return { id: newSnapshotId(0), repo, type: 'deb', seq: 0, parent: null, createdAt: now.toISOString(), actor, changes: [{ action: 'create' }], settings, files: {}, pool: null, lists: {}, rendered: {} };
+}
+
+async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): Promise<FileEntry> {
+  const digests = digestBytes(ctx.createHasher, data);
+  const key = layout.byHash(repo, 'SHA256', digests.sha256);
+  const storage = ctx.store.storage;
+  await Promise.all([
+    storage.put(key, data, { ifNoneMatch: '*' }),
+    storage.put(layout.byHash(repo, 'SHA512', digests.sha512), data, { ifNoneMatch: '*' }),
+  ]);
+  return { key, size: data.length, ...digests };
+}
+
+/** The package lists a publish reads and changes, loaded lazily and written back once. */
+class ListSet {
+  private readonly loaded = new Map<string, DebRecord[]>();
+  constructor(
+    private readonly store: RepoStore,
+    private readonly current: Snapshot,
+  ) {}
+
+  has(distribution: string, component: string, arch: string): boolean {
+    return this.loaded.has(`${distribution}\u0000${component}\u0000${arch}`);
+  }
+
+  async get(distribution: string, component: string, arch: string): Promise<DebRecord[]> {
+    const id = `${distribution}\u0000${component}\u0000${arch}`;
+    let list = this.loaded.get(id);
+    if (!list) {
+      const key = this.current.lists[distribution]?.[component]?.[arch];
+      list = key ? [...(await this.store.meta<DebRecord[]>(key))] : [];
+      this.loaded.set(id, list);
+    }
+    return list;
+  }
+
+  async allFor(arch: string): Promise<DebRecord[][]> {
+    const out: DebRecord[][] = [];
+    for (const [distribution, components] of Object.entries(this.current.lists)) {
+      for (const component of Object.keys(components)) out.push(await this.get(distribution, component, arch));
+    }
+    for (const [id, list] of this.loaded) if (id.endsWith(`\u0000${arch}`) && !out.includes(list)) out.push(list);
+    return out;
+  }
+
+  architectures(): string[] {
+    const seen = new Set<string>();
+    for (const components of Object.values(this.current.lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) seen.add(a);
+    for (const id of this.loaded.keys()) seen.add(id.split('\u0000')[2]!);
+    return [...seen];
+  }
+
+  /** Writes the changed lists and returns the next snapshot's list keys. */
+  async save(repo: string): Promise<Snapshot['lists']> {
+    const next: Snapshot['lists'] = structuredClone(this.current.lists);
+    for (const [id, list] of this.loaded) {
+      const [distribution, component, arch] = id.split('\u0000') as [string, string, string];
+      const byArch = ((next[distribution] ??= {})[component] ??= {});
+      if (list.length === 0 && !byArch[arch]) continue;
+      byArch[arch] = await this.store.putMeta(repo, sortRecords(list));
+    }
+    return next;
+  }
+}

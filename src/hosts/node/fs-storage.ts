@@ -1,0 +1,141 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { dirname, join, relative, sep } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Stats } from 'node:fs';
+import lockfile from 'proper-lockfile';
+import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from '../../storage/types.js';
+
+const TMP_MARK = '.tmp-';
+
+/**
+ * Objects as files under a directory. Every write goes to a temporary file that is renamed
+ * into place, so a reader (or a crash) never sees half an object; conditional writes take a
+ * lock file around check-and-rename, which also serialises separate processes (the server and
+ * `packyard add`) sharing one data directory.
+ */
+export class FsStorage implements Storage {
+  constructor(readonly root: string) {}
+
+  private path(key: string): string {
+    if (!key || key.startsWith('/') || key.split('/').some((part) => part === '' || part === '.' || part === '..' || part.includes(TMP_MARK))) {
+      throw new Error(`invalid storage key: ${key}`);
+    }
+    return join(this.root, ...key.split('/'));
+  }
+
+  private info(key: string, st: Stats): ObjectInfo {
+    // A rename always brings a new inode, so inode+mtime+size changes on every write.
+    return { key, size: st.size, etag: `${st.ino.toString(36)}-${st.mtimeMs.toString(36)}-${st.size.toString(36)}`, lastModified: st.mtime };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    try {
+      const st = await stat(this.path(key));
+      return st.isFile() ? this.info(key, st) : null;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
+    const path = this.path(key);
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+    const st = await handle.stat();
+    const offset = range?.offset ?? 0;
+    const length = range ? Math.max(0, Math.min(range.length ?? st.size - offset, st.size - offset)) : st.size;
+    const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: 256 * 1024 });
+    const body = length === 0 ? emptyStream(stream) : (Readable.toWeb(stream) as ReadableStream<Uint8Array>);
+    return { ...this.info(key, st), body, range: range ? { offset, length } : undefined };
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
+    const path = this.path(key);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}${TMP_MARK}${randomUUID()}`;
+    try {
+      await writeFile(tmp, body);
+      if (options.ifMatch === undefined && options.ifNoneMatch === undefined) {
+        await rename(tmp, path);
+        return this.info(key, await stat(path));
+      }
+      const release = await lockfile.lock(path, { realpath: false, stale: 10_000, retries: { retries: 200, minTimeout: 5, maxTimeout: 50 } });
+      try {
+        const current = await this.head(key);
+        if (options.ifNoneMatch === '*' && current) return null;
+        if (options.ifMatch !== undefined && current?.etag !== options.ifMatch) return null;
+        await rename(tmp, path);
+        return this.info(key, await stat(path));
+      } finally {
+        await release();
+      }
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.path(key)).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the deepest directory the prefix names completely.
+    const slash = prefix.lastIndexOf('/');
+    const base = slash < 0 ? this.root : join(this.root, ...prefix.slice(0, slash).split('/'));
+    for await (const file of walk(base)) {
+      const key = relative(this.root, file).split(sep).join('/');
+      if (!key.startsWith(prefix) || key.includes(TMP_MARK) || key.endsWith('.lock')) continue;
+      try {
+        const st = await stat(file);
+        if (st.isFile()) yield this.info(key, st);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+}
+
+async function writeFile(path: string, body: PutBody): Promise<void> {
+  const out = createWriteStream(path, { flags: 'wx' });
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    await pipeline(Readable.from([typeof body === 'string' ? Buffer.from(body) : body]), out);
+  } else {
+    await body.pipeTo(Writable.toWeb(out));
+  }
+}
+
+async function* walk(dir: string): AsyncIterable<string> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  for (const entry of entries) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(full);
+    else if (entry.isFile()) yield full;
+  }
+}
+
+function emptyStream(stream: Readable): ReadableStream<Uint8Array> {
+  stream.destroy();
+  return new ReadableStream({ start: (c) => c.close() });
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

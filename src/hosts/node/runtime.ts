@@ -1,0 +1,33 @@
+import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { FsStorage } from './fs-storage.js';
+import { createNodeHasher } from './hasher.js';
+import { Keyring } from '../../signing/keyring.js';
+import { RepositoryService } from '../../repository/service.js';
+import { AdminToken } from '../../auth/admin-token.js';
+import type { Signer } from '../../signing/signer.js';
+
+export interface Runtime {
+  dataDir: string;
+  storage: FsStorage;
+  keyring: Keyring;
+  signer: Signer;
+  service: RepositoryService;
+  /** Set when this start generated the first signing key. */
+  generatedKey?: string;
+}
+
+/** Everything Packyard needs, over a local data directory. */
+export async function openDataDir(dir: string, options: { headTtlMs?: number } = {}): Promise<Runtime> {
+  const dataDir = resolve(dir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const storage = new FsStorage(dataDir);
+  const keyring = new Keyring(storage);
+  const { signer, generated } = await keyring.signer('Packyard repository signing key');
+  const service = new RepositoryService({ storage, signer, createHasher: createNodeHasher, headTtlMs: options.headTtlMs });
+  return { dataDir, storage, keyring, signer, service, generatedKey: generated };
+}
+
+export async function loadAdminToken(storage: FsStorage): Promise<{ admin: AdminToken; created?: string }> {
+  return AdminToken.load(storage, process.env.PACKYARD_ADMIN_TOKEN || undefined);
+}

@@ -1,0 +1,131 @@
+import { Hono, type Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { PackyardError } from '../util/errors.js';
+import type { RepositoryService, UploadFile } from '../repository/service.js';
+import type { Snapshot } from '../repository/snapshot.js';
+import type { AdminToken } from '../auth/admin-token.js';
+import { boundaryOf, parseMultipart } from './multipart.js';
+
+export interface ApiDeps {
+  service: RepositoryService;
+  admin: AdminToken;
+}
+
+type Env = { Variables: { actor: string } };
+
+/** The JSON API under `/api/v1`. */
+export function createApi({ service, admin }: ApiDeps): Hono<Env> {
+  const api = new Hono<Env>();
+
+  const requireAdmin = createMiddleware<Env>(async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (!token) throw new PackyardError(401, 'unauthenticated', 'this request needs an admin token: send "Authorization: Bearer <token>"');
+    if (!(await admin.verify(token))) throw new PackyardError(403, 'forbidden', 'the token is not valid for this request');
+    c.set('actor', 'admin');
+    await next();
+  });
+
+  api.get('/repos', async (c) => {
+    const names = await service.listRepos();
+    const repos = await Promise.all(names.map(async (name) => summary(await service.getRepo(name))));
+    return c.json({ repos });
+  });
+
+  api.post('/repos', requireAdmin, async (c) => c.json({ repo: summary(await service.createRepo(await jsonBody(c), c.get('actor'))) }, 201));
+
+  api.get('/repos/:repo', async (c) => c.json({ repo: summary(await service.getRepo(c.req.param('repo'))) }));
+
+  api.patch('/repos/:repo', requireAdmin, async (c) => c.json({ repo: summary(await service.updateRepo(c.req.param('repo'), await jsonBody(c), c.get('actor'))) }));
+
+  api.delete('/repos/:repo', requireAdmin, async (c) => {
+    await service.deleteRepo(c.req.param('repo'));
+    return c.body(null, 204);
+  });
+
+  api.post('/repos/:repo/packages', requireAdmin, async (c) => {
+    const distribution = required(c, 'distribution');
+    const component = c.req.query('component') ?? 'main';
+    const replace = ['1', 'true', 'yes'].includes(c.req.query('replace') ?? '');
+    const result = await service.upload(c.req.param('repo'), uploadedFiles(c.req.raw), { distribution, component, replace, actor: c.get('actor') });
+    return c.json(
+      {
+        snapshot: snapshotInfo(result.snapshot),
+        changed: result.changed,
+        packages: result.packages.map((r) => ({ package: r.package, version: r.version, architecture: r.architecture, filename: r.filename, size: r.size, sha256: r.sha256 })),
+      },
+      result.changed ? 201 : 200,
+    );
+  });
+
+  api.get('/repos/:repo/packages', async (c) => {
+    const packages = await service.listPackages(c.req.param('repo'), { distribution: c.req.query('distribution'), q: c.req.query('q') });
+    return c.json({ packages });
+  });
+
+  api.delete('/repos/:repo/packages/:name/:version/:arch', requireAdmin, async (c) => {
+    const snapshot = await service.remove(
+      c.req.param('repo'),
+      { distribution: required(c, 'distribution'), component: c.req.query('component'), package: c.req.param('name'), version: c.req.param('version'), architecture: c.req.param('arch') },
+      c.get('actor'),
+    );
+    return c.json({ snapshot: snapshotInfo(snapshot) });
+  });
+
+  api.get('/repos/:repo/snapshots', async (c) => {
+    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 1000);
+    const snapshots = await service.snapshots(c.req.param('repo'), limit);
+    return c.json({ snapshots: snapshots.map((s) => ({ ...snapshotInfo(s), changes: s.changes })) });
+  });
+
+  return api;
+}
+
+function required(c: Context, name: string): string {
+  const value = c.req.query(name);
+  if (!value) throw new PackyardError(400, 'missing-parameter', `query parameter "${name}" is required`);
+  return value;
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new PackyardError(400, 'invalid-json', 'the request body must be JSON');
+  }
+}
+
+/** The upload's files: each `file` part of a multipart body, or the whole body as one `.deb`. */
+async function* uploadedFiles(request: Request): AsyncGenerator<UploadFile> {
+  if (!request.body) throw new PackyardError(400, 'no-files', 'the upload has no body');
+  const type = request.headers.get('content-type');
+  const boundary = boundaryOf(type);
+  if (!boundary) {
+    if (type?.startsWith('multipart/')) throw new PackyardError(400, 'bad-multipart', 'multipart body without a boundary');
+    yield { name: 'body', body: request.body };
+    return;
+  }
+  for await (const part of parseMultipart(request.body, boundary)) {
+    if (part.name !== 'file') {
+      await part.body.cancel();
+      continue;
+    }
+    yield { name: part.filename ?? 'file', body: part.body };
+  }
+}
+
+function snapshotInfo(s: Snapshot) {
+  return { id: s.id, seq: s.seq, createdAt: s.createdAt, actor: s.actor };
+}
+
+function summary(s: Snapshot) {
+  return {
+    name: s.repo,
+    type: s.type,
+    architectures: s.settings.architectures,
+    distributions: Object.fromEntries(
+      [...new Set([...Object.keys(s.settings.distributions), ...Object.keys(s.lists)])].sort().map((d) => [d, { ...s.settings.distributions[d], components: Object.keys(s.lists[d] ?? {}).sort() }]),
+    ),
+    snapshot: snapshotInfo(s),
+  };
+}

@@ -1,0 +1,55 @@
+import { Hono } from 'hono';
+import { PackyardError } from '../util/errors.js';
+import type { RepositoryService } from '../repository/service.js';
+import { REPO_NAME } from '../repository/layout.js';
+import type { AdminToken } from '../auth/admin-token.js';
+import type { Signer } from '../signing/signer.js';
+import { createApi } from './api.js';
+import { RepoFiles } from './repo-files.js';
+
+export interface AppDeps {
+  service: RepositoryService;
+  admin: AdminToken;
+  signer: Signer;
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/** The whole HTTP surface, written against web standards so every host serves the same app. */
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  const files = new RepoFiles(deps.service.store, deps.signer);
+
+  app.onError((err, c) => {
+    if (err instanceof PackyardError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
+    deps.log?.({ level: 'error', msg: 'request failed', method: c.req.method, path: c.req.path, error: String((err as Error).stack ?? err) });
+    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not-found', message: `no such path: ${c.req.path}` } }, 404));
+
+  if (deps.log) {
+    const log = deps.log;
+    // Reads are the hot path: log only writes and failures.
+    app.use('*', async (c, next) => {
+      const started = performance.now();
+      await next();
+      if (c.res.status >= 400 || (c.req.method !== 'GET' && c.req.method !== 'HEAD')) {
+        log({ level: c.res.status >= 500 ? 'error' : 'info', msg: 'request', method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) });
+      }
+    });
+  }
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.route('/api/v1', createApi(deps));
+
+  app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
+    const repo = c.req.param('repo');
+    const path = decodeURIComponent(c.req.path.slice(repo.length + 2));
+    if (!REPO_NAME.test(repo) || path.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+      return c.json({ error: { code: 'not-found', message: 'file not found' } }, 404);
+    }
+    const response = await files.respond(c.req.raw, repo, path);
+    return response ?? c.json({ error: { code: 'not-found', message: `${repo}/${path}: file not found` } }, 404);
+  });
+
+  return app;
+}

@@ -1,0 +1,63 @@
+import type { RepoStore } from '../repository/store.js';
+import type { PoolMap } from '../repository/snapshot.js';
+import { layout } from '../repository/layout.js';
+import type { Signer } from '../signing/signer.js';
+import { ObjectServer } from './serve-object.js';
+
+const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
+
+function contentType(path: string): string {
+  if (path.endsWith('.deb')) return 'application/vnd.debian.binary-package';
+  if (path.endsWith('.gz')) return 'application/gzip';
+  if (path.endsWith('.gpg')) return 'application/pgp-signature';
+  return 'text/plain; charset=utf-8';
+}
+
+/** Answers client requests below `/<repo>/`: keys, indexes (by path or by hash) and pool files. */
+export class RepoFiles {
+  private readonly objects: ObjectServer;
+
+  constructor(
+    private readonly store: RepoStore,
+    private readonly signer: Signer,
+  ) {
+    this.objects = new ObjectServer(store.storage);
+  }
+
+  async respond(request: Request, repo: string, path: string): Promise<Response | null> {
+    if (path === 'public.key') return keyResponse(this.signer.publicKeyArmored, 'application/pgp-keys');
+    if (path === 'public.gpg') return keyResponse(this.signer.publicKeyBinary, 'application/pgp-keys');
+    const snapshot = await this.store.current(repo);
+    if (!snapshot) return null;
+
+    const byHash = BY_HASH.exec(path);
+    if (byHash) {
+      const [, algorithm, hex] = byHash as unknown as [string, 'SHA256' | 'SHA512', string];
+      // The hash is the validator; the object is served whether or not the head still lists it,
+      // which is what keeps clients holding an older InRelease working.
+      return this.orNull(await this.objects.respond(request, layout.byHash(repo, algorithm, hex), { etag: hex, contentType: 'application/octet-stream', immutable: true }));
+    }
+
+    const entry = snapshot.files[path];
+    if (entry) {
+      return this.orNull(
+        await this.objects.respond(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: new Date(snapshot.createdAt) }),
+      );
+    }
+
+    if (path.startsWith('pool/') && snapshot.pool) {
+      const pool = await this.store.meta<PoolMap>(snapshot.pool);
+      const file = Object.hasOwn(pool, path) ? pool[path] : undefined;
+      if (file) return this.orNull(await this.objects.respond(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true }));
+    }
+    return null;
+  }
+
+  private orNull(response: Response): Response | null {
+    return response.status === 404 ? null : response;
+  }
+}
+
+function keyResponse(body: string | Uint8Array, type: string): Response {
+  return new Response(body as BodyInit, { headers: { 'content-type': type, 'cache-control': 'public, max-age=300' } });
+}

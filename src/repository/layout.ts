@@ -1,0 +1,22 @@
+/**
+ * Where everything lives in storage. Only `head.json` ever changes (by compare-and-swap);
+ * every other object is written once.
+ */
+export const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export const layout = {
+  reposPrefix: 'repos/',
+  repoPrefix: (repo: string) => `repos/${repo}/`,
+  head: (repo: string) => `repos/${repo}/head.json`,
+  snapshotsPrefix: (repo: string) => `repos/${repo}/snapshots/`,
+  snapshot: (repo: string, id: string) => `repos/${repo}/snapshots/${id}.json`,
+  /** Uploaded package bytes, named by upload id (their hash is known only after they are stored). */
+  blob: (repo: string, id: string) => `repos/${repo}/blobs/${id}`,
+  /** Index files, named by their hash: served as APT's by-hash and kept for a grace period. */
+  byHash: (repo: string, algorithm: 'SHA256' | 'SHA512', hex: string) => `repos/${repo}/by-hash/${algorithm}/${hex}`,
+  /** Internal JSON documents (package lists, pool maps), named by their SHA-256. */
+  meta: (repo: string, sha256: string) => `repos/${repo}/meta/${sha256}.json`,
+  signingKeysPrefix: 'system/signing-keys/',
+  signingKey: (fingerprint: string) => `system/signing-keys/${fingerprint}.asc`,
+  adminToken: 'system/admin-token.json',
+};

@@ -1,0 +1,47 @@
+import { layout } from './layout.js';
+import type { RepoStore } from './store.js';
+import type { PoolMap, Snapshot } from './snapshot.js';
+
+export interface Retention {
+  /** Superseded snapshots younger than this stay fully served (by-hash, pool). */
+  graceMs: number;
+  /** ...and so do at least this many generations before the head. */
+  generations: number;
+}
+
+export const DEFAULT_RETENTION: Retention = { graceMs: 24 * 3600 * 1000, generations: 3 };
+
+/** The head and the superseded snapshots still inside the grace period, newest first. */
+export async function retainedSnapshots(store: RepoStore, repo: string, retention: Retention, now: number): Promise<Snapshot[]> {
+  const head = await store.readHead(repo);
+  if (!head) return [];
+  const out = [head.snapshot];
+  let previous = head.snapshot;
+  while (previous.parent) {
+    const parent = await store.snapshot(repo, previous.parent);
+    if (!parent) break;
+    // A snapshot stopped being current when its successor was published.
+    const supersededAt = Date.parse(previous.createdAt);
+    if (out.length > retention.generations && now - supersededAt > retention.graceMs) break;
+    out.push(parent);
+    previous = parent;
+  }
+  return out;
+}
+
+/** Every storage key a snapshot needs, with the size and SHA-256 expected where known. */
+export async function snapshotReferences(store: RepoStore, snapshot: Snapshot): Promise<Map<string, { size?: number; sha256?: string; path?: string }>> {
+  const repo = snapshot.repo;
+  const refs = new Map<string, { size?: number; sha256?: string; path?: string }>();
+  refs.set(layout.snapshot(repo, snapshot.id), {});
+  for (const [path, entry] of Object.entries(snapshot.files)) {
+    refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
+    refs.set(layout.byHash(repo, 'SHA512', entry.sha512), { size: entry.size, path });
+  }
+  for (const components of Object.values(snapshot.lists)) for (const byArch of Object.values(components)) for (const key of Object.values(byArch)) refs.set(key, {});
+  if (snapshot.pool) {
+    refs.set(snapshot.pool, {});
+    for (const [path, entry] of Object.entries(await store.meta<PoolMap>(snapshot.pool))) refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
+  }
+  return refs;
+}

@@ -1,0 +1,195 @@
+import { z } from 'zod';
+import { PackyardError } from '../util/errors.js';
+import type { HasherFactory } from '../util/hash.js';
+import type { Storage } from '../storage/types.js';
+import type { Signer } from '../signing/signer.js';
+import { buildSnapshot, emptySnapshot, type Mutation, type PublishContext, type RemoveSpec } from '../formats/deb/publish.js';
+import { ingestDeb } from '../formats/deb/ingest.js';
+import type { DebRecord } from '../formats/deb/record.js';
+import { REPO_NAME } from './layout.js';
+import { RepoStore, type StoreOptions } from './store.js';
+import { COMPONENT_NAME, DEFAULT_ARCHITECTURES, DISTRIBUTION_NAME, createRepoSchema, updateRepoSchema } from './settings.js';
+import type { RepoSettings, Snapshot } from './snapshot.js';
+
+export interface ServiceDeps {
+  headTtlMs?: StoreOptions['headTtlMs'];
+  storage: Storage;
+  signer: Signer;
+  createHasher: HasherFactory;
+  now?: () => Date;
+}
+
+export interface UploadFile {
+  name: string;
+  body: ReadableStream<Uint8Array>;
+}
+
+export interface UploadOptions {
+  distribution: string;
+  component: string;
+  replace?: boolean;
+  actor: string;
+}
+
+export interface PackageSummary {
+  package: string;
+  version: string;
+  architecture: string;
+  distribution: string;
+  component: string;
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
+/** What clients and the CLI do to repositories: create, upload, remove, list; each change one atomic publish. */
+export class RepositoryService {
+  readonly store: RepoStore;
+  private readonly ctx: PublishContext;
+
+  constructor(readonly deps: ServiceDeps) {
+    this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs });
+    this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, now: deps.now ?? (() => new Date()) };
+  }
+
+  async createRepo(input: unknown, actor: string): Promise<Snapshot> {
+    const spec = parse(createRepoSchema, input);
+    checkRepoName(spec.name);
+    const settings: RepoSettings = { architectures: spec.architectures ?? DEFAULT_ARCHITECTURES, distributions: spec.distributions ?? {} };
+    const { snapshot } = await this.store.commit(
+      spec.name,
+      async () => {
+        // Declared distributions are published right away, so apt can use them before any upload.
+        const base = emptySnapshot(spec.name, settings, actor, this.ctx.now());
+        const { snapshot: first } = await buildSnapshot(this.ctx, spec.name, base, { actor, settings });
+        return first ? { ...first, seq: 0, parent: null, changes: base.changes } : base;
+      },
+      { create: true },
+    );
+    return snapshot;
+  }
+
+  async updateRepo(repo: string, input: unknown, actor: string): Promise<Snapshot> {
+    const patch = parse(updateRepoSchema, input);
+    return this.mutate(repo, (current) => ({
+      actor,
+      settings: {
+        architectures: patch.architectures ?? current.settings.architectures,
+        distributions: { ...current.settings.distributions, ...patch.distributions },
+      },
+    }));
+  }
+
+  async getRepo(repo: string): Promise<Snapshot> {
+    checkRepoName(repo);
+    const head = await this.store.readHead(repo);
+    if (!head) throw notFound(repo);
+    return head.snapshot;
+  }
+
+  listRepos(): Promise<string[]> {
+    return this.store.listRepos();
+  }
+
+  async deleteRepo(repo: string): Promise<void> {
+    checkRepoName(repo);
+    await this.store.deleteRepo(repo);
+  }
+
+  /** Ingests every file, then publishes them together: all land, or none does. */
+  async upload(repo: string, files: AsyncIterable<UploadFile> | Iterable<UploadFile>, options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: DebRecord[] }> {
+    checkRepoName(repo);
+    checkPlacement(options.distribution, options.component);
+    if (!(await this.store.readHead(repo))) throw notFound(repo);
+    const records: DebRecord[] = [];
+    let unused: string[] = [];
+    try {
+      for await (const file of files) {
+        try {
+          records.push(await ingestDeb(this.deps.storage, this.deps.createHasher, repo, options.component, file.body));
+        } catch (err) {
+          if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
+          throw err;
+        }
+      }
+      if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
+      const result = await this.store.commit(repo, async (current) => {
+        const built = await buildSnapshot(this.ctx, repo, current!, {
+          actor: options.actor,
+          replace: options.replace,
+          add: records.map((record) => ({ distribution: options.distribution, component: options.component, record })),
+        });
+        unused = built.unusedKeys;
+        return built.snapshot;
+      });
+      return { ...result, packages: records };
+    } catch (err) {
+      unused = records.map((r) => r.key);
+      throw err;
+    } finally {
+      await Promise.all(unused.map((key) => this.deps.storage.delete(key).catch(() => {})));
+    }
+  }
+
+  async remove(repo: string, spec: RemoveSpec, actor: string): Promise<Snapshot> {
+    checkPlacement(spec.distribution, spec.component ?? 'main');
+    return this.mutate(repo, () => ({ actor, remove: [spec] }));
+  }
+
+  async listPackages(repo: string, filter: { distribution?: string; q?: string } = {}): Promise<PackageSummary[]> {
+    const snapshot = await this.getRepo(repo);
+    const out: PackageSummary[] = [];
+    const q = filter.q?.toLowerCase();
+    for (const [distribution, components] of Object.entries(snapshot.lists)) {
+      if (filter.distribution && filter.distribution !== distribution) continue;
+      for (const [component, byArch] of Object.entries(components)) {
+        for (const key of Object.values(byArch)) {
+          for (const r of await this.store.meta<DebRecord[]>(key)) {
+            if (q && !r.package.toLowerCase().includes(q)) continue;
+            out.push({ package: r.package, version: r.version, architecture: r.architecture, distribution, component, filename: r.filename, size: r.size, sha256: r.sha256 });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The snapshot history, newest first, following parent links. */
+  async snapshots(repo: string, limit = 50): Promise<Snapshot[]> {
+    const out: Snapshot[] = [];
+    let next: Snapshot | null = await this.getRepo(repo);
+    while (next && out.length < limit) {
+      out.push(next);
+      next = next.parent ? await this.store.snapshot(repo, next.parent) : null;
+    }
+    return out;
+  }
+
+  private async mutate(repo: string, make: (current: Snapshot) => Mutation): Promise<Snapshot> {
+    checkRepoName(repo);
+    const { snapshot } = await this.store.commit(repo, async (current) => (await buildSnapshot(this.ctx, repo, current!, make(current!))).snapshot);
+    return snapshot;
+  }
+}
+
+export function checkRepoName(name: string): void {
+  if (!REPO_NAME.test(name)) throw new PackyardError(400, 'invalid-repo-name', `invalid repository name "${name}": use 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`);
+}
+
+function checkPlacement(distribution: string, component: string): void {
+  if (!DISTRIBUTION_NAME.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}"`);
+  if (!COMPONENT_NAME.test(component)) throw new PackyardError(400, 'invalid-component', `invalid component name "${component}"`);
+}
+
+function notFound(repo: string): PackyardError {
+  return new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new PackyardError(400, 'invalid-request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  }
+  return result.data;
+}

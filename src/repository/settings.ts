@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+export const DISTRIBUTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const COMPONENT_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const ARCH = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const field = z.string().max(200).regex(/^[^\n\r]*$/, 'must be a single line');
+
+export const distributionSettingsSchema = z
+  .object({
+    origin: field.optional(),
+    label: field.optional(),
+    suite: field.regex(DISTRIBUTION_NAME).optional(),
+    codename: field.regex(DISTRIBUTION_NAME).optional(),
+    description: field.optional(),
+    components: z.array(z.string().regex(COMPONENT_NAME)).max(64).optional(),
+    validFor: z.number().int().positive().max(10 * 365 * 86400).optional(),
+  })
+  .strict();
+
+export const architecturesSchema = z.array(z.string().regex(ARCH).refine((a) => a !== 'all' && a !== 'any', 'is not a concrete architecture')).min(1).max(32);
+
+export const createRepoSchema = z
+  .object({
+    name: z.string(),
+    type: z.literal('deb').default('deb'),
+    architectures: architecturesSchema.optional(),
+    distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distributionSettingsSchema).optional(),
+  })
+  .strict();
+
+export const updateRepoSchema = z
+  .object({
+    architectures: architecturesSchema.optional(),
+    distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distributionSettingsSchema).optional(),
+  })
+  .strict();
+
+export type CreateRepoInput = z.input<typeof createRepoSchema>;
+export type UpdateRepoInput = z.infer<typeof updateRepoSchema>;
+
+export const DEFAULT_ARCHITECTURES = ['amd64', 'arm64'];

@@ -1,0 +1,69 @@
+import type { Digests } from '../util/hash.js';
+
+/** A file clients fetch, stored under `key`, with the size and digests indexes list for it. */
+export interface FileEntry extends Digests {
+  key: string;
+  size: number;
+}
+
+export interface DistributionSettings {
+  origin?: string;
+  label?: string;
+  suite?: string;
+  codename?: string;
+  description?: string;
+  /** Components published even while empty, so apt can use the distribution before the first upload. */
+  components?: string[];
+  /** Seconds after `Date` for `Valid-Until`; omitted means no `Valid-Until`. */
+  validFor?: number;
+}
+
+export interface RepoSettings {
+  architectures: string[];
+  distributions: Record<string, DistributionSettings>;
+}
+
+export interface Change {
+  action: 'add' | 'remove' | 'replace' | 'settings' | 'create';
+  distribution?: string;
+  component?: string;
+  package?: string;
+  version?: string;
+  architecture?: string;
+}
+
+/** One published state of a repository. Immutable once written. */
+export interface Snapshot {
+  id: string;
+  repo: string;
+  type: 'deb';
+  seq: number;
+  parent: string | null;
+  createdAt: string;
+  actor: string;
+  changes: Change[];
+  settings: RepoSettings;
+  /** Client-facing index files by path below the repository root (e.g. `dists/stable/InRelease`). */
+  files: Record<string, FileEntry>;
+  /** Meta key of the pool map (pool path → stored package), null while empty. */
+  pool: string | null;
+  /** Meta keys of package lists: distribution → component → architecture (or `all`). */
+  lists: Record<string, Record<string, Record<string, string>>>;
+  /** What each rendered index was built from, so a publish re-renders only what changed. */
+  rendered: Record<string, string>;
+}
+
+export interface PoolEntry {
+  key: string;
+  size: number;
+  sha256: string;
+  /** How many list entries point here; the entry goes when this reaches zero. */
+  refs: number;
+}
+
+export type PoolMap = Record<string, PoolEntry>;
+
+export function newSnapshotId(seq: number): string {
+  const random = crypto.getRandomValues(new Uint8Array(4));
+  return `${seq.toString().padStart(8, '0')}-${[...random].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}

@@ -1,0 +1,153 @@
+import { PackyardError } from '../util/errors.js';
+import { readJson, type Storage } from '../storage/types.js';
+import { layout } from './layout.js';
+import { Lru } from './lru.js';
+import type { Snapshot } from './snapshot.js';
+
+interface Head {
+  snapshot: string;
+}
+
+interface CachedHead {
+  snapshot: Snapshot;
+  etag: string;
+  readAt: number;
+}
+
+export interface StoreOptions {
+  /**
+   * How long a head read may be reused for serving. Publishes made through this store are seen
+   * at once; this bounds how late a publish from another process or isolate shows up.
+   */
+  headTtlMs?: number;
+  now?: () => number;
+}
+
+/** Reads and swaps repository heads; caches the immutable documents they point to. */
+export class RepoStore {
+  private readonly heads = new Map<string, CachedHead>();
+  private readonly snapshots = new Lru<string, Snapshot>(64);
+  private readonly metas = new Lru<string, unknown>(256);
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly headTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    readonly storage: Storage,
+    options: StoreOptions = {},
+  ) {
+    this.headTtlMs = options.headTtlMs ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The current snapshot for serving (cached briefly), or null when the repository does not exist. */
+  async current(repo: string): Promise<Snapshot | null> {
+    const cached = this.heads.get(repo);
+    if (cached && this.now() - cached.readAt < this.headTtlMs) return cached.snapshot;
+    return (await this.readHead(repo))?.snapshot ?? null;
+  }
+
+  /** The head read fresh from storage, with its etag for a later compare-and-swap. */
+  async readHead(repo: string): Promise<CachedHead | null> {
+    const obj = await this.storage.get(layout.head(repo));
+    if (!obj) {
+      this.heads.delete(repo);
+      return null;
+    }
+    const head = JSON.parse(await new Response(obj.body).text()) as Head;
+    const snapshot = await this.snapshot(repo, head.snapshot);
+    if (!snapshot) throw new PackyardError(500, 'missing-snapshot', `repository ${repo}: head names missing snapshot ${head.snapshot}`);
+    const entry = { snapshot, etag: obj.etag, readAt: this.now() };
+    this.heads.set(repo, entry);
+    return entry;
+  }
+
+  async snapshot(repo: string, id: string): Promise<Snapshot | null> {
+    const key = layout.snapshot(repo, id);
+    const cached = this.snapshots.get(key);
+    if (cached) return cached;
+    const snapshot = await readJson<Snapshot>(this.storage, key);
+    if (snapshot) this.snapshots.set(key, snapshot);
+    return snapshot;
+  }
+
+  async meta<T>(key: string): Promise<T> {
+    const cached = this.metas.get(key);
+    if (cached !== undefined) return cached as T;
+    const value = await readJson<T>(this.storage, key);
+    if (value === null) throw new PackyardError(500, 'missing-object', `stored document ${key} is missing`);
+    this.metas.set(key, value);
+    return value;
+  }
+
+  /** Stores a JSON document under its content hash and returns its key. */
+  async putMeta(repo: string, value: unknown): Promise<string> {
+    const text = JSON.stringify(value);
+    const bytes = new TextEncoder().encode(text);
+    const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const key = layout.meta(repo, hash);
+    if (!(await this.storage.head(key))) await this.storage.put(key, bytes);
+    this.metas.set(key, value);
+    return key;
+  }
+
+  /**
+   * Publishes: `build` makes the next snapshot from the current one (or returns null for "no
+   * change"); it is written, then the head is swapped to it. When another publisher swapped
+   * first, `build` runs again on top of theirs, so no one's change is lost.
+   */
+  async commit(repo: string, build: (current: Snapshot | null) => Promise<Snapshot | null>, options: { create?: boolean } = {}): Promise<{ snapshot: Snapshot; changed: boolean }> {
+    return this.serialise(repo, async () => {
+      for (let attempt = 0; ; attempt++) {
+        const head = await this.readHead(repo);
+        if (!head && !options.create) throw new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
+        if (head && options.create) throw new PackyardError(409, 'repo-exists', `repository "${repo}" already exists`);
+        const next = await build(head?.snapshot ?? null);
+        if (!next) return { snapshot: head!.snapshot, changed: false };
+        const snapshotKey = layout.snapshot(repo, next.id);
+        await this.storage.put(snapshotKey, JSON.stringify(next), { ifNoneMatch: '*' });
+        const body = JSON.stringify({ snapshot: next.id } satisfies Head);
+        const swapped = await this.storage.put(layout.head(repo), body, head ? { ifMatch: head.etag } : { ifNoneMatch: '*' });
+        if (swapped) {
+          this.snapshots.set(snapshotKey, next);
+          this.heads.set(repo, { snapshot: next, etag: swapped.etag, readAt: this.now() });
+          return { snapshot: next, changed: true };
+        }
+        // Lost the race: the orphaned snapshot document is garbage for `gc`.
+        if (attempt >= 50) throw new PackyardError(503, 'publish-contention', `repository ${repo}: too many concurrent publishes, try again`);
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 10 * 2 ** attempt)));
+      }
+    });
+  }
+
+  async deleteRepo(repo: string): Promise<void> {
+    await this.serialise(repo, async () => {
+      const head = await this.readHead(repo);
+      if (!head) throw new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
+      await this.storage.delete(layout.head(repo));
+      this.heads.delete(repo);
+      for await (const obj of this.storage.list(layout.repoPrefix(repo))) await this.storage.delete(obj.key);
+    });
+  }
+
+  async listRepos(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const obj of this.storage.list(layout.reposPrefix)) {
+      const match = /^repos\/([^/]+)\/head\.json$/.exec(obj.key);
+      if (match?.[1]) names.push(match[1]);
+    }
+    return names.sort();
+  }
+
+  /** One publish at a time per repository within this process; compare-and-swap covers the rest. */
+  private serialise<T>(repo: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(repo) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.catch(() => {});
+    this.locks.set(repo, tail);
+    void tail.then(() => {
+      if (this.locks.get(repo) === tail) this.locks.delete(repo);
+    });
+    return run;
+  }
+}

@@ -1,0 +1,58 @@
+import type { Storage } from '../storage/types.js';
+import { readText } from '../storage/types.js';
+import { layout } from '../repository/layout.js';
+import { generateSigningKey, importSigningKey, type KeyAlgorithm } from './keys.js';
+import { Signer } from './signer.js';
+
+/** The server's signing keys, kept in storage; every key present signs every Release. */
+export class Keyring {
+  constructor(private readonly storage: Storage) {}
+
+  async armoredKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    const infos = [];
+    for await (const info of this.storage.list(layout.signingKeysPrefix)) infos.push(info);
+    infos.sort((a, b) => a.key.localeCompare(b.key));
+    for (const info of infos) {
+      const text = await readText(this.storage, info.key);
+      if (text) keys.push(text);
+    }
+    return keys;
+  }
+
+  async fingerprints(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const info of this.storage.list(layout.signingKeysPrefix)) out.push(info.key.slice(layout.signingKeysPrefix.length).replace(/\.asc$/, ''));
+    return out.sort();
+  }
+
+  async generate(name: string, algorithm: KeyAlgorithm = 'ed25519'): Promise<string> {
+    const key = await generateSigningKey(name, algorithm);
+    await this.storage.put(layout.signingKey(key.fingerprint), key.armoredPrivateKey);
+    return key.fingerprint;
+  }
+
+  async import(armored: string, passphrase?: string): Promise<string> {
+    const key = await importSigningKey(armored, passphrase);
+    await this.storage.put(layout.signingKey(key.fingerprint), key.armoredPrivateKey);
+    return key.fingerprint;
+  }
+
+  async remove(fingerprint: string): Promise<boolean> {
+    const key = layout.signingKey(fingerprint.toUpperCase());
+    if (!(await this.storage.head(key))) return false;
+    await this.storage.delete(key);
+    return true;
+  }
+
+  /** A signer over the stored keys, generating a first key when there is none. */
+  async signer(defaultName: string): Promise<{ signer: Signer; generated?: string }> {
+    let keys = await this.armoredKeys();
+    let generated: string | undefined;
+    if (keys.length === 0) {
+      generated = await this.generate(defaultName);
+      keys = await this.armoredKeys();
+    }
+    return { signer: await Signer.fromArmored(keys), generated };
+  }
+}

@@ -1,0 +1,44 @@
+import * as openpgp from 'openpgp';
+
+/** Signs Release files with every configured key at once, so keys can be rotated without a gap. */
+export class Signer {
+  private constructor(
+    private readonly keys: openpgp.PrivateKey[],
+    /** Public keys, binary, concatenated (what `signed-by` takes). */
+    readonly publicKeyBinary: Uint8Array,
+    /** Public keys, ASCII-armored. */
+    readonly publicKeyArmored: string,
+  ) {}
+
+  static async fromArmored(armoredKeys: string[]): Promise<Signer> {
+    if (armoredKeys.length === 0) throw new Error('no signing key configured');
+    const keys = await Promise.all(armoredKeys.map((armoredKey) => openpgp.readPrivateKey({ armoredKey })));
+    const publics = keys.map((k) => k.toPublic());
+    const binaries = publics.map((k) => k.write());
+    const total = binaries.reduce((n, b) => n + b.length, 0);
+    const binary = new Uint8Array(total);
+    let offset = 0;
+    for (const b of binaries) {
+      binary.set(b, offset);
+      offset += b.length;
+    }
+    const armored = openpgp.armor(openpgp.enums.armor.publicKey, binary);
+    return new Signer(keys, binary, armored);
+  }
+
+  get fingerprints(): string[] {
+    return this.keys.map((k) => k.getFingerprint().toUpperCase());
+  }
+
+  /** `InRelease`: the text clear-signed. */
+  async clearSign(text: string): Promise<string> {
+    const message = await openpgp.createCleartextMessage({ text });
+    return openpgp.sign({ message, signingKeys: this.keys, format: 'armored' });
+  }
+
+  /** `Release.gpg`: an armored detached signature over the exact bytes. */
+  async detachSign(data: Uint8Array): Promise<string> {
+    const message = await openpgp.createMessage({ binary: data });
+    return openpgp.sign({ message, signingKeys: this.keys, detached: true, format: 'armored' });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The storage every backend provides. Keys are `/`-separated paths without a leading slash.
+ * Objects are immutable by convention except the few pointers changed through `put` with a
+ * precondition (compare-and-swap).
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Opaque version tag: changes whenever the object's content changes. */
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ByteRange {
+  offset: number;
+  /** Number of bytes; to the end of the object when omitted. */
+  length?: number;
+}
+
+export interface StoredObject extends ObjectInfo {
+  body: ReadableStream<Uint8Array>;
+  /** The range actually returned, when a range was asked for. */
+  range?: { offset: number; length: number };
+}
+
+export interface PutOptions {
+  /** Write only if the current object's etag equals this. */
+  ifMatch?: string;
+  /** `'*'`: write only if no object exists under the key. */
+  ifNoneMatch?: '*';
+}
+
+export type PutBody = ReadableStream<Uint8Array> | Uint8Array | string;
+
+export interface Storage {
+  get(key: string, range?: ByteRange): Promise<StoredObject | null>;
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Returns the new object's info, or null when a precondition failed. */
+  put(key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo | null>;
+  delete(key: string): Promise<void>;
+  /** Every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+}
+
+export async function readBytes(storage: Storage, key: string): Promise<Uint8Array | null> {
+  const obj = await storage.get(key);
+  if (!obj) return null;
+  return new Uint8Array(await new Response(obj.body).arrayBuffer());
+}
+
+export async function readText(storage: Storage, key: string): Promise<string | null> {
+  const bytes = await readBytes(storage, key);
+  return bytes && new TextDecoder().decode(bytes);
+}
+
+export async function readJson<T>(storage: Storage, key: string): Promise<T | null> {
+  const text = await readText(storage, key);
+  return text === null ? null : (JSON.parse(text) as T);
+}

@@ -1,0 +1,41 @@
+/** The four digests APT indexes list for every file. */
+export interface Digests {
+  md5: string;
+  sha1: string;
+  sha256: string;
+  sha512: string;
+}
+
+/** Incremental hashing of all four digests at once, so a file is read a single time. */
+export interface MultiHasher {
+  update(chunk: Uint8Array): void;
+  digest(): Digests;
+}
+
+export type HasherFactory = () => MultiHasher;
+
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let out = '';
+  for (const b of view) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+export function digestBytes(createHasher: HasherFactory, data: Uint8Array): Digests {
+  const hasher = createHasher();
+  hasher.update(data);
+  return hasher.digest();
+}
+
+/** SHA-256 of a short string through Web Crypto, for tokens and ids. */
+export async function sha256Hex(text: string): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+}
+
+/** Compares two equal-purpose secrets' hashes without an early exit. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

@@ -1,0 +1,27 @@
+import { openAsBlob } from 'node:fs';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import type { Storage } from '../../src/storage/types.js';
+import { RepositoryService, type UploadFile } from '../../src/repository/service.js';
+import { Signer } from '../../src/signing/signer.js';
+import { generateSigningKey } from '../../src/signing/keys.js';
+import { createNodeHasher } from '../../src/hosts/node/hasher.js';
+
+let signer: Promise<Signer> | undefined;
+
+/** One signing key per test process: generating keys is the slow part of setting up a service. */
+export function testSigner(): Promise<Signer> {
+  signer ??= generateSigningKey('Packyard test').then((k) => Signer.fromArmored([k.armoredPrivateKey]));
+  return signer;
+}
+
+export async function testService(storage: Storage = new MemoryStorage(), now?: () => Date): Promise<RepositoryService> {
+  return new RepositoryService({ storage, signer: await testSigner(), createHasher: createNodeHasher, now, headTtlMs: 0 });
+}
+
+export async function fileUpload(path: string): Promise<UploadFile> {
+  return { name: path, body: (await openAsBlob(path)).stream() as ReadableStream<Uint8Array> };
+}
+
+export function bytesUpload(name: string, bytes: Uint8Array): UploadFile {
+  return { name, body: new Blob([bytes as Uint8Array<ArrayBuffer>]).stream() };
+}
