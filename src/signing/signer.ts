@@ -33,7 +33,10 @@ export class Signer {
   /** `InRelease`: the text clear-signed. */
   async clearSign(text: string): Promise<string> {
     const message = await openpgp.createCleartextMessage({ text });
-    return openpgp.sign({ message, signingKeys: this.keys, format: 'armored' });
+    const signed = await openpgp.sign({ message, signingKeys: this.keys, format: 'armored' });
+    // OpenPGP.js writes the text with CRLF line ends; apt expects the file's own LF. The
+    // signature covers the canonical (CRLF) form either way, so verification is unaffected.
+    return signed.replace(/\r\n/g, '\n');
   }
 
   /** `Release.gpg`: an armored detached signature over the exact bytes. */

@@ -1,0 +1,20 @@
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { AdminToken } from '../../src/auth/admin-token.js';
+import { createApp } from '../../src/http/app.js';
+import { testService } from './service.js';
+
+export const ADMIN = 'test-admin-token';
+
+/** The whole HTTP app over memory storage, called in-process. */
+export async function testApp() {
+  const storage = new MemoryStorage();
+  const service = await testService(storage);
+  const { admin } = await AdminToken.load(storage, ADMIN);
+  const app = createApp({ service, admin, signer: service.deps.signer });
+  const request = (path: string, init: RequestInit & { token?: string | null } = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.token !== null) headers.set('authorization', `Bearer ${init.token ?? ADMIN}`);
+    return app.request(path, { ...init, headers });
+  };
+  return { app, storage, service, request };
+}

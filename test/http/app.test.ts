@@ -1,0 +1,143 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDeb, type DebFile } from '../helpers/debs.js';
+import { testApp } from '../helpers/app.js';
+
+let deb: DebFile;
+let bytes: Uint8Array<ArrayBuffer>;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'packyard-app-'));
+  deb = await buildDeb({ name: 'hello', version: '1.0', arch: 'amd64', files: { 'usr/share/hello/data': 'x'.repeat(5000) } }, dir);
+  bytes = new Uint8Array(await readFile(deb.path));
+});
+
+async function withPackage() {
+  const t = await testApp();
+  expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme', type: 'deb' }) })).status).toBe(201);
+  const form = new FormData();
+  form.append('file', new Blob([bytes]), 'hello.deb');
+  const res = await t.request('/api/v1/repos/acme/packages?distribution=stable&component=main', { method: 'POST', body: form });
+  expect(res.status).toBe(201);
+  return t;
+}
+
+describe('HTTP API', () => {
+  it('answers errors as JSON with a fitting status', async () => {
+    const t = await testApp();
+    const cases: [string, RequestInit & { token?: string | null }, number, string][] = [
+      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme"}', token: null }, 401, 'unauthenticated'],
+      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme"}', token: 'wrong' }, 403, 'forbidden'],
+      ['/api/v1/repos', { method: 'POST', body: 'not json' }, 400, 'invalid-json'],
+      ['/api/v1/repos', { method: 'POST', body: '{"name":"Bad Name"}' }, 400, 'invalid-repo-name'],
+      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme","type":"rpm"}' }, 400, 'invalid-request'],
+      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme","architectures":["all"]}' }, 400, 'invalid-request'],
+      ['/api/v1/repos/nope', {}, 404, 'repo-not-found'],
+      ['/api/v1/repos/nope/packages?distribution=stable', { method: 'POST', body: bytes }, 404, 'repo-not-found'],
+      ['/nope/dists/stable/InRelease', {}, 404, 'not-found'],
+    ];
+    for (const [path, init, status, code] of cases) {
+      const res = await t.request(path, init);
+      expect(res.status, `${init.method ?? 'GET'} ${path}`).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    }
+  });
+
+  it('accepts a raw .deb body, lists, searches and deletes packages', async () => {
+    const t = await testApp();
+    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) });
+    const missingDist = await t.request('/api/v1/repos/acme/packages', { method: 'POST', body: bytes });
+    expect(missingDist.status).toBe(400);
+    const up = await t.request('/api/v1/repos/acme/packages?distribution=stable', { method: 'POST', body: bytes, headers: { 'content-type': 'application/vnd.debian.binary-package' } });
+    expect(up.status).toBe(201);
+    const body = (await up.json()) as { packages: { package: string }[]; snapshot: { id: string } };
+    expect(body.packages[0]!.package).toBe('hello');
+    const list = (await (await t.request('/api/v1/repos/acme/packages?q=hel')).json()) as { packages: unknown[] };
+    expect(list.packages).toHaveLength(1);
+    expect(((await (await t.request('/api/v1/repos/acme/packages?q=zzz')).json()) as { packages: unknown[] }).packages).toHaveLength(0);
+    const del = await t.request('/api/v1/repos/acme/packages/hello/1.0/amd64?distribution=stable', { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    const snaps = (await (await t.request('/api/v1/repos/acme/snapshots')).json()) as { snapshots: { actor: string; changes: { action: string }[] }[] };
+    expect(snaps.snapshots.map((s) => s.changes[0]!.action)).toEqual(['remove', 'add', 'create']);
+    expect(snaps.snapshots[0]!.actor).toBe('admin');
+    expect((await t.request('/api/v1/repos/acme', { method: 'DELETE' })).status).toBe(204);
+    expect((await t.request('/api/v1/repos/acme')).status).toBe(404);
+  });
+});
+
+describe('serving repository files', () => {
+  it('serves pool files with ranges, validators and immutable caching', async () => {
+    const t = await withPackage();
+    const path = '/acme/pool/main/h/hello/hello_1.0_amd64.deb';
+    const full = await t.request(path, { token: null });
+    expect(full.status).toBe(200);
+    expect(new Uint8Array(await full.arrayBuffer())).toEqual(bytes);
+    expect(full.headers.get('cache-control')).toContain('immutable');
+    expect(full.headers.get('content-type')).toBe('application/vnd.debian.binary-package');
+    const etag = full.headers.get('etag')!;
+    expect(etag).toBe(`"${deb.sha256}"`);
+
+    const partial = await t.request(path, { token: null, headers: { range: 'bytes=100-199' } });
+    expect(partial.status).toBe(206);
+    expect(partial.headers.get('content-range')).toBe(`bytes 100-199/${bytes.length}`);
+    expect(new Uint8Array(await partial.arrayBuffer())).toEqual(bytes.slice(100, 200));
+    const tail = await t.request(path, { token: null, headers: { range: 'bytes=-10' } });
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(bytes.slice(-10));
+    const open = await t.request(path, { token: null, headers: { range: `bytes=${bytes.length - 5}-` } });
+    expect(new Uint8Array(await open.arrayBuffer())).toEqual(bytes.slice(-5));
+    const beyond = await t.request(path, { token: null, headers: { range: `bytes=${bytes.length}-` } });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
+    const staleIfRange = await t.request(path, { token: null, headers: { range: 'bytes=0-9', 'if-range': '"other"' } });
+    expect(staleIfRange.status).toBe(200);
+
+    expect((await t.request(path, { token: null, headers: { 'if-none-match': etag } })).status).toBe(304);
+    const head = await t.request(path, { method: 'HEAD', token: null });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(bytes.length));
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it('serves indexes by path and by hash, InRelease with a short cache life and If-Modified-Since', async () => {
+    const t = await withPackage();
+    const inRelease = await t.request('/acme/dists/stable/InRelease', { token: null });
+    expect(inRelease.status).toBe(200);
+    expect(inRelease.headers.get('cache-control')).toMatch(/max-age=30/);
+    const lastModified = inRelease.headers.get('last-modified')!;
+    expect((await t.request('/acme/dists/stable/InRelease', { token: null, headers: { 'if-modified-since': lastModified } })).status).toBe(304);
+    const text = await inRelease.text();
+    expect(text).not.toContain('\r');
+    for (const algorithm of ['SHA256', 'SHA512'] as const) {
+      const section = text.split(`\n${algorithm}:\n`)[1]!;
+      const line = section.split('\n').find((l) => l.endsWith(' main/binary-amd64/Packages.gz'))!;
+      const hash = line.trim().split(/\s+/)[0]!;
+      const byHash = await t.request(`/acme/dists/stable/main/binary-amd64/by-hash/${algorithm}/${hash}`, { token: null });
+      expect(byHash.status, algorithm).toBe(200);
+      const plain = await t.request('/acme/dists/stable/main/binary-amd64/Packages.gz', { token: null });
+      expect(new Uint8Array(await byHash.arrayBuffer())).toEqual(new Uint8Array(await plain.arrayBuffer()));
+    }
+    expect((await t.request(`/acme/dists/stable/main/binary-amd64/by-hash/SHA256/${'0'.repeat(64)}`, { token: null })).status).toBe(404);
+    const key = await t.request('/acme/public.key', { token: null });
+    expect(await key.text()).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----/);
+  });
+
+  it('never resolves a path outside the repository', async () => {
+    const t = await withPackage();
+    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'other' }) });
+    const paths = [
+      '/other/dists%2f..%2f..%2facme%2fdists%2fstable%2fInRelease',
+      '/other/pool/..%2f..%2facme/pool/main/h/hello/hello_1.0_amd64.deb',
+      '/other/pool/%252e%252e/acme/pool/main/h/hello/hello_1.0_amd64.deb',
+      '/other/pool/main/h/hello/hello_1.0_amd64.deb',
+      '/acme//dists/stable/InRelease',
+      '/ACME/dists/stable/InRelease',
+      `/acme/${'a/'.repeat(3000)}x`,
+    ];
+    for (const path of paths) {
+      const res = await t.request(path, { token: null });
+      expect([400, 404], path).toContain(res.status);
+    }
+  });
+});
