@@ -58,7 +58,9 @@ export class RepoStore {
     const snapshot = await this.snapshot(repo, head.snapshot);
     if (!snapshot) throw new PackyardError(500, 'missing-snapshot', `repository ${repo}: head names missing snapshot ${head.snapshot}`);
     const entry = { snapshot, etag: obj.etag, readAt: this.now() };
-    this.heads.set(repo, entry);
+    // A read that started before a publish finished must not put the older head back.
+    const cached = this.heads.get(repo);
+    if (!cached || snapshot.seq >= cached.snapshot.seq || entry.readAt - cached.readAt >= this.headTtlMs) this.heads.set(repo, entry);
     return entry;
   }
 

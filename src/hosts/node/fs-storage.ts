@@ -53,8 +53,14 @@ export class FsStorage implements Storage {
     const st = await handle.stat();
     const offset = range?.offset ?? 0;
     const length = range ? Math.max(0, Math.min(range.length ?? st.size - offset, st.size - offset)) : st.size;
-    const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: 256 * 1024 });
-    const body = length === 0 ? emptyStream(stream) : (Readable.toWeb(stream) as ReadableStream<Uint8Array>);
+    let body: ReadableStream<Uint8Array>;
+    if (length === 0) {
+      await handle.close();
+      body = new ReadableStream({ start: (c) => c.close() });
+    } else {
+      const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: 256 * 1024 });
+      body = Readable.toWeb(stream) as ReadableStream<Uint8Array>;
+    }
     return { ...this.info(key, st), body, range: range ? { offset, length } : undefined };
   }
 
@@ -68,7 +74,7 @@ export class FsStorage implements Storage {
         await rename(tmp, path);
         return this.info(key, await stat(path));
       }
-      const release = await lockfile.lock(path, { realpath: false, stale: 10_000, retries: { retries: 200, minTimeout: 5, maxTimeout: 50 } });
+      const release = await lockfile.lock(path, { realpath: false, stale: 5_000, retries: { retries: 400, minTimeout: 5, maxTimeout: 50 } });
       try {
         const current = await this.head(key);
         if (options.ifNoneMatch === '*' && current) return null;
@@ -128,11 +134,6 @@ async function* walk(dir: string): AsyncIterable<string> {
     if (entry.isDirectory()) yield* walk(full);
     else if (entry.isFile()) yield full;
   }
-}
-
-function emptyStream(stream: Readable): ReadableStream<Uint8Array> {
-  stream.destroy();
-  return new ReadableStream({ start: (c) => c.close() });
 }
 
 function isNotFound(err: unknown): boolean {
