@@ -1,12 +1,12 @@
 // Atomic publishing against a real server: concurrent batches, apt reading while the
 // repository changes, and a server killed with SIGKILL in the middle of publishes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aptRoot, type AptRoot } from '../helpers/chroot.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
-import { api, aptLine, startServer, type RunningServer } from '../helpers/server.js';
+import { api, ApiError, aptLine, startServer, type RunningServer } from '../helpers/server.js';
 import { run, repoRoot } from '../helpers/exec.js';
 
 let work: string;
@@ -60,9 +60,9 @@ describe('atomic publishing', () => {
     await client.createRepo('acme');
     const good = await batch('good', 2);
     const bad = join(work, 'bad.deb');
-    await (await import('node:fs/promises')).writeFile(bad, '!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n');
+    await writeFile(bad, '!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n');
     const before = await (await fetch(`${s.url}/api/v1/repos/acme`)).json();
-    const err = await client.upload('acme', 'stable', 'main', [...good.map((f) => f.path), bad]).catch((e) => e);
+    const err = (await client.upload('acme', 'stable', 'main', [...good.map((f) => f.path), bad]).catch((e) => e)) as ApiError;
     expect(err.status).toBe(422);
     expect(err.body).toMatch(/bad\.deb/);
     expect(await (await fetch(`${s.url}/api/v1/repos/acme`)).json()).toEqual(before);
