@@ -1,0 +1,120 @@
+// readTar against archives written by GNU tar in each of its formats.
+import { execFileSync } from 'node:child_process';
+import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readTar } from '../../../src/formats/deb/tar.js';
+import { PackyardError } from '../../../src/util/errors.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'packyard-tar-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const dec = new TextDecoder();
+const long = (n: number) => Array.from({ length: n }, (_, i) => `dir${i}`).join('/');
+
+/** Regular files to archive, by format: ustar's 100+155-byte split and v7's 99 bytes limit names. */
+function filesFor(format: string): Record<string, string> {
+  const files: Record<string, string> = {
+    control: 'Package: x\n',
+    empty: '',
+    'block-sized': 'b'.repeat(512),
+    'sub/dir/one-byte': '1',
+  };
+  if (format !== 'v7') files[`${long(20)}/file-in-a-deep-directory`] = 'deep'; // > 100 bytes
+  if (format === 'gnu' || format === 'pax') {
+    files[`${'n'.repeat(150)}-a-name-longer-than-any-header-field`] = 'long name';
+    files[`${long(40)}/x`] = 'very deep'; // > 255 bytes
+    files['ünïcödé-名前'] = 'utf-8 name';
+  }
+  return files;
+}
+
+/** Archives `files` plus a symlink and a hard link, or, with `only`, just `files`. */
+async function archive(format: string, files: Record<string, string>, label = format, only = false): Promise<Uint8Array> {
+  const root = path.join(dir, label);
+  for (const [name, body] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, name)), { recursive: true });
+    await writeFile(path.join(root, name), body);
+  }
+  if (only) return new Uint8Array(execFileSync('tar', [`--format=${format}`, '-C', root, '-cf', '-', ...Object.keys(files)]));
+  // Entries readTar must step over: a symlink and a hard link to a file already archived.
+  await symlink('control', path.join(root, 'a-symlink'));
+  await link(path.join(root, 'control'), path.join(root, 'a-hardlink'));
+  return new Uint8Array(execFileSync('tar', [`--format=${format}`, '-C', root, '-cf', '-', '.']));
+}
+
+describe('readTar', () => {
+  test.each(['gnu', 'pax', 'ustar', 'v7'])('reads the regular files of a GNU tar --format=%s archive', async (format) => {
+    const files = filesFor(format);
+    const tar = await archive(format, files);
+    // The long names really went through GNU long-name entries and pax records.
+    const raw = new TextDecoder('latin1').decode(tar);
+    if (format === 'gnu') expect(raw).toContain('././@LongLink');
+    if (format === 'pax') expect(raw).toMatch(/\d+ path=/);
+    if (format === 'ustar') expect(raw).toContain('dir19'); // in the prefix field
+    const read = readTar(tar);
+    const got = Object.fromEntries(read.map((f) => [f.path, dec.decode(f.data)]));
+    expect(got).toEqual(files);
+    expect(read.some((f) => f.path.startsWith('./'))).toBe(false);
+  });
+
+  test('an archive without its end-of-archive blocks still reads', async () => {
+    const tar = await archive('gnu', { control: 'x' }, 'gnu-short');
+    const end = tar.length - 1024;
+    expect(tar.subarray(end).every((b) => b === 0)).toBe(true);
+    // GNU tar pads to a 10 KiB record, so cut right after the last entry's data instead.
+    let last = 0;
+    for (let pos = 0; pos + 512 <= tar.length && tar[pos] !== 0; ) {
+      const size = parseInt(dec.decode(tar.subarray(pos + 124, pos + 136)).replace(/\0.*$/, ''), 8);
+      last = pos + 512 + Math.ceil(size / 512) * 512;
+      pos = last;
+    }
+    expect(readTar(tar.subarray(0, last)).map((f) => f.path)).toContain('control');
+  });
+
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return err instanceof PackyardError ? err.code : String(err);
+    }
+    return 'no error';
+  };
+
+  test('rejects damage', async () => {
+    const tar = await archive('gnu', { control: 'Package: x\n'.repeat(100) }, 'gnu-damage', true);
+    const flipped = new Uint8Array(tar);
+    flipped[0] = tar[0]! ^ 1;
+    expect(code(() => readTar(flipped))).toBe('bad-tar');
+    expect(code(() => readTar(tar.subarray(0, 700)))).toBe('bad-tar'); // inside the data
+    expect(code(() => readTar(tar.subarray(0, 300)))).toBe('bad-tar'); // inside a header
+    const badSize = new Uint8Array(tar);
+    badSize.set(new TextEncoder().encode('99999999999'), 124); // bigger than the archive, checksum fixed below
+    fixChecksum(badSize);
+    expect(code(() => readTar(badSize))).toBe('bad-tar');
+  });
+
+  test('rejects an extended header with no entry after it', async () => {
+    const tar = await archive('pax', { ['p'.repeat(120)]: 'x' }, 'pax-dangling', true);
+    // pax writes an `x` header first: keep only it, then end the archive.
+    const size = parseInt(dec.decode(tar.subarray(124, 136)).replace(/\0.*$/, ''), 8);
+    expect(String.fromCharCode(tar[156]!)).toBe('x');
+    const cut = 512 + Math.ceil(size / 512) * 512;
+    expect(code(() => readTar(tar.subarray(0, cut)))).toBe('bad-tar');
+    const ended = new Uint8Array(cut + 1024);
+    ended.set(tar.subarray(0, cut));
+    expect(code(() => readTar(ended))).toBe('bad-tar');
+  });
+});
+
+function fixChecksum(header: Uint8Array) {
+  header.fill(0x20, 148, 156);
+  const sum = header.subarray(0, 512).reduce((a, b) => a + b, 0);
+  header.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, '0')}\0 `), 148);
+}
