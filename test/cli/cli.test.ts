@@ -1,0 +1,158 @@
+// The CLI as users run it: `node bin/packyard.mjs ...` as a child process.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDeb, type DebFile } from '../helpers/debs.js';
+import { startServer, type RunningServer, aptLine } from '../helpers/server.js';
+import { aptRoot } from '../helpers/chroot.js';
+import { serveStatic } from '../helpers/static-server.js';
+import { makeTestKey } from '../helpers/gpg.js';
+import { repoRoot, run, runOk } from '../helpers/exec.js';
+
+const cli = (args: string[], env: Record<string, string> = {}) => run('node', [join(repoRoot, 'bin/packyard.mjs'), ...args], { env, timeoutMs: 120_000 });
+
+let work: string;
+let debs: DebFile[];
+let server: RunningServer;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'packyard-cli-'));
+  server = await startServer(); // also builds dist/ for the CLI
+  debs = [
+    await buildDeb({ name: 'alpha', version: '1.0', arch: 'amd64' }, join(work, 'debs')),
+    await buildDeb({ name: 'beta', version: '2.0', arch: 'all', depends: 'alpha' }, join(work, 'debs')),
+  ];
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('packyard CLI', () => {
+  it('has --help on every command', async () => {
+    const commands = [[], ['serve'], ['add'], ['upload'], ['repo'], ['repo', 'create'], ['repo', 'list'], ['repo', 'show'], ['repo', 'delete'], ['ls'], ['rm'], ['snapshots'], ['key'], ['key', 'generate'], ['key', 'import'], ['key', 'export'], ['key', 'list'], ['key', 'remove'], ['fsck'], ['gc'], ['export']];
+    for (const command of commands) {
+      const r = await cli([...command, '--help']);
+      expect(r.code, command.join(' ')).toBe(0);
+      expect(r.stdout, command.join(' ')).toMatch(/^Usage: packyard/);
+    }
+  });
+
+  it('adds into a data directory, lists, removes, and reports problems with a non-zero exit', async () => {
+    const data = join(work, 'data-add');
+    const added = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', '--json', ...debs.map((d) => d.path)]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout).packages.map((p: { package: string }) => p.package).sort()).toEqual(['alpha', 'beta']);
+    const listed = JSON.parse((await cli(['ls', '--data', data, '--repo', 'acme', '--json'])).stdout);
+    expect(listed.map((p: { package: string }) => p.package).sort()).toEqual(['alpha', 'beta']);
+    const repos = JSON.parse((await cli(['repo', 'list', '--data', data, '--json'])).stdout);
+    expect(repos.map((r: { name: string }) => r.name)).toEqual(['acme']);
+
+    const removed = await cli(['rm', '--data', data, '--repo', 'acme', '--distribution', 'stable', 'alpha', '1.0', 'amd64']);
+    expect(removed.code, removed.stderr).toBe(0);
+    const again = await cli(['rm', '--data', data, '--repo', 'acme', '--distribution', 'stable', 'alpha', '1.0', 'amd64']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^packyard: alpha 1\.0 \(amd64\) is not in acme\/stable \(404 package-not-found\)/);
+    const history = JSON.parse((await cli(['snapshots', '--data', data, '--repo', 'acme', '--json'])).stdout);
+    expect(history.map((s: { changes: { action: string }[] }) => s.changes[0]!.action)).toEqual(['remove', 'add', 'create']);
+
+    const missing = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', join(work, 'nope.deb')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.deb: no such file/);
+    const bad = join(work, 'bad.deb');
+    await writeFile(bad, 'hello');
+    const rejected = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', bad]);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stderr).toMatch(/bad\.deb: .*\(422 /);
+    const noUrl = await cli(['upload', '--repo', 'acme', '--distribution', 'stable', bad]);
+    expect(noUrl.code).toBe(1);
+    expect(noUrl.stderr).toMatch(/--url/);
+
+    const fsck = await cli(['fsck', '--data', data, '--json']);
+    expect(fsck.code, fsck.stderr).toBe(0);
+    expect(JSON.parse(fsck.stdout)[0].problems).toEqual([]);
+    const gc = await cli(['gc', '--data', data, '--dry-run', '--grace', '0s', '--generations', '0', '--json']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(JSON.parse(gc.stdout)[0].deleted.objects).toBeGreaterThan(0);
+  });
+
+  it('uploads to a running server as one batch', async () => {
+    await cli(['repo', 'create', 'fleet', '--url', server.url, '--token', server.token, '--distribution', 'stable']);
+    const up = await cli(['upload', '--url', server.url, '--repo', 'fleet', '--distribution', 'stable', '--json', ...debs.map((d) => d.path)], { PACKYARD_TOKEN: server.token });
+    expect(up.code, up.stderr).toBe(0);
+    expect(JSON.parse(up.stdout).changed).toBe(true);
+    const denied = await cli(['upload', '--url', server.url, '--token', 'wrong', '--repo', 'fleet', '--distribution', 'stable', debs[0]!.path]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/403/);
+    const shown = JSON.parse((await cli(['repo', 'show', 'fleet', '--url', server.url, '--json'])).stdout);
+    expect(shown.distributions.stable.components).toEqual(['main']);
+  });
+
+  it('exports a static tree that apt accepts from a plain web server', async () => {
+    const data = join(work, 'data-export');
+    await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'add', '--data', data, '--repo', 'acme', '--distribution', 'stable', ...debs.map((d) => d.path)]);
+    const out = join(work, 'export');
+    const exported = await cli(['export', '--data', data, '--repo', 'acme', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect((await stat(join(out, 'pool/main/a/alpha/alpha_1.0_amd64.deb'))).size).toBe(debs[0]!.size);
+    const web = await serveStatic(join(work));
+    const apt = await aptRoot();
+    try {
+      await apt.configure({ sourcesLine: aptLine(web.url, 'export', 'stable', 'main'), keyringBytes: new Uint8Array(await readFile(join(out, 'public.gpg'))) });
+      const update = await apt.update();
+      expect(update.code, update.stdout + update.stderr).toBe(0);
+      const download = await apt.aptGet(['download', 'beta']);
+      expect(download.code, download.stdout + download.stderr).toBe(0);
+      // apt fetched the indexes by hash, as Release asks.
+      expect(web.requests.some((r) => r.path.includes('/by-hash/SHA512/') && r.status === 200)).toBe(true);
+    } finally {
+      await apt.dispose();
+      await web.close();
+    }
+  });
+
+  it('rotates keys: every key signs, and apt holding either key alone accepts the repository', async () => {
+    const data = join(work, 'data-keys');
+    expect((await cli(['key', 'generate', '--data', data, '--algorithm', 'rsa4096'])).code).toBe(0);
+    const gpgKey = await makeTestKey('Imported <imported@packyard.invalid>');
+    try {
+      const armored = await runOk('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--armor', '--export-secret-keys', gpgKey.fingerprint], { env: { GNUPGHOME: gpgKey.gnupgHome } });
+      const keyFile = join(work, 'imported.asc');
+      await writeFile(keyFile, armored.stdout);
+      const imported = await cli(['key', 'import', '--data', data, keyFile]);
+      expect(imported.code, imported.stderr).toBe(0);
+      const garbage = join(work, 'garbage.asc');
+      await writeFile(garbage, 'not a key');
+      const refused = await cli(['key', 'import', '--data', data, garbage]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/not an armored OpenPGP private key/);
+      const fingerprints = JSON.parse((await cli(['key', 'list', '--data', data, '--json'])).stdout) as string[];
+      expect(fingerprints).toHaveLength(2);
+      expect(fingerprints).toContain(gpgKey.fingerprint);
+
+      await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'add', '--data', data, '--repo', 'acme', '--distribution', 'stable', debs[0]!.path]);
+      const out = join(work, 'export-keys');
+      await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'export', '--data', data, '--repo', 'acme', out]);
+      // apt holding only one of the keys still accepts the repository: clients with the old or
+      // the new key both keep working through a rotation.
+      const web = await serveStatic(work);
+      const apt = await aptRoot();
+      try {
+        await apt.configure({ sourcesLine: aptLine(web.url, 'export-keys', 'stable', 'main'), keyringBytes: gpgKey.publicKey });
+        const update = await apt.update();
+        expect(update.code, update.stdout + update.stderr).toBe(0);
+      } finally {
+        await apt.dispose();
+        await web.close();
+      }
+      const exportedKeys = join(work, 'all.gpg');
+      expect((await cli(['key', 'export', '--data', data, '--output', exportedKeys])).code).toBe(0);
+      const withAll = await run('gpgv', ['--keyring', exportedKeys, join(out, 'dists/stable/Release.gpg'), join(out, 'dists/stable/Release')]);
+      expect(withAll.code, withAll.stderr).toBe(0);
+      expect(withAll.stderr.match(/Good signature/g)).toHaveLength(2);
+    } finally {
+      await gpgKey.dispose();
+    }
+  });
+});
