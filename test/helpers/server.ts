@@ -25,8 +25,6 @@ export interface StartOptions {
   token?: string;
   /** How long to wait for /healthz. Default 30 s. */
   readyTimeoutMs?: number;
-  /** Script to run instead of bin/packyard.mjs (the helper's own test uses a stand-in); skips the build. */
-  entry?: string;
 }
 
 export interface RunningServer {
@@ -80,7 +78,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
-  if (opts.entry === undefined) await ensureBuilt();
+  await ensureBuilt();
   const ownsData = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'packyard-data-')));
   const token = opts.token ?? randomBytes(24).toString('hex');
@@ -114,7 +112,7 @@ async function launch(a: {
   const log = createWriteStream(a.logFile);
   const proc = spawn(
     process.execPath,
-    [a.opts.entry ?? 'bin/packyard.mjs', 'serve', '--data', a.dataDir, '--host', '127.0.0.1', '--port', String(a.port)],
+    ['bin/packyard.mjs', 'serve', '--data', a.dataDir, '--host', '127.0.0.1', '--port', String(a.port)],
     {
       cwd: repoRoot,
       env: { ...process.env, ...a.opts.env, PACKYARD_ADMIN_TOKEN: a.token },
