@@ -7,7 +7,7 @@ import { registerRepos } from './commands/repos.js';
 import { registerMaintenance } from './commands/maintenance.js';
 
 const program = new Command('packyard')
-  .description('A private package registry: signed APT repositories from a data directory or an S3/R2 bucket.')
+  .description('A private package registry: signed APT repositories served from a local data directory.')
   .version('0.1.0')
   .showHelpAfterError()
   .exitOverride();
