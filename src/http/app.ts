@@ -43,8 +43,8 @@ export function createApp(deps: AppDeps): Hono {
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
     const repo = c.req.param('repo');
-    const path = decodeURIComponent(c.req.path.slice(repo.length + 2));
-    if (!REPO_NAME.test(repo) || path.split('/').some((p) => p === '..' || p === '.' || p === '')) {
+    const path = safeDecode(new URL(c.req.url).pathname.slice(repo.length + 2));
+    if (!REPO_NAME.test(repo) || path === null || path.split('/').some((p) => p === '..' || p === '.' || p === '')) {
       return c.json({ error: { code: 'not-found', message: 'file not found' } }, 404);
     }
     const response = await files.respond(c.req.raw, repo, path);
@@ -52,4 +52,13 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   return app;
+}
+
+/** Decodes a URL path once; null when it is not valid percent-encoding. */
+function safeDecode(path: string): string | null {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return null;
+  }
 }

@@ -18,8 +18,11 @@ const SHORT = 'public, max-age=30, must-revalidate';
 
 /** Serves stored objects with validators, conditional requests and single byte ranges. */
 export class ObjectServer {
-  /** Bytes of small objects by storage key: every object we serve is immutable under its key. */
-  private readonly cache = new Lru<string, Uint8Array>(512);
+  /**
+   * Bytes of small objects by storage key (every object served is immutable under its key),
+   * bounded at 32 MiB so it fits a Worker's 128 MB as well.
+   */
+  private readonly cache = new Lru<string, Uint8Array>(4096, (bytes) => bytes.length, 32 * 1024 * 1024);
 
   constructor(private readonly storage: Storage) {}
 

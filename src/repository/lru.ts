@@ -1,7 +1,16 @@
-/** A small least-recently-used map for immutable objects (snapshots, lists, index bytes). */
+/**
+ * A least-recently-used map for immutable objects (snapshots, lists, index bytes), bounded by
+ * entry count and, when a weight function is given, by total weight (bytes).
+ */
 export class Lru<K, V> {
   private readonly map = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
+  private total = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly weight: (value: V) => number = () => 0,
+    private readonly maxWeight = Infinity,
+  ) {}
 
   get(key: K): V | undefined {
     const value = this.map.get(key);
@@ -13,8 +22,17 @@ export class Lru<K, V> {
   }
 
   set(key: K, value: V): void {
-    this.map.delete(key);
+    const previous = this.map.get(key);
+    if (previous !== undefined) {
+      this.total -= this.weight(previous);
+      this.map.delete(key);
+    }
     this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    this.total += this.weight(value);
+    while (this.map.size > this.capacity || (this.total > this.maxWeight && this.map.size > 1)) {
+      const [oldestKey, oldest] = this.map.entries().next().value as [K, V];
+      this.map.delete(oldestKey);
+      this.total -= this.weight(oldest);
+    }
   }
 }
