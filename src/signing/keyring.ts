@@ -46,11 +46,11 @@ export class Keyring {
   }
 
   /** A signer over the stored keys, generating a first key when there is none. */
-  async signer(defaultName: string): Promise<{ signer: Signer; generated?: string }> {
+  async signer(defaultName: string, algorithm: KeyAlgorithm = 'ed25519'): Promise<{ signer: Signer; generated?: string }> {
     let keys = await this.armoredKeys();
     let generated: string | undefined;
     if (keys.length === 0) {
-      generated = await this.generate(defaultName);
+      generated = await this.generate(defaultName, algorithm);
       keys = await this.armoredKeys();
     }
     return { signer: await Signer.fromArmored(keys), generated };

@@ -67,6 +67,25 @@ describe('HTTP API', () => {
   });
 });
 
+describe('Release settings', () => {
+  it('changes Origin, Label, Description and Valid-Until per distribution through PATCH', async () => {
+    const t = await withPackage();
+    const patch = await t.request('/api/v1/repos/acme', {
+      method: 'PATCH',
+      body: JSON.stringify({ distributions: { stable: { origin: 'ACME Corp', label: 'ACME', description: 'Internal tools', validFor: 86400 } } }),
+    });
+    expect(patch.status).toBe(200);
+    const release = await (await t.request('/acme/dists/stable/Release', { token: null })).text();
+    expect(release).toMatch(/^Origin: ACME Corp\nLabel: ACME\nSuite: stable\nCodename: stable\n/);
+    expect(release).toContain('Description: Internal tools\n');
+    const date = Date.parse(/^Date: (.+)$/m.exec(release)![1]!);
+    const validUntil = Date.parse(/^Valid-Until: (.+)$/m.exec(release)![1]!);
+    expect(validUntil - date).toBe(86400_000);
+    const bad = await t.request('/api/v1/repos/acme', { method: 'PATCH', body: JSON.stringify({ distributions: { stable: { origin: 'two\nlines' } } }) });
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('serving repository files', () => {
   it('serves pool files with ranges, validators and immutable caching', async () => {
     const t = await withPackage();

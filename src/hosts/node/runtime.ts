@@ -23,7 +23,8 @@ export async function openDataDir(dir: string, options: { headTtlMs?: number } =
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const storage = new FsStorage(dataDir);
   const keyring = new Keyring(storage);
-  const { signer, generated } = await keyring.signer('Packyard repository signing key');
+  const algorithm = process.env.PACKYARD_KEY_ALGORITHM === 'rsa4096' ? 'rsa4096' : 'ed25519';
+  const { signer, generated } = await keyring.signer('Packyard repository signing key', algorithm);
   const service = new RepositoryService({ storage, signer, createHasher: createNodeHasher, headTtlMs: options.headTtlMs });
   return { dataDir, storage, keyring, signer, service, generatedKey: generated };
 }
