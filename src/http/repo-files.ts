@@ -40,8 +40,10 @@ export class RepoFiles {
 
     const entry = snapshot.files[path];
     if (entry) {
+      const lastModified = new Date(snapshot.createdAt);
+      const lastModifiedAmbiguous = snapshot.parentCreatedAt !== null && Math.floor(Date.parse(snapshot.parentCreatedAt) / 1000) === Math.floor(lastModified.getTime() / 1000);
       return this.orNull(
-        await this.objects.respond(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: new Date(snapshot.createdAt) }),
+        await this.objects.respond(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified, lastModifiedAmbiguous }),
       );
     }
 

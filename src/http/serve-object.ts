@@ -8,6 +8,11 @@ export interface ObjectResponseOptions {
   /** Immutable objects (pool files, by-hash indexes) may be cached for a year. */
   immutable: boolean;
   lastModified?: Date;
+  /**
+   * HTTP dates have whole seconds: when the object's previous version was made in the same
+   * second, If-Modified-Since cannot tell the two apart and must not produce a 304.
+   */
+  lastModifiedAmbiguous?: boolean;
   /** Size when known (lets small objects be served from memory). */
   size?: number;
 }
@@ -35,7 +40,7 @@ export class ObjectServer {
       'accept-ranges': 'bytes',
     });
     if (options.lastModified) headers.set('last-modified', options.lastModified.toUTCString());
-    if (notModified(request, etag, options.lastModified)) return new Response(null, { status: 304, headers });
+    if (notModified(request, etag, options.lastModifiedAmbiguous ? undefined : options.lastModified)) return new Response(null, { status: 304, headers });
     const head = request.method === 'HEAD';
 
     const rangeHeader = request.headers.get('range');

@@ -40,6 +40,8 @@ export interface Snapshot {
   seq: number;
   parent: string | null;
   createdAt: string;
+  /** When the previous snapshot was made: HTTP validators need to tell them apart. */
+  parentCreatedAt: string | null;
   actor: string;
   changes: Change[];
   settings: RepoSettings;

@@ -6,9 +6,9 @@ import { testService } from './service.js';
 export const ADMIN = 'test-admin-token';
 
 /** The whole HTTP app over memory storage, called in-process. */
-export async function testApp() {
+export async function testApp(now?: () => Date) {
   const storage = new MemoryStorage();
-  const service = await testService(storage);
+  const service = await testService(storage, now);
   const { admin } = await AdminToken.load(storage, ADMIN);
   const app = createApp({ service, admin, signer: service.deps.signer });
   const request = (path: string, init: RequestInit & { token?: string | null } = {}) => {

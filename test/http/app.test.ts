@@ -14,8 +14,8 @@ beforeAll(async () => {
   bytes = new Uint8Array(await readFile(deb.path));
 });
 
-async function withPackage() {
-  const t = await testApp();
+async function withPackage(now?: () => Date) {
+  const t = await testApp(now);
   expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme', type: 'deb' }) })).status).toBe(201);
   const form = new FormData();
   form.append('file', new Blob([bytes]), 'hello.deb');
@@ -120,7 +120,8 @@ describe('serving repository files', () => {
   });
 
   it('serves indexes by path and by hash, InRelease with a short cache life and If-Modified-Since', async () => {
-    const t = await withPackage();
+    let clock = Date.parse('2026-05-01T10:00:00Z');
+    const t = await withPackage(() => new Date((clock += 1500)));
     const inRelease = await t.request('/acme/dists/stable/InRelease', { token: null });
     expect(inRelease.status).toBe(200);
     expect(inRelease.headers.get('cache-control')).toMatch(/max-age=30/);
@@ -140,6 +141,22 @@ describe('serving repository files', () => {
     expect((await t.request(`/acme/dists/stable/main/binary-amd64/by-hash/SHA256/${'0'.repeat(64)}`, { token: null })).status).toBe(404);
     const key = await t.request('/acme/public.key', { token: null });
     expect(await key.text()).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----/);
+  });
+
+  it('does not answer 304 to If-Modified-Since when two publishes share a second', async () => {
+    let clock = Date.parse('2026-05-01T10:00:00.100Z');
+    const t = await testApp(() => new Date(clock));
+    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme', distributions: { stable: { components: ['main'] } } }) });
+    clock += 2000;
+    await t.request('/api/v1/repos/acme', { method: 'PATCH', body: JSON.stringify({ distributions: { stable: { label: 'first' } } }) });
+    const first = await t.request('/acme/dists/stable/InRelease', { token: null });
+    const since = first.headers.get('last-modified')!;
+    expect((await t.request('/acme/dists/stable/InRelease', { token: null, headers: { 'if-modified-since': since } })).status).toBe(304);
+    clock += 500; // same second
+    await t.request('/api/v1/repos/acme', { method: 'PATCH', body: JSON.stringify({ distributions: { stable: { label: 'second' } } }) });
+    const second = await t.request('/acme/dists/stable/InRelease', { token: null, headers: { 'if-modified-since': since } });
+    expect(second.status).toBe(200);
+    expect(await second.text()).toContain('Label: second');
   });
 
   it('never resolves a path outside the repository', async () => {

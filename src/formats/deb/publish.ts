@@ -165,6 +165,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     seq,
     parent: current.id,
     createdAt: date.toISOString(),
+    parentCreatedAt: current.createdAt,
     actor: mutation.actor,
     changes,
     settings,
@@ -190,7 +191,7 @@ function change(action: Change['action'], distribution: string, component: strin
 }
 
 export function emptySnapshot(repo: string, settings: RepoSettings, actor: string, now: Date): Snapshot {
-  return { id: newSnapshotId(0), repo, type: 'deb', seq: 0, parent: null, createdAt: now.toISOString(), actor, changes: [{ action: 'create' }], settings, files: {}, pool: null, lists: {}, rendered: {} };
+  return { id: newSnapshotId(0), repo, type: 'deb', seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: null, lists: {}, rendered: {} };
 }
 
 async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): Promise<FileEntry> {
