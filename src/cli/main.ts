@@ -5,10 +5,20 @@ import { registerServe } from './commands/serve.js';
 import { registerPublish } from './commands/publish.js';
 import { registerRepos } from './commands/repos.js';
 import { registerMaintenance } from './commands/maintenance.js';
+import { applyConfigFile } from './config.js';
+
+const argv = [...process.argv];
+try {
+  applyConfigFile(argv);
+} catch (err) {
+  process.stderr.write(`packyard: ${(err as Error).message}\n`);
+  process.exit(1);
+}
 
 const program = new Command('packyard')
   .description('A private package registry: signed APT repositories served from a local data directory.')
   .version('0.1.0')
+  .option('--config <file>', 'JSON config file (or PACKYARD_CONFIG): data, host, port, adminToken, keyAlgorithm, url, token')
   .showHelpAfterError()
   .exitOverride();
 
@@ -18,7 +28,7 @@ registerRepos(program);
 registerMaintenance(program);
 
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof CliError || err instanceof PackyardError) {

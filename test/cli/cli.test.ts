@@ -77,6 +77,20 @@ describe('packyard CLI', () => {
     expect(JSON.parse(gc.stdout)[0].deleted.objects).toBeGreaterThan(0);
   });
 
+  it('reads a JSON config file, with flags and environment taking precedence', async () => {
+    const config = join(work, 'packyard.json');
+    await writeFile(config, JSON.stringify({ data: join(work, 'data-config') }));
+    expect((await cli(['repo', 'create', 'fromfile', '--config', config])).code).toBe(0);
+    const listed = JSON.parse((await cli(['repo', 'list', '--json'], { PACKYARD_CONFIG: config })).stdout);
+    expect(listed.map((r: { name: string }) => r.name)).toEqual(['fromfile']);
+    const overridden = JSON.parse((await cli(['repo', 'list', '--json', '--config', config], { PACKYARD_DATA: join(work, 'data-other') })).stdout);
+    expect(overridden).toEqual([]);
+    await writeFile(config, '{"dat": 1}');
+    const bad = await cli(['repo', 'list', '--config', config]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/Unrecognized key: "dat"/);
+  });
+
   it('uploads to a running server as one batch', async () => {
     await cli(['repo', 'create', 'fleet', '--url', server.url, '--token', server.token, '--distribution', 'stable']);
     const up = await cli(['upload', '--url', server.url, '--repo', 'fleet', '--distribution', 'stable', '--json', ...debs.map((d) => d.path)], { PACKYARD_TOKEN: server.token });

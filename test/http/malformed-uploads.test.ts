@@ -11,11 +11,7 @@ import { malformedDebs } from '../fixtures/malformed-debs.js';
 import { testApp } from '../helpers/app.js';
 import { buildDeb } from '../helpers/debs.js';
 
-const workDir = await mkdtemp(path.join(os.tmpdir(), 'packyard-malformed-uploads-'));
-afterAll(async () => {
-  await rm(workDir, { recursive: true, force: true });
-});
-const cases = await malformedDebs(workDir);
+const cases = malformedDebs();
 
 const UPLOAD = '/api/v1/repos/acme/packages?distribution=stable&component=main';
 const DEB_TYPE = 'application/vnd.debian.binary-package';
@@ -75,7 +71,9 @@ async function encode(fd: FormData): Promise<{ body: Uint8Array<ArrayBuffer>; ty
   return { body: new Uint8Array(await req.arrayBuffer()), type: req.headers.get('content-type')! };
 }
 
+let workDir: string;
 beforeAll(async () => {
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'packyard-malformed-uploads-'));
   t = await testApp();
   expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) })).status).toBe(201);
   const dir = path.join(workDir, 'good');
@@ -92,6 +90,9 @@ beforeAll(async () => {
   // A published state to compare against: hello is in stable/main, in the pool and in storage.
   expect(before.repo).toMatchObject({ repo: { name: 'acme', distributions: { stable: { components: ['main'] } }, snapshot: { seq: 1 } } });
   expect(before.objects.filter(([k]) => k.startsWith('repos/acme/blobs/'))).toHaveLength(1);
+});
+afterAll(async () => {
+  await rm(workDir, { recursive: true, force: true });
 });
 
 test('the good packages of the batches are accepted on their own, together', async () => {

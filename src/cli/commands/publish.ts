@@ -59,7 +59,7 @@ export function registerPublish(program: Command): void {
       .option('--json', 'print the result as JSON');
 
   common(program.command('add').description('ingest .deb files and publish them straight into a data directory (no server needed)').argument('<files...>', '.deb files'))
-    .option('--data <dir>', 'data directory', './packyard-data')
+    .option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
     .action((files: string[], options: PublishOptions) => publish(files, { ...options, url: undefined }, true));
 
   common(program.command('upload').description('upload .deb files to a Packyard server as one atomic batch').argument('<files...>', '.deb files'))

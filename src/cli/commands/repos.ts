@@ -24,7 +24,7 @@ export function target(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'server URL (or PACKYARD_URL)')
     .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
-    .option('--data <dir>', 'data directory, when no --url', './packyard-data')
+    .option('--data <dir>', 'data directory, when no --url (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
     .option('--json', 'print JSON');
 }
 

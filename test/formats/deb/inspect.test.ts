@@ -4,14 +4,17 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DebInspector, type DebInfo } from '../../../src/formats/deb/inspect.js';
 import { PackyardError } from '../../../src/util/errors.js';
 import { DEBIAN_BINARY, GOOD_CONTROL, ar, arHeader, compress, malformedDebs, members, tarball } from '../../fixtures/malformed-debs.js';
 import { buildDeb, fetchRealDebs, type DebCompression } from '../../helpers/debs.js';
 import { runOk } from '../../helpers/exec.js';
 
-const dir = await mkdtemp(path.join(os.tmpdir(), 'packyard-inspect-'));
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'packyard-inspect-'));
+});
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -149,8 +152,8 @@ describe('reads .deb files built by dpkg-deb', () => {
   });
 });
 
-describe('rejects malformed packages with a precise code', async () => {
-  const cases = await malformedDebs(dir);
+describe('rejects malformed packages with a precise code', () => {
+  const cases = malformedDebs();
   const bytesOf = (name: string) => {
     const found = cases.find((c) => c.name === name);
     if (!found) throw new Error(`no malformed case named ${JSON.stringify(name)}`);
