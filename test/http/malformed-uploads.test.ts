@@ -30,11 +30,11 @@ interface State {
   objects: [key: string, etag: string][];
 }
 
-async function state(app: App = t): Promise<State> {
-  const res = await app.request('/api/v1/repos/acme');
+async function state(): Promise<State> {
+  const res = await t.request('/api/v1/repos/acme');
   expect(res.status).toBe(200);
   const objects: State['objects'] = [];
-  for await (const o of app.storage.list('')) objects.push([o.key, o.etag]);
+  for await (const o of t.storage.list('')) objects.push([o.key, o.etag]);
   return { repo: await res.json(), objects: objects.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) };
 }
 
@@ -76,11 +76,10 @@ beforeAll(async () => {
   workDir = await mkdtemp(path.join(os.tmpdir(), 'packyard-malformed-uploads-'));
   t = await testApp();
   expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) })).status).toBe(201);
-  const dir = path.join(workDir, 'good');
   const [hello, f1, f2] = await Promise.all([
-    buildDeb({ name: 'hello', version: '1.0', arch: 'amd64' }, dir),
-    buildDeb({ name: 'fresh', version: '2.0' }, dir),
-    buildDeb({ name: 'fresh-two', version: '3.0', compression: 'zstd' }, dir),
+    buildDeb({ name: 'hello', version: '1.0', arch: 'amd64' }, workDir),
+    buildDeb({ name: 'fresh', version: '2.0' }, workDir),
+    buildDeb({ name: 'fresh-two', version: '3.0', compression: 'zstd' }, workDir),
   ]);
   const up = await t.request(UPLOAD, { method: 'POST', body: new Uint8Array(await readFile(hello.path)), headers: { 'content-type': DEB_TYPE } });
   expect(up.status).toBe(201);
@@ -142,7 +141,7 @@ describe('requests malformed at the HTTP level are refused, leaving the reposito
     return at;
   };
 
-  const cases: Case[] = [
+  const requests: Case[] = [
     ['no body at all', async () => [UPLOAD, { method: 'POST' }], 400, 'no-files'],
     ['an empty raw body', async () => [UPLOAD, { method: 'POST', body: new Uint8Array(0), headers: { 'content-type': DEB_TYPE } }], 422, 'not-ar-archive'],
     ['multipart with no parts', async () => [UPLOAD, { method: 'POST', body: new FormData() }], 400, 'no-files'],
@@ -180,7 +179,7 @@ describe('requests malformed at the HTTP level are refused, leaving the reposito
     ['a wrong admin token', async () => [UPLOAD, { ...good(), token: 'not-the-token' }], 403, 'forbidden'],
   ];
 
-  test.each(cases)('%s', async (_, make, status, code) => {
+  test.each(requests)('%s', async (_, make, status, code) => {
     const [url, init] = await make();
     await expectError(await t.request(url, init), status, code, `${init.method ?? 'GET'} ${url}`);
     await expectUnchanged('after the request');
