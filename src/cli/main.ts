@@ -32,7 +32,9 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof CliError || err instanceof PackyardError) {
-    process.stderr.write(`packyard: ${err.message}\n`);
+    // Errors from the service itself read like the API's: message, then status and code.
+    const detail = err instanceof PackyardError ? ` (${err.status} ${err.code})` : '';
+    process.stderr.write(`packyard: ${err.message}${detail}\n`);
     process.exit(1);
   }
   throw err;

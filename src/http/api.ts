@@ -3,6 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import { PackyardError } from '../util/errors.js';
 import type { RepositoryService, UploadFile } from '../repository/service.js';
 import type { Snapshot } from '../repository/snapshot.js';
+import { packageInfo, snapshotInfo } from '../repository/views.js';
 import type { AdminToken } from '../auth/admin-token.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
 
@@ -52,7 +53,7 @@ export function createApi({ service, admin }: ApiDeps): Hono<Env> {
       {
         snapshot: snapshotInfo(result.snapshot),
         changed: result.changed,
-        packages: result.packages.map((r) => ({ package: r.package, version: r.version, architecture: r.architecture, filename: r.filename, size: r.size, sha256: r.sha256 })),
+        packages: result.packages.map(packageInfo),
       },
       result.changed ? 201 : 200,
     );
@@ -102,7 +103,8 @@ async function* uploadedFiles(request: Request): AsyncGenerator<UploadFile> {
   const boundary = boundaryOf(type);
   if (!boundary) {
     if (type?.startsWith('multipart/')) throw new PackyardError(400, 'bad-multipart', 'multipart body without a boundary');
-    yield { name: 'body', body: request.body };
+    const body = request.body;
+    yield { name: 'body', open: () => body };
     return;
   }
   for await (const part of parseMultipart(request.body, boundary)) {
@@ -110,12 +112,8 @@ async function* uploadedFiles(request: Request): AsyncGenerator<UploadFile> {
       await part.body.cancel();
       continue;
     }
-    yield { name: part.filename ?? 'file', body: part.body };
+    yield { name: part.filename ?? 'file', open: () => part.body };
   }
-}
-
-function snapshotInfo(s: Snapshot) {
-  return { id: s.id, seq: s.seq, createdAt: s.createdAt, actor: s.actor };
 }
 
 function summary(s: Snapshot) {

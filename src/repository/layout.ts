@@ -10,8 +10,11 @@ export const layout = {
   head: (repo: string) => `repos/${repo}/head.json`,
   snapshotsPrefix: (repo: string) => `repos/${repo}/snapshots/`,
   snapshot: (repo: string, id: string) => `repos/${repo}/snapshots/${id}.json`,
-  /** Uploaded package bytes, named by upload id (their hash is known only after they are stored). */
-  blob: (repo: string, id: string) => `repos/${repo}/blobs/${id}`,
+  /**
+   * Uploaded package bytes, named by upload id (their hash is known only after they are stored),
+   * spread over 256 folders so no directory grows to the size of the repository.
+   */
+  blob: (repo: string, id: string) => `repos/${repo}/blobs/${id.slice(0, 2)}/${id}`,
   /** Index files, named by their hash: served as APT's by-hash and kept for a grace period. */
   byHash: (repo: string, algorithm: 'SHA256' | 'SHA512', hex: string) => `repos/${repo}/by-hash/${algorithm}/${hex}`,
   /** Internal JSON documents (package lists, pool maps), named by their SHA-256. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PackyardError } from '../util/errors.js';
+import { forEachConcurrent } from '../util/concurrency.js';
 import type { HasherFactory } from '../util/hash.js';
 import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
@@ -19,9 +20,12 @@ export interface ServiceDeps {
   now?: () => Date;
 }
 
+export type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
+
 export interface UploadFile {
   name: string;
-  body: ReadableStream<Uint8Array>;
+  /** Opens the file (a stream, or bytes for a small file read whole); called once, when its turn comes. */
+  open(): UploadBody | Promise<UploadBody>;
 }
 
 export interface UploadOptions {
@@ -97,21 +101,25 @@ export class RepositoryService {
   }
 
   /** Ingests every file, then publishes them together: all land, or none does. */
-  async upload(repo: string, files: AsyncIterable<UploadFile> | Iterable<UploadFile>, options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: DebRecord[] }> {
+  async upload(repo: string, files: AsyncIterable<UploadFile> | readonly UploadFile[], options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: DebRecord[] }> {
     checkRepoName(repo);
     checkPlacement(options.distribution, options.component);
     if (!(await this.store.readHead(repo))) throw notFound(repo);
     const records: DebRecord[] = [];
     let unused: string[] = [];
     try {
-      for await (const file of files) {
+      const ingest = async (file: UploadFile) => {
         try {
-          records.push(await ingestDeb(this.deps.storage, this.deps.createHasher, repo, options.component, file.body));
+          records.push(await ingestDeb(this.deps.storage, this.deps.createHasher, repo, options.component, await file.open()));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;
         }
-      }
+      };
+      // Files at hand are read several at a time (storage latency, not CPU, bounds ingestion);
+      // a stream of parts (a multipart body) can only be read in order.
+      if (Array.isArray(files)) await forEachConcurrent(files, 8, ingest);
+      else for await (const file of files) await ingest(file);
       if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
       const result = await this.store.commit(repo, async (current) => {
         const built = await buildSnapshot(this.ctx, repo, current!, {

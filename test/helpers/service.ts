@@ -19,9 +19,10 @@ export async function testService(storage: Storage = new MemoryStorage(), now?: 
 }
 
 export async function fileUpload(path: string): Promise<UploadFile> {
-  return { name: path, body: (await openAsBlob(path)).stream() as ReadableStream<Uint8Array> };
+  const blob = await openAsBlob(path);
+  return { name: path, open: () => blob.stream() as ReadableStream<Uint8Array> };
 }
 
 export function bytesUpload(name: string, bytes: Uint8Array): UploadFile {
-  return { name, body: new Blob([bytes as Uint8Array<ArrayBuffer>]).stream() };
+  return { name, open: () => new Blob([bytes as Uint8Array<ArrayBuffer>]).stream() };
 }

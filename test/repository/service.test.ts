@@ -115,6 +115,22 @@ describe('RepositoryService', () => {
     expect((await publishers[0]!.snapshots('acme')).length).toBe(11);
   });
 
+  it('keeps a pool file while any distribution lists it', async () => {
+    const service = await testService();
+    await service.createRepo({ name: 'acme' }, 'test');
+    for (const distribution of ['stable', 'testing']) await service.upload('acme', [await fileUpload(hello.path)], { distribution, component: 'main', actor: 'test' });
+    const poolOf = async () => service.store.meta<Record<string, { refs: number }>>((await service.getRepo('acme')).pool ?? 'none').catch(() => ({}) as Record<string, { refs: number }>);
+    const path = 'pool/main/h/hello/hello_1.0-1_amd64.deb';
+    expect((await poolOf())[path]?.refs).toBe(2);
+    const before = await poolOf();
+    await service.remove('acme', { distribution: 'stable', package: 'hello', version: '1.0-1', architecture: 'amd64' }, 'test');
+    expect((await poolOf())[path]?.refs).toBe(1);
+    // The previous snapshot's pool map is untouched (it is shared with caches and other readers).
+    expect(before[path]?.refs).toBe(2);
+    await service.remove('acme', { distribution: 'testing', package: 'hello', version: '1.0-1', architecture: 'amd64' }, 'test');
+    expect((await poolOf())[path]).toBeUndefined();
+  });
+
   it('removes a package, keeps superseded indexes by hash, and fsck/gc agree on garbage', async () => {
     const storage = new MemoryStorage();
     let clock = Date.parse('2026-01-01T00:00:00Z');

@@ -1,8 +1,16 @@
 import type { Command } from 'commander';
-import { stat } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { basename } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import { PackyardError } from '../../util/errors.js';
+import { openDataDir } from '../../hosts/node/runtime.js';
+import { packageInfo, snapshotInfo } from '../../repository/views.js';
 import { connect, CliError } from '../client.js';
 import { multipartFromFiles } from '../multipart-body.js';
 import { printJson, progressBar } from '../output.js';
+
+const SMALL_FILE = 4 * 1024 * 1024;
 
 interface PublishOptions {
   repo: string;
@@ -16,37 +24,80 @@ interface PublishOptions {
 }
 
 interface UploadResponse {
-  snapshot: { id: string };
+  snapshot: { id: string; seq: number; createdAt: string; actor: string };
   changed: boolean;
   packages: { package: string; version: string; architecture: string; filename: string }[];
 }
 
-/** `add` (straight into a data directory) and `upload` (to a server) share one path: the API. */
-async function publish(files: string[], options: PublishOptions, createRepo: boolean): Promise<void> {
-  for (const file of files) {
-    const st = await stat(file).catch(() => null);
+/** The files' sizes; a clear error for any that is missing. */
+function fileSizes(files: string[]): number[] {
+  return files.map((file) => {
+    const st = statSync(file, { throwIfNoEntry: false });
     if (!st?.isFile()) throw new CliError(`${file}: no such file`);
+    return st.size;
+  });
+}
+
+function report(result: UploadResponse, options: PublishOptions): void {
+  if (options.json) return printJson(result);
+  for (const p of result.packages) console.log(`${p.package} ${p.version} ${p.architecture}  ${p.filename}`);
+  console.log(result.changed ? `Published snapshot ${result.snapshot.id} of ${options.repo} (${options.distribution}/${options.component}).` : `Nothing changed: ${options.repo} already had these packages.`);
+}
+
+/** `packyard add`: the repository service on a data directory, reading several files at once. */
+async function add(files: string[], options: PublishOptions): Promise<void> {
+  const sizes = fileSizes(files);
+  const { service } = await openDataDir(options.data ?? './packyard-data');
+  await service.createRepo({ name: options.repo, type: 'deb' }, 'packyard add').catch((err) => {
+    if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
+  });
+  const bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
+  const uploads = files.map((path, i) => ({
+    name: basename(path),
+    open: () => {
+      // Small files are read whole and synchronously: far cheaper per file than a stream or
+      // thread-pool reads, and memory stays bounded.
+      if (sizes[i]! <= SMALL_FILE) {
+        const bytes = new Uint8Array(readFileSync(path));
+        bar?.tick(bytes.length);
+        return bytes;
+      }
+      return counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n));
+    },
+  }));
+  try {
+    const result = await service.upload(options.repo, uploads, { distribution: options.distribution, component: options.component, replace: options.replace, actor: `${userInfo().username}@${hostname()} (packyard add)` });
+    report({ snapshot: snapshotInfo(result.snapshot), changed: result.changed, packages: result.packages.map(packageInfo) }, options);
+  } finally {
+    bar?.stop();
   }
+}
+
+/** `packyard upload`: one multipart request, streamed from disk. */
+async function upload(files: string[], options: PublishOptions): Promise<void> {
+  fileSizes(files);
   const client = await connect(options);
-  if (createRepo) {
-    await client.request('POST', '/api/v1/repos', { json: { name: options.repo, type: 'deb' } }).catch((err) => {
-      if (!(err instanceof CliError && /repo-exists/.test(err.message))) throw err;
-    });
-  }
   let bar = { tick(_n: number) {}, stop() {} };
   const { body, contentType, length } = await multipartFromFiles(files, (n) => bar.tick(n));
   if (!options.json) bar = progressBar(length, `Uploading ${files.length} file${files.length === 1 ? '' : 's'}`);
   const query = new URLSearchParams({ distribution: options.distribution, component: options.component });
   if (options.replace) query.set('replace', 'true');
-  let result: UploadResponse;
   try {
-    result = (await client.request('POST', `/api/v1/repos/${encodeURIComponent(options.repo)}/packages?${query}`, { body, headers: { 'content-type': contentType } })) as UploadResponse;
+    report((await client.request('POST', `/api/v1/repos/${encodeURIComponent(options.repo)}/packages?${query}`, { body, headers: { 'content-type': contentType } })) as UploadResponse, options);
   } finally {
     bar.stop();
   }
-  if (options.json) return printJson(result);
-  for (const p of result.packages) console.log(`${p.package} ${p.version} ${p.architecture}  ${p.filename}`);
-  console.log(result.changed ? `Published snapshot ${result.snapshot.id} of ${options.repo} (${options.distribution}/${options.component}).` : `Nothing changed: ${options.repo} already had these packages.`);
+}
+
+function counted(stream: ReadableStream<Uint8Array>, onBytes: (n: number) => void): ReadableStream<Uint8Array> {
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        onBytes(chunk.length);
+        controller.enqueue(chunk);
+      },
+    }),
+  );
 }
 
 export function registerPublish(program: Command): void {
@@ -60,13 +111,13 @@ export function registerPublish(program: Command): void {
 
   common(program.command('add').description('ingest .deb files and publish them straight into a data directory (no server needed)').argument('<files...>', '.deb files'))
     .option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
-    .action((files: string[], options: PublishOptions) => publish(files, { ...options, url: undefined }, true));
+    .action((files: string[], options: PublishOptions) => add(files, options));
 
   common(program.command('upload').description('upload .deb files to a Packyard server as one atomic batch').argument('<files...>', '.deb files'))
     .option('--url <url>', 'server URL (or PACKYARD_URL)')
     .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
     .action((files: string[], options: PublishOptions) => {
       if (!options.url && !process.env.PACKYARD_URL) throw new CliError('upload needs --url (or PACKYARD_URL); to publish into a local data directory use `packyard add`');
-      return publish(files, options, false);
+      return upload(files, options);
     });
 }

@@ -5,40 +5,52 @@ import { DebInspector } from './inspect.js';
 import { poolPath, type DebRecord } from './record.js';
 
 /**
- * Streams one uploaded `.deb` into storage while hashing it and reading its control member,
- * so memory stays flat whatever the package's size. A bad package is deleted before the error
- * propagates: nothing of it stays referenced.
+ * Brings one uploaded `.deb` into storage while hashing it and reading its control member. A
+ * stream is passed through chunk by chunk, so memory stays flat whatever the package's size;
+ * bytes already in memory (small files read whole) skip the stream machinery. A bad package is
+ * deleted before the error propagates: nothing of it stays referenced.
  */
-export async function ingestDeb(storage: Storage, createHasher: HasherFactory, repo: string, component: string, body: ReadableStream<Uint8Array>): Promise<DebRecord> {
+export async function ingestDeb(storage: Storage, createHasher: HasherFactory, repo: string, component: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<DebRecord> {
   const key = layout.blob(repo, crypto.randomUUID());
   const hasher = createHasher();
   const inspector = new DebInspector();
   let size = 0;
-  const inspect = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      size += chunk.length;
-      hasher.update(chunk);
-      inspector.push(chunk);
-      controller.enqueue(chunk);
-    },
-  });
+  const take = (chunk: Uint8Array) => {
+    size += chunk.length;
+    hasher.update(chunk);
+    inspector.push(chunk);
+  };
   try {
+    if (body instanceof Uint8Array) {
+      take(body);
+      const info = await inspector.finish();
+      await storage.put(key, body);
+      return record(info, component, key, size, hasher.digest());
+    }
+    const inspect = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        take(chunk);
+        controller.enqueue(chunk);
+      },
+    });
     await storage.put(key, body.pipeThrough(inspect));
-    const info = await inspector.finish();
-    const digests = hasher.digest();
-    return {
-      package: info.package,
-      version: info.version,
-      architecture: info.architecture,
-      source: info.source,
-      control: info.control.text,
-      filename: poolPath(component, info.source, info.package, info.version, info.architecture),
-      size,
-      key,
-      ...digests,
-    };
+    return record(await inspector.finish(), component, key, size, hasher.digest());
   } catch (err) {
     await storage.delete(key).catch(() => {});
     throw err;
   }
+}
+
+function record(info: Awaited<ReturnType<DebInspector['finish']>>, component: string, key: string, size: number, digests: ReturnType<ReturnType<HasherFactory>['digest']>): DebRecord {
+  return {
+    package: info.package,
+    version: info.version,
+    architecture: info.architecture,
+    source: info.source,
+    control: info.control.text,
+    filename: poolPath(component, info.source, info.package, info.version, info.architecture),
+    size,
+    key,
+    ...digests,
+  };
 }

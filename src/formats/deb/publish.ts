@@ -59,13 +59,14 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
 
   for (const { distribution, component, record } of mutation.add ?? []) {
     const list = await lists.get(distribution, component, record.architecture);
-    const existing = list.find((r) => recordId(r) === recordId(record));
+    const id = recordId(record);
+    const existing = list.get(id);
     const pooled = pool[record.filename];
     if (existing?.sha256 === record.sha256 || (!existing && pooled?.sha256 === record.sha256)) {
       unusedKeys.push(record.key);
       if (existing) continue;
-      list.push({ ...record, key: pooled!.key });
-      pooled!.refs++;
+      list.set(id, { ...record, key: pooled!.key });
+      addRef(pool, record);
       changes.push(change('add', distribution, component, record));
       continue;
     }
@@ -78,21 +79,11 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
         changes.push(change('replace', distribution, component, record));
         continue;
       }
-      if (existing) {
-        list.splice(list.indexOf(existing), 1);
-        const entry = pool[existing.filename];
-        if (entry && --entry.refs <= 0) delete pool[existing.filename];
-      }
-      if (pool[record.filename]) {
-        list.push({ ...record, key: pool[record.filename]!.key });
-        pool[record.filename]!.refs++;
-        changes.push(change(existing ? 'replace' : 'add', distribution, component, record));
-        continue;
-      }
+      if (existing) dropRef(pool, existing.filename);
     }
-    list.push(record);
-    pool[record.filename] = { key: record.key, size: record.size, sha256: record.sha256, refs: (pool[record.filename]?.refs ?? 0) + 1 };
-    changes.push(change('add', distribution, component, record));
+    list.set(id, pool[record.filename] ? { ...record, key: pool[record.filename]!.key } : record);
+    addRef(pool, record);
+    changes.push(change(existing ? 'replace' : 'add', distribution, component, record));
   }
 
   for (const spec of mutation.remove ?? []) {
@@ -101,12 +92,12 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     for (const component of components) {
       if (!current.lists[spec.distribution]?.[component]?.[spec.architecture] && !lists.has(spec.distribution, component, spec.architecture)) continue;
       const list = await lists.get(spec.distribution, component, spec.architecture);
-      const index = list.findIndex((r) => r.package === spec.package && r.version === spec.version);
-      if (index < 0) continue;
-      const [removed] = list.splice(index, 1);
-      const entry = pool[removed!.filename];
-      if (entry && --entry.refs <= 0) delete pool[removed!.filename];
-      changes.push(change('remove', spec.distribution, component, removed!));
+      const id = recordId(spec);
+      const removed = list.get(id);
+      if (!removed) continue;
+      list.delete(id);
+      dropRef(pool, removed.filename);
+      changes.push(change('remove', spec.distribution, component, removed));
       found = true;
     }
     if (!found) throw new PackyardError(404, 'package-not-found', `${spec.package} ${spec.version} (${spec.architecture}) is not in ${repo}/${spec.distribution}`);
@@ -179,11 +170,24 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
 
 /** A replaced pool file changes under every distribution that lists it, so all their lists are updated. */
 async function replaceEverywhere(lists: ListSet, pool: PoolMap, record: DebRecord): Promise<void> {
-  const old = pool[record.filename];
   for (const list of await lists.allFor(record.architecture)) {
-    for (let i = 0; i < list.length; i++) if (list[i]!.filename === record.filename) list[i] = { ...record };
+    for (const [id, r] of list) if (r.filename === record.filename) list.set(id, { ...record });
   }
+  const old = pool[record.filename];
   if (old) pool[record.filename] = { ...old, key: record.key, size: record.size, sha256: record.sha256 };
+}
+
+// Pool entries are replaced, never changed in place: the previous map is shared with caches.
+function addRef(pool: PoolMap, record: DebRecord): void {
+  const entry = pool[record.filename];
+  pool[record.filename] = entry ? { ...entry, refs: entry.refs + 1 } : { key: record.key, size: record.size, sha256: record.sha256, refs: 1 };
+}
+
+function dropRef(pool: PoolMap, filename: string): void {
+  const entry = pool[filename];
+  if (!entry) return;
+  if (entry.refs <= 1) delete pool[filename];
+  else pool[filename] = { ...entry, refs: entry.refs - 1 };
 }
 
 function change(action: Change['action'], distribution: string, component: string, r: DebRecord): Change {
@@ -205,9 +209,12 @@ async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): 
   return { key, size: data.length, ...digests };
 }
 
+/** One package list (distribution, component, architecture), by record id. */
+type PackageList = Map<string, DebRecord>;
+
 /** The package lists a publish reads and changes, loaded lazily and written back once. */
 class ListSet {
-  private readonly loaded = new Map<string, DebRecord[]>();
+  private readonly loaded = new Map<string, PackageList>();
   constructor(
     private readonly store: RepoStore,
     private readonly current: Snapshot,
@@ -217,24 +224,24 @@ class ListSet {
     return this.loaded.has(`${distribution}\u0000${component}\u0000${arch}`);
   }
 
-  async get(distribution: string, component: string, arch: string): Promise<DebRecord[]> {
+  async get(distribution: string, component: string, arch: string): Promise<PackageList> {
     const id = `${distribution}\u0000${component}\u0000${arch}`;
     let list = this.loaded.get(id);
     if (!list) {
       const key = this.current.lists[distribution]?.[component]?.[arch];
-      list = key ? [...(await this.store.meta<DebRecord[]>(key))] : [];
+      list = new Map(key ? (await this.store.meta<DebRecord[]>(key)).map((r) => [recordId(r), r]) : []);
       this.loaded.set(id, list);
     }
     return list;
   }
 
-  async allFor(arch: string): Promise<DebRecord[][]> {
-    const out: DebRecord[][] = [];
+  async allFor(arch: string): Promise<PackageList[]> {
+    const out = new Set<PackageList>();
     for (const [distribution, components] of Object.entries(this.current.lists)) {
-      for (const component of Object.keys(components)) out.push(await this.get(distribution, component, arch));
+      for (const component of Object.keys(components)) out.add(await this.get(distribution, component, arch));
     }
-    for (const [id, list] of this.loaded) if (id.endsWith(`\u0000${arch}`) && !out.includes(list)) out.push(list);
-    return out;
+    for (const [id, list] of this.loaded) if (id.endsWith(`\u0000${arch}`)) out.add(list);
+    return [...out];
   }
 
   architectures(): string[] {
@@ -250,8 +257,8 @@ class ListSet {
     for (const [id, list] of this.loaded) {
       const [distribution, component, arch] = id.split('\u0000') as [string, string, string];
       const byArch = ((next[distribution] ??= {})[component] ??= {});
-      if (list.length === 0 && !byArch[arch]) continue;
-      byArch[arch] = await this.store.putMeta(repo, sortRecords(list));
+      if (list.size === 0 && !byArch[arch]) continue;
+      byArch[arch] = await this.store.putMeta(repo, sortRecords([...list.values()]));
     }
     return next;
   }

@@ -1,9 +1,8 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { Stats } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from '../../storage/types.js';
@@ -17,6 +16,9 @@ const TMP_MARK = '.tmp-';
  * `packyard add`) sharing one data directory.
  */
 export class FsStorage implements Storage {
+  /** Directories known to exist: most writes go to a few of them. */
+  private readonly dirs = new Set<string>();
+
   constructor(readonly root: string) {}
 
   private path(key: string): string {
@@ -66,13 +68,21 @@ export class FsStorage implements Storage {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
     const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true });
+    const dir = dirname(path);
+    if (!this.dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
     const tmp = `${path}${TMP_MARK}${randomUUID()}`;
+    const unconditional = options.ifMatch === undefined && options.ifNoneMatch === undefined;
+    if (unconditional && isSmall(body)) return this.info(key, writeSmallSync(tmp, path, body));
+    let placed = false;
     try {
-      await writeFile(tmp, body);
-      if (options.ifMatch === undefined && options.ifNoneMatch === undefined) {
+      const written = await writeFile(tmp, body);
+      if (unconditional) {
         await rename(tmp, path);
-        return this.info(key, await stat(path));
+        placed = true;
+        return this.info(key, written);
       }
       const release = await lockfile.lock(path, { realpath: false, stale: 5_000, retries: { retries: 400, minTimeout: 5, maxTimeout: 50 } });
       try {
@@ -80,12 +90,13 @@ export class FsStorage implements Storage {
         if (options.ifNoneMatch === '*' && current) return null;
         if (options.ifMatch !== undefined && current?.etag !== options.ifMatch) return null;
         await rename(tmp, path);
-        return this.info(key, await stat(path));
+        placed = true;
+        return this.info(key, written);
       } finally {
         await release();
       }
     } finally {
-      await unlink(tmp).catch(() => {});
+      if (!placed) await unlink(tmp).catch(() => {});
     }
   }
 
@@ -112,12 +123,45 @@ export class FsStorage implements Storage {
   }
 }
 
-async function writeFile(path: string, body: PutBody): Promise<void> {
-  const out = createWriteStream(path, { flags: 'wx' });
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    await pipeline(Readable.from([typeof body === 'string' ? Buffer.from(body) : body]), out);
-  } else {
-    await body.pipeTo(Writable.toWeb(out));
+const SMALL_WRITE = 256 * 1024;
+
+function isSmall(body: PutBody): body is string | Uint8Array {
+  return (typeof body === 'string' || body instanceof Uint8Array) && body.length <= SMALL_WRITE;
+}
+
+/**
+ * Small objects are written with synchronous calls: a handful of microseconds of blocking,
+ * against several thread-pool round trips each; ingesting thousands of small packages is
+ * bound by exactly this.
+ */
+function writeSmallSync(tmp: string, path: string, body: string | Uint8Array): Stats {
+  try {
+    const fd = openSync(tmp, 'wx');
+    try {
+      writeSync(fd, typeof body === 'string' ? Buffer.from(body) : body);
+      const st = fstatSync(fd);
+      renameSync(tmp, path);
+      return st;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw err;
+  }
+}
+
+/** Writes a new file and returns its stat (a rename keeps inode and times, so it describes the placed object). */
+async function writeFile(path: string, body: PutBody): Promise<Stats> {
+  const handle = await open(path, 'wx');
+  try {
+    if (typeof body === 'string' || body instanceof Uint8Array) await handle.writeFile(body);
+    else for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) await handle.write(chunk);
+    return await handle.stat();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -1,0 +1,11 @@
+import type { DebRecord } from '../formats/deb/record.js';
+import type { Snapshot } from './snapshot.js';
+
+/** The public shapes of snapshots and packages, as the API and the CLI print them. */
+export function snapshotInfo(s: Snapshot) {
+  return { id: s.id, seq: s.seq, createdAt: s.createdAt, actor: s.actor };
+}
+
+export function packageInfo(r: DebRecord) {
+  return { package: r.package, version: r.version, architecture: r.architecture, filename: r.filename, size: r.size, sha256: r.sha256 };
+}
