@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { PackyardError } from '../util/errors.js';
 import type { RepositoryService } from '../repository/service.js';
 import { REPO_NAME } from '../repository/layout.js';
@@ -12,6 +12,8 @@ export interface AppDeps {
   admin: AdminToken;
   signer: Signer;
   log?: (entry: Record<string, unknown>) => void;
+  /** A host's faster way to read one request header than the Request's Headers object. */
+  readHeader?: (c: Context, name: string) => string | undefined;
 }
 
 /** The whole HTTP surface, written against web standards so every host serves the same app. */
@@ -43,15 +45,24 @@ export function createApp(deps: AppDeps): Hono {
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
     const repo = c.req.param('repo');
-    const path = safeDecode(new URL(c.req.url).pathname.slice(repo.length + 2));
+    const path = safeDecode(rawPath(c.req.url).slice(repo.length + 2));
     if (!REPO_NAME.test(repo) || path === null || path.split('/').some((p) => p === '..' || p === '.' || p === '')) {
       return c.json({ error: { code: 'not-found', message: 'file not found' } }, 404);
     }
-    const response = await files.respond(c.req.raw, repo, path);
+    const readHeader = deps.readHeader;
+    const view = { method: c.req.method, header: readHeader ? (name: string) => readHeader(c, name) : (name: string) => c.req.header(name) };
+    const response = await files.respond(view, repo, path);
     return response ?? c.json({ error: { code: 'not-found', message: `${repo}/${path}: file not found` } }, 404);
   });
 
   return app;
+}
+
+/** The path of a request URL as sent (Hono's own `path` is already partly decoded). */
+function rawPath(url: string): string {
+  const start = url.indexOf('/', url.indexOf('://') + 3);
+  const end = url.search(/[?#]/);
+  return url.slice(start, end < 0 ? undefined : end);
 }
 
 /** Decodes a URL path once; null when it is not valid percent-encoding. */

@@ -2,7 +2,8 @@ import type { RepoStore } from '../repository/store.js';
 import type { PoolMap } from '../repository/snapshot.js';
 import { layout } from '../repository/layout.js';
 import type { Signer } from '../signing/signer.js';
-import { ObjectServer } from './serve-object.js';
+import { ObjectServer, type LastModified, type RequestView } from './serve-object.js';
+import type { Snapshot } from '../repository/snapshot.js';
 
 const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
 
@@ -24,7 +25,7 @@ export class RepoFiles {
     this.objects = new ObjectServer(store.storage);
   }
 
-  async respond(request: Request, repo: string, path: string): Promise<Response | null> {
+  async respond(request: RequestView, repo: string, path: string): Promise<Response | null> {
     if (path === 'public.key') return keyResponse(this.signer.publicKeyArmored, 'application/pgp-keys');
     if (path === 'public.gpg') return keyResponse(this.signer.publicKeyBinary, 'application/pgp-keys');
     const snapshot = await this.store.current(repo);
@@ -40,11 +41,7 @@ export class RepoFiles {
 
     const entry = snapshot.files[path];
     if (entry) {
-      const lastModified = new Date(snapshot.createdAt);
-      const lastModifiedAmbiguous = snapshot.parentCreatedAt !== null && Math.floor(Date.parse(snapshot.parentCreatedAt) / 1000) === Math.floor(lastModified.getTime() / 1000);
-      return this.orNull(
-        await this.objects.respond(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified, lastModifiedAmbiguous }),
-      );
+      return this.orNull(await this.objects.respond(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot) }));
     }
 
     if (path.startsWith('pool/') && snapshot.pool) {
@@ -62,4 +59,18 @@ export class RepoFiles {
 
 function keyResponse(body: string | Uint8Array, type: string): Response {
   return new Response(body as BodyInit, { headers: { 'content-type': type, 'cache-control': 'public, max-age=300' } });
+}
+
+const lastModifiedOf = new WeakMap<Snapshot, LastModified>();
+
+/** A snapshot's files all changed when it was published; worked out once per snapshot. */
+function lastModified(snapshot: Snapshot): LastModified {
+  let value = lastModifiedOf.get(snapshot);
+  if (!value) {
+    const seconds = Math.floor(Date.parse(snapshot.createdAt) / 1000);
+    const ambiguous = snapshot.parentCreatedAt !== null && Math.floor(Date.parse(snapshot.parentCreatedAt) / 1000) === seconds;
+    value = { http: new Date(seconds * 1000).toUTCString(), seconds, ambiguous };
+    lastModifiedOf.set(snapshot, value);
+  }
+  return value;
 }
