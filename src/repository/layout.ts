@@ -17,8 +17,8 @@ export const layout = {
   blob: (repo: string, id: string) => `repos/${repo}/blobs/${id.slice(0, 2)}/${id}`,
   /** Index files, named by their hash: served as APT's by-hash and kept for a grace period. */
   byHash: (repo: string, algorithm: 'SHA256' | 'SHA512', hex: string) => `repos/${repo}/by-hash/${algorithm}/${hex}`,
-  /** Internal JSON documents (package lists, pool maps), named by their SHA-256. */
-  meta: (repo: string, sha256: string) => `repos/${repo}/meta/${sha256}.json`,
+  /** Internal JSON documents (package lists, pool maps), each written once under a new id. */
+  meta: (repo: string, id: string) => `repos/${repo}/meta/${id}.json`,
   signingKeysPrefix: 'system/signing-keys/',
   signingKey: (fingerprint: string) => `system/signing-keys/${fingerprint}.asc`,
   adminToken: 'system/admin-token.json',

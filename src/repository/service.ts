@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PackyardError } from '../util/errors.js';
 import { forEachConcurrent } from '../util/concurrency.js';
 import type { HasherFactory } from '../util/hash.js';
+import { webGzip, type Gzip } from '../util/compress.js';
 import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
 import { buildSnapshot, emptySnapshot, type Mutation, type PublishContext, type RemoveSpec } from '../formats/deb/publish.js';
@@ -17,6 +18,8 @@ export interface ServiceDeps {
   storage: Storage;
   signer: Signer;
   createHasher: HasherFactory;
+  /** The host's gzip, when it has a faster one than CompressionStream. */
+  gzip?: Gzip;
   now?: () => Date;
 }
 
@@ -53,7 +56,7 @@ export class RepositoryService {
 
   constructor(readonly deps: ServiceDeps) {
     this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs });
-    this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, now: deps.now ?? (() => new Date()) };
+    this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, gzip: deps.gzip ?? webGzip, now: deps.now ?? (() => new Date()) };
   }
 
   async createRepo(input: unknown, actor: string): Promise<Snapshot> {

@@ -82,13 +82,13 @@ export class RepoStore {
     return value;
   }
 
-  /** Stores a JSON document under its content hash and returns its key. */
+  /**
+   * Stores a JSON document under a new key and returns the key. Publishes write only the
+   * documents they change, so naming them by content (hashing megabytes) would buy nothing.
+   */
   async putMeta(repo: string, value: unknown): Promise<string> {
-    const text = JSON.stringify(value);
-    const bytes = new TextEncoder().encode(text);
-    const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
-    const key = layout.meta(repo, hash);
-    if (!(await this.storage.head(key))) await this.storage.put(key, bytes);
+    const key = layout.meta(repo, crypto.randomUUID());
+    await this.storage.put(key, JSON.stringify(value));
     this.metas.set(key, value);
     return key;
   }

@@ -1,5 +1,11 @@
+export type Gzip = (data: Uint8Array) => Promise<Uint8Array>;
+
 /** gzip through the platform's CompressionStream (native in Workers and Node). */
-export async function gzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+export async function webGzip(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new CompressionStream('gzip');
+  const writer = stream.writable.getWriter();
+  // One chunk, not a Blob's many: each chunk is a round trip to the compressor.
+  void writer.write(data as Uint8Array<ArrayBuffer>);
+  void writer.close();
+  return new Uint8Array(await new Response(stream.readable).arrayBuffer());
 }

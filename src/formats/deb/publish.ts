@@ -1,5 +1,5 @@
 import { PackyardError } from '../../util/errors.js';
-import { gzip } from '../../util/compress.js';
+import type { Gzip } from '../../util/compress.js';
 import { digestBytes, type HasherFactory } from '../../util/hash.js';
 import { layout } from '../../repository/layout.js';
 import type { RepoStore } from '../../repository/store.js';
@@ -13,6 +13,7 @@ export interface PublishContext {
   store: RepoStore;
   signer: Signer;
   createHasher: HasherFactory;
+  gzip: Gzip;
   now: () => Date;
 }
 
@@ -126,8 +127,8 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
         const own = byArch[arch] ? await ctx.store.meta<DebRecord[]>(byArch[arch]) : [];
         const all = byArch.all ? await ctx.store.meta<DebRecord[]>(byArch.all) : [];
         const packages = new TextEncoder().encode(renderPackages(own, all));
-        files[`${dir}/Packages`] = await storeIndex(ctx, repo, packages);
-        files[`${dir}/Packages.gz`] = await storeIndex(ctx, repo, await gzip(packages));
+        // Compressing runs off the main thread on hosts that can: hash and store meanwhile.
+        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([storeIndex(ctx, repo, packages), ctx.gzip(packages).then((gz) => storeIndex(ctx, repo, gz))]);
         files[`${dir}/Release`] = await storeIndex(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));
         rendered[dir] = inputs;
         dirty = true;
@@ -202,10 +203,13 @@ async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): 
   const digests = digestBytes(ctx.createHasher, data);
   const key = layout.byHash(repo, 'SHA256', digests.sha256);
   const storage = ctx.store.storage;
-  await Promise.all([
-    storage.put(key, data, { ifNoneMatch: '*' }),
-    storage.put(layout.byHash(repo, 'SHA512', digests.sha512), data, { ifNoneMatch: '*' }),
-  ]);
+  // Named by content: an object already there is this very content, and writing it again is
+  // harmless, so no conditional write (and its lock) is needed.
+  await Promise.all(
+    [key, layout.byHash(repo, 'SHA512', digests.sha512)].map(async (k) => {
+      if (!(await storage.head(k))) await storage.put(k, data);
+    }),
+  );
   return { key, size: data.length, ...digests };
 }
 
