@@ -60,7 +60,7 @@ export class FsStorage implements Storage {
       await handle.close();
       body = new ReadableStream({ start: (c) => c.close() });
     } else {
-      const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: 256 * 1024 });
+      const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: 1024 * 1024 });
       body = Readable.toWeb(stream) as ReadableStream<Uint8Array>;
     }
     return { ...this.info(key, st), body, range: range ? { offset, length } : undefined };
