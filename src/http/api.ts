@@ -114,6 +114,21 @@ async function* uploadedFiles(request: Request): AsyncGenerator<UploadFile> {
     }
     yield { name: part.filename ?? 'file', open: () => part.body };
   }
+  await drainEpilogue(request.body);
+}
+
+/**
+ * Reads what follows the closing boundary (usually a CRLF) to the end: a request body left
+ * unread keeps a kept-alive connection from carrying the client's next request.
+ */
+async function drainEpilogue(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  for (let total = 0; ; ) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    total += value.length;
+    if (total > 64 * 1024) throw new PackyardError(400, 'bad-multipart', 'more than 64 KiB of data after the closing boundary');
+  }
 }
 
 function summary(s: Snapshot) {

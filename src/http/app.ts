@@ -1,7 +1,6 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { PackyardError } from '../util/errors.js';
 import type { RepositoryService } from '../repository/service.js';
-import { REPO_NAME } from '../repository/layout.js';
 import type { AdminToken } from '../auth/admin-token.js';
 import type { Signer } from '../signing/signer.js';
 import { createApi } from './api.js';
@@ -12,14 +11,14 @@ export interface AppDeps {
   admin: AdminToken;
   signer: Signer;
   log?: (entry: Record<string, unknown>) => void;
-  /** A host's faster way to read one request header than the Request's Headers object. */
-  readHeader?: (c: Context, name: string) => string | undefined;
+  /** Shared with a host that also serves repository files by its own faster path. */
+  files?: RepoFiles;
 }
 
 /** The whole HTTP surface, written against web standards so every host serves the same app. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const files = new RepoFiles(deps.service.store, deps.signer);
+  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer);
 
   app.onError((err, c) => {
     if (err instanceof PackyardError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
@@ -44,32 +43,19 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/v1', createApi(deps));
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
-    const repo = c.req.param('repo');
-    const path = safeDecode(rawPath(c.req.url).slice(repo.length + 2));
-    if (!REPO_NAME.test(repo) || path === null || path.split('/').some((p) => p === '..' || p === '.' || p === '')) {
-      return c.json({ error: { code: 'not-found', message: 'file not found' } }, 404);
-    }
-    const readHeader = deps.readHeader;
-    const view = { method: c.req.method, header: readHeader ? (name: string) => readHeader(c, name) : (name: string) => c.req.header(name) };
-    const response = await files.respond(view, repo, path);
-    return response ?? c.json({ error: { code: 'not-found', message: `${repo}/${path}: file not found` } }, 404);
+    const view = { method: c.req.method, header: (name: string) => c.req.header(name) };
+    const plan = await files.planUrl(view, rawPath(c.req.url));
+    const response = plan && (await files.objects.toResponse(plan));
+    return response ?? c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
   });
 
   return app;
 }
 
 /** The path of a request URL as sent (Hono's own `path` is already partly decoded). */
-function rawPath(url: string): string {
+export function rawPath(url: string): string {
   const start = url.indexOf('/', url.indexOf('://') + 3);
   const end = url.search(/[?#]/);
   return url.slice(start, end < 0 ? undefined : end);
 }
 
-/** Decodes a URL path once; null when it is not valid percent-encoding. */
-function safeDecode(path: string): string | null {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return null;
-  }
-}

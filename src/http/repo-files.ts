@@ -2,7 +2,8 @@ import type { RepoStore } from '../repository/store.js';
 import type { PoolMap } from '../repository/snapshot.js';
 import { layout } from '../repository/layout.js';
 import type { Signer } from '../signing/signer.js';
-import { ObjectServer, type LastModified, type RequestView } from './serve-object.js';
+import { ObjectServer, type LastModified, type RequestView, type ResponsePlan } from './serve-object.js';
+import { REPO_NAME } from '../repository/layout.js';
 import type { Snapshot } from '../repository/snapshot.js';
 
 const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
@@ -16,7 +17,7 @@ function contentType(path: string): string {
 
 /** Answers client requests below `/<repo>/`: keys, indexes (by path or by hash) and pool files. */
 export class RepoFiles {
-  private readonly objects: ObjectServer;
+  readonly objects: ObjectServer;
 
   constructor(
     private readonly store: RepoStore,
@@ -25,9 +26,22 @@ export class RepoFiles {
     this.objects = new ObjectServer(store.storage);
   }
 
-  async respond(request: RequestView, repo: string, path: string): Promise<Response | null> {
-    if (path === 'public.key') return keyResponse(this.signer.publicKeyArmored, 'application/pgp-keys');
-    if (path === 'public.gpg') return keyResponse(this.signer.publicKeyBinary, 'application/pgp-keys');
+  /**
+   * The plan for a GET or HEAD of a URL path as sent (`/<repo>/<path>`, still percent-encoded);
+   * null for anything that is not a file of a repository.
+   */
+  async planUrl(request: RequestView, rawPath: string): Promise<ResponsePlan | null> {
+    const slash = rawPath.indexOf('/', 1);
+    if (slash < 0) return null;
+    const repo = rawPath.slice(1, slash);
+    const path = safeDecode(rawPath.slice(slash + 1));
+    if (!REPO_NAME.test(repo) || path === null || path.split('/').some((p) => p === '..' || p === '.' || p === '')) return null;
+    return this.plan(request, repo, path);
+  }
+
+  async plan(request: RequestView, repo: string, path: string): Promise<ResponsePlan | null> {
+    if (path === 'public.key') return keyPlan(this.signer.publicKeyArmored);
+    if (path === 'public.gpg') return keyPlan(this.signer.publicKeyBinary);
     const snapshot = await this.store.current(repo);
     if (!snapshot) return null;
 
@@ -36,29 +50,35 @@ export class RepoFiles {
       const [, algorithm, hex] = byHash as unknown as [string, 'SHA256' | 'SHA512', string];
       // The hash is the validator; the object is served whether or not the head still lists it,
       // which is what keeps clients holding an older InRelease working.
-      return this.orNull(await this.objects.respond(request, layout.byHash(repo, algorithm, hex), { etag: hex, contentType: 'application/octet-stream', immutable: true }));
+      return this.objects.plan(request, layout.byHash(repo, algorithm, hex), { etag: hex, contentType: 'application/octet-stream', immutable: true });
     }
 
     const entry = snapshot.files[path];
-    if (entry) {
-      return this.orNull(await this.objects.respond(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot) }));
-    }
+    if (entry) return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot) });
 
     if (path.startsWith('pool/') && snapshot.pool) {
       const pool = await this.store.meta<PoolMap>(snapshot.pool);
       const file = Object.hasOwn(pool, path) ? pool[path] : undefined;
-      if (file) return this.orNull(await this.objects.respond(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true }));
+      if (file) return this.objects.plan(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true });
     }
     return null;
   }
-
-  private orNull(response: Response): Response | null {
-    return response.status === 404 ? null : response;
-  }
 }
 
-function keyResponse(body: string | Uint8Array, type: string): Response {
-  return new Response(body as BodyInit, { headers: { 'content-type': type, 'cache-control': 'public, max-age=300' } });
+const encoder = new TextEncoder();
+
+function keyPlan(body: string | Uint8Array): ResponsePlan {
+  const bytes = typeof body === 'string' ? encoder.encode(body) : body;
+  return { status: 200, headers: { 'content-type': 'application/pgp-keys', 'cache-control': 'public, max-age=300', 'content-length': String(bytes.length) }, body: { bytes } };
+}
+
+/** Decodes a URL path once; null when it is not valid percent-encoding. */
+function safeDecode(path: string): string | null {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return null;
+  }
 }
 
 const lastModifiedOf = new WeakMap<Snapshot, LastModified>();

@@ -35,6 +35,17 @@ const SMALL = 1024 * 1024;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SHORT = 'public, max-age=30, must-revalidate';
 
+/**
+ * What to answer, decided without committing to a runtime's Response: the web-standard app turns
+ * it into a Response, and a host may write it out its own faster way.
+ */
+export interface ResponsePlan {
+  status: number;
+  headers: Record<string, string>;
+  /** Bytes at hand, a stored object (or a range of it) to stream, or no body. */
+  body: { bytes: Uint8Array } | { key: string; range?: { offset: number; length: number } } | null;
+}
+
 /** Serves stored objects with validators, conditional requests and single byte ranges. */
 export class ObjectServer {
   /**
@@ -43,12 +54,12 @@ export class ObjectServer {
    */
   private readonly cache = new Lru<string, Uint8Array>(4096, (bytes) => bytes.length, 32 * 1024 * 1024);
 
-  constructor(private readonly storage: Storage) {}
+  constructor(readonly storage: Storage) {}
 
-  async respond(request: RequestView, key: string, options: ObjectResponseOptions): Promise<Response> {
+  /** The plan for a GET or HEAD of the object under `key`; null when it is not stored. */
+  async plan(request: RequestView, key: string, options: ObjectResponseOptions): Promise<ResponsePlan | null> {
     const etag = `"${options.etag}"`;
-    // A plain record, not a Headers object: this is the hot path, and hosts (the Node adapter
-    // among them) write a record straight out without the Headers class's validation.
+    // A plain record, not a Headers object: this is the hot path.
     const headers: Record<string, string> = {
       'content-type': options.contentType,
       etag,
@@ -56,7 +67,7 @@ export class ObjectServer {
       'accept-ranges': 'bytes',
     };
     if (options.lastModified) headers['last-modified'] = options.lastModified.http;
-    if (notModified(request, etag, options.lastModified)) return new Response(null, { status: 304, headers });
+    if (notModified(request, etag, options.lastModified)) return { status: 304, headers, body: null };
     const head = request.method === 'HEAD';
 
     const rangeHeader = request.header('range');
@@ -66,42 +77,44 @@ export class ObjectServer {
     const cached = this.cache.get(key);
     if (cached && !wantsRange) {
       headers['content-length'] = String(cached.length);
-      return new Response(head ? null : (cached as Uint8Array<ArrayBuffer>), { status: 200, headers });
+      return { status: 200, headers, body: head ? null : { bytes: cached } };
     }
 
     const size = options.size ?? (await this.storage.head(key))?.size;
-    if (size === undefined) return missing();
+    if (size === undefined) return null;
     if (wantsRange) {
       const range = parseRange(rangeHeader, size);
-      if (range === 'invalid') {
-        // A syntactically bad Range header is ignored, as RFC 9110 says.
-      } else if (range === null) {
+      if (range === null) {
         headers['content-range'] = `bytes */${size}`;
-        return new Response(null, { status: 416, headers });
-      } else {
+        return { status: 416, headers, body: null };
+      }
+      // A syntactically bad Range header is ignored, as RFC 9110 says.
+      if (range !== 'invalid') {
         headers['content-range'] = `bytes ${range.offset}-${range.offset + range.length - 1}/${size}`;
         headers['content-length'] = String(range.length);
-        if (head) return new Response(null, { status: 206, headers });
-        const obj = await this.storage.get(key, range);
-        if (!obj) return missing();
-        return new Response(obj.body, { status: 206, headers });
+        return { status: 206, headers, body: head ? null : { key, range } };
       }
     }
     headers['content-length'] = String(size);
-    if (head) return new Response(null, { status: 200, headers });
-    const obj = await this.storage.get(key);
-    if (!obj) return missing();
+    if (head) return { status: 200, headers, body: null };
     if (size <= SMALL) {
+      const obj = await this.storage.get(key);
+      if (!obj) return null;
       const bytes = new Uint8Array(await new Response(obj.body).arrayBuffer());
       this.cache.set(key, bytes);
-      return new Response(bytes, { status: 200, headers });
+      return { status: 200, headers, body: { bytes } };
     }
-    return new Response(obj.body, { status: 200, headers });
+    return { status: 200, headers, body: { key } };
   }
-}
 
-function missing(): Response {
-  return Response.json({ error: { code: 'not-found', message: 'file not found' } }, { status: 404 });
+  /** The plan as a web-standard Response; null when the object (or its range) is not stored. */
+  async toResponse(plan: ResponsePlan): Promise<Response | null> {
+    const { status, headers, body } = plan;
+    if (body === null) return new Response(null, { status, headers });
+    if ('bytes' in body) return new Response(body.bytes as Uint8Array<ArrayBuffer>, { status, headers });
+    const obj = await this.storage.get(body.key, body.range);
+    return obj && new Response(obj.body, { status, headers });
+  }
 }
 
 function notModified(request: RequestView, etag: string, lastModified?: LastModified): boolean {

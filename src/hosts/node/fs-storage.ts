@@ -21,6 +21,11 @@ export class FsStorage implements Storage {
 
   constructor(readonly root: string) {}
 
+  /** The file holding an object (for hosts that stream files themselves). */
+  filePath(key: string): string {
+    return this.path(key);
+  }
+
   private path(key: string): string {
     if (!key || key.startsWith('/') || key.split('/').some((part) => part === '' || part === '.' || part === '..' || part.includes(TMP_MARK))) {
       throw new Error(`invalid storage key: ${key}`);

@@ -1,8 +1,10 @@
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createReadStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage, Server } from 'node:http';
-import type { Context } from 'hono';
-import { createApp } from '../../http/app.js';
+import { createApp, rawPath } from '../../http/app.js';
+import { RepoFiles } from '../../http/repo-files.js';
+import type { ResponsePlan } from '../../http/serve-object.js';
 import type { AdminToken } from '../../auth/admin-token.js';
 import type { Runtime } from './runtime.js';
 import { log } from './log.js';
@@ -12,15 +14,36 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Serves the web-standard app from Node's HTTP server. */
+/**
+ * Serves the web-standard app from Node's HTTP server. Reads of repository files, the bulk of
+ * all traffic, take a direct path: the core decides the response (the same plan the app would
+ * turn into a Response) and it is written with Node's own calls, pool files streamed from disk.
+ */
 export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number): Promise<RunningServer> {
-  const app = createApp({ service: runtime.service, signer: runtime.signer, admin, log, readHeader: incomingHeader });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s as Server));
-    (s as Server).once('error', reject);
+  const files = new RepoFiles(runtime.service.store, runtime.signer);
+  const app = createApp({ service: runtime.service, signer: runtime.signer, admin, log, files });
+  const appListener = getRequestListener(app.fetch);
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || url.startsWith('/api/') || url === '/healthz') return appListener(req, res);
+    serveFile(files, runtime, req, res).then(
+      (served) => {
+        if (!served) void appListener(req, res);
+      },
+      (err: unknown) => {
+        log({ level: 'error', msg: 'request failed', method: req.method, path: url, error: String((err as Error).stack ?? err) });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'internal', message: 'internal error' } }));
+        else res.destroy();
+      },
+    );
   });
   // Uploads of large packages can take long: no request timeout.
   server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
@@ -29,10 +52,29 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
   };
 }
 
-/** Reads a header from Node's parsed request, which the adapter passes as `env.incoming`. */
-function incomingHeader(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (!incoming) return c.req.header(name);
-  const value = incoming.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
+/** Writes a repository file; false when the request is not for one (the app then answers). */
+async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const view = {
+    method: req.method!,
+    header(name: string) {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
+  const plan = await files.planUrl(view, rawPath(`http://host${req.url}`));
+  if (!plan) return false;
+  write(plan, runtime, res);
+  return true;
+}
+
+function write(plan: ResponsePlan, runtime: Runtime, res: ServerResponse): void {
+  const { status, headers, body } = plan;
+  res.writeHead(status, headers);
+  if (body === null) return void res.end();
+  if ('bytes' in body) return void res.end(body.bytes);
+  const start = body.range?.offset ?? 0;
+  const end = body.range ? start + body.range.length - 1 : undefined;
+  const stream = createReadStream(runtime.storage.filePath(body.key), { start, end, highWaterMark: 1024 * 1024 });
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }

@@ -1,0 +1,62 @@
+// The Node host writes repository files by its own path (not through the web-standard app):
+// the same answers as the app gives, checked over real HTTP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDeb, type DebFile } from '../../helpers/debs.js';
+import { api, startServer, type RunningServer } from '../../helpers/server.js';
+
+let server: RunningServer;
+let deb: DebFile;
+let bytes: Uint8Array;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'packyard-node-host-'));
+  // Over the 1 MiB that is served from memory, so the file is streamed from disk.
+  const payload = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+  deb = await buildDeb({ name: 'big', version: '1.0', arch: 'amd64', compression: 'none', files: { 'usr/share/big/blob': payload } }, dir);
+  bytes = new Uint8Array(await readFile(deb.path));
+  server = await startServer();
+  const client = api(server.url, server.token);
+  await client.createRepo('acme');
+  await client.upload('acme', 'stable', 'main', [deb.path]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const pool = () => `${server.url}/acme/pool/main/b/big/big_1.0_amd64.deb`;
+
+describe('Node host file serving', () => {
+  it('streams a large pool file whole and in ranges', async () => {
+    const full = await fetch(pool());
+    expect(full.status).toBe(200);
+    expect(full.headers.get('content-length')).toBe(String(bytes.length));
+    expect(full.headers.get('cache-control')).toContain('immutable');
+    // Buffer comparison: a deep equality over megabytes takes seconds.
+    expect(Buffer.from(await full.arrayBuffer()).equals(bytes)).toBe(true);
+    const part = await fetch(pool(), { headers: { range: 'bytes=1048570-2097160' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 1048570-2097160/${bytes.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.slice(1048570, 2097161))).toBe(true);
+    const unsatisfiable = await fetch(pool(), { headers: { range: `bytes=${bytes.length + 1}-` } });
+    expect(unsatisfiable.status).toBe(416);
+  });
+
+  it('answers HEAD, 304 and 404 like the app', async () => {
+    const head = await fetch(pool(), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('etag')).toBe(`"${deb.sha256}"`);
+    expect((await fetch(pool(), { headers: { 'if-none-match': head.headers.get('etag')! } })).status).toBe(304);
+    const inRelease = await fetch(`${server.url}/acme/dists/stable/InRelease`);
+    expect(inRelease.status).toBe(200);
+    expect(await inRelease.text()).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----/);
+    for (const path of ['/acme/pool/main/b/big/nope.deb', '/nope/dists/stable/InRelease', '/acme/%2e%2e/x', '/acme/pool/%E0%A4%A']) {
+      const res = await fetch(server.url + path);
+      expect(res.status, path).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not-found');
+    }
+  });
+});
