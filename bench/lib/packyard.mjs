@@ -1,0 +1,55 @@
+// Driving Packyard: `packyard add` in batches, and `packyard serve` with its HTTP API.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { PACKYARD, daemon, freePort, run, waitForHttp } from './proc.mjs';
+
+/**
+ * Files per `packyard add` invocation. All in one, as a user would: 10,000 paths are about
+ * 0.6 MB of arguments, well under ARG_MAX (2 MiB here). (Until 8b343a4, `add` went through the
+ * multipart API, which refuses more than 1000 parts; `packyard upload` still does.)
+ */
+export const ADD_BATCH = Infinity;
+
+export async function add(data, repo, dist, files, batch = ADD_BATCH) {
+  let ms = 0;
+  for (let i = 0; i < files.length; i += batch) {
+    ms += (await run(process.execPath, [PACKYARD, 'add', '--data', data, '--repo', repo, '--distribution', dist, '--component', 'main', '--json', ...files.slice(i, i + batch)])).ms;
+  }
+  return ms;
+}
+
+/** Starts `packyard serve` on a free loopback port; resolves once it answers. */
+export async function serve(data) {
+  const port = await freePort();
+  const token = randomBytes(16).toString('hex');
+  const child = daemon(process.execPath, [PACKYARD, 'serve', '--data', data, '--host', '127.0.0.1', '--port', String(port), '--no-default-repo'], {
+    env: { PACKYARD_ADMIN_TOKEN: token },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/healthz`, child);
+  return { url, token, child, pid: child.pid, stop: () => child.stop() };
+}
+
+/** Uploads one .deb as a raw request body; resolves with the response JSON and the time it took. */
+export async function uploadRaw(server, repo, dist, file) {
+  const body = await readFile(file);
+  const started = performance.now();
+  const response = await fetch(`${server.url}/api/v1/repos/${repo}/packages?distribution=${dist}&component=main`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/vnd.debian.binary-package' },
+    body,
+  });
+  const json = await response.json();
+  const ms = performance.now() - started;
+  if (response.status !== 201) throw new Error(`upload of ${file}: HTTP ${response.status} ${JSON.stringify(json)}`);
+  return { ms, json };
+}
+
+export async function createRepo(server, repo, dist) {
+  const response = await fetch(`${server.url}/api/v1/repos`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: repo, type: 'deb', architectures: ['amd64'], distributions: { [dist]: { components: ['main'] } } }),
+  });
+  if (response.status !== 201) throw new Error(`creating ${repo}: HTTP ${response.status} ${await response.text()}`);
+}

@@ -1,0 +1,73 @@
+// The N-package repositories that add-one and serve start from. `ingest` leaves its last
+// Packyard and reprepro repositories here; run alone, add-one and serve build them (untimed).
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { CACHE, PACKYARD, ROOT, run } from './proc.mjs';
+import { reprepro } from './peers.mjs';
+import { add } from './packyard.mjs';
+import { smallDebs } from './inputs.mjs';
+
+export const REPO = 'bench';
+export const DIST = 'stable';
+
+/** Keyed by N and the Packyard build, so a rebuilt Packyard never reuses another build's data. */
+function baseDir(n) {
+  const build = createHash('sha256').update(readFileSync(join(ROOT, 'dist/cli.mjs'))).digest('hex').slice(0, 10);
+  return join(CACHE, `base-${n}-${build}`);
+}
+
+/** Creates a Packyard data directory's repository (amd64 only, like the peers' repositories). */
+export function createPackyardRepo(data) {
+  return run(process.execPath, [PACKYARD, 'repo', 'create', REPO, '--data', data, '--architectures', 'amd64', '--distribution', DIST]);
+}
+
+/** Removes base repositories of other Packyard builds (they are never used again). */
+async function dropStale(n, keep) {
+  for (const name of await readdir(CACHE)) if (name.startsWith(`base-${n}-`) && join(CACHE, name) !== keep) await rm(join(CACHE, name), { recursive: true, force: true });
+}
+
+/** Keeps a just-built pair of repositories as the base for later benchmarks. */
+export async function saveBase(n, packyardData, repreproDir) {
+  const dir = baseDir(n);
+  await dropStale(n, dir);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await rename(packyardData, join(dir, 'packyard'));
+  await rename(repreproDir, join(dir, 'reprepro'));
+  await writeFile(join(dir, '.complete'), '');
+}
+
+/** Paths of the base repositories of N packages, building them if needed. */
+export async function baseRepos(n, key) {
+  const dir = baseDir(n);
+  if (!existsSync(join(dir, '.complete'))) {
+    console.error(`building the ${n}-package base repositories in ${dir} (untimed)...`);
+    const { files } = await smallDebs(n);
+    await dropStale(n, dir);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await createPackyardRepo(join(dir, 'packyard'));
+    await add(join(dir, 'packyard'), REPO, DIST, files);
+    reprepro.create(join(dir, 'reprepro'), key, DIST);
+    await reprepro.includedeb(join(dir, 'reprepro'), key, DIST, files);
+    await writeFile(join(dir, '.complete'), '');
+  }
+  return { packyard: join(dir, 'packyard'), reprepro: join(dir, 'reprepro') };
+}
+
+/** Number of stanzas in a Packages or Packages.gz file's bytes. */
+export function countStanzas(bytes) {
+  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+  return (text.match(/^Package: /gm) ?? []).length;
+}
+
+/** Stanzas in the amd64 Packages a Packyard data directory currently publishes (read from storage). */
+export async function packyardCount(data) {
+  const head = JSON.parse(await readFile(join(data, 'repos', REPO, 'head.json'), 'utf8'));
+  const snapshot = JSON.parse(await readFile(join(data, 'repos', REPO, 'snapshots', `${head.snapshot}.json`), 'utf8'));
+  const entry = snapshot.files[`dists/${DIST}/main/binary-amd64/Packages.gz`];
+  return countStanzas(await readFile(join(data, ...entry.key.split('/'))));
+}

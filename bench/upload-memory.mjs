@@ -1,0 +1,73 @@
+// upload-memory: the server's memory while `packyard upload` sends it a 1 GiB .deb.
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bigDeb } from './lib/inputs.mjs';
+import { createRepo, serve } from './lib/packyard.mjs';
+import { DIST, REPO } from './lib/repos.mjs';
+import { PACKYARD, daemon, tempDir } from './lib/proc.mjs';
+import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
+
+export const description = 'server RSS growth while `packyard upload` sends a 1 GiB .deb to `packyard serve`';
+export const defaultRuns = 3;
+
+const BIG_MIB = 1024;
+const SAMPLE_MS = 10;
+
+/** VmRSS and VmHWM of a process, in bytes (null once it is gone). */
+function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)[1]) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+export async function run({ runs }) {
+  const big = await bigDeb(BIG_MIB);
+  const size = (await stat(big)).size;
+  const results = [];
+  for (let r = 0; r < runs; r++) {
+    // A fresh server each run, so its high-water mark says only this upload.
+    const server = await serve(tempDir('upload-memory'));
+    await createRepo(server, REPO, DIST);
+    await new Promise((done) => setTimeout(done, 1000)); // let startup garbage settle
+    const before = memory(server.pid);
+    const started = performance.now();
+    const client = daemon(process.execPath, [PACKYARD, 'upload', '--url', server.url, '--token', server.token, '--repo', REPO, '--distribution', DIST, '--json', big]);
+    let peakRss = before.rss;
+    let clientPeak = 0;
+    const exit = new Promise((done) => client.once('exit', (code) => done(code)));
+    let code;
+    while ((code = await Promise.race([exit, new Promise((done) => setTimeout(() => done(undefined), SAMPLE_MS))])) === undefined) {
+      peakRss = Math.max(peakRss, memory(server.pid)?.rss ?? 0);
+      clientPeak = Math.max(clientPeak, memory(client.pid)?.rss ?? 0);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const after = memory(server.pid);
+    await server.stop();
+    if (code !== 0 || !/"changed":\s*true/.test(client.output())) throw new Error(`packyard upload exited ${code}:\n${client.output().slice(-2000)}`);
+    const growth = Math.max(peakRss, after.hwm) - before.rss;
+    results.push({ before: before.rss, peakRss, hwmAfter: after.hwm, growth, clientPeak, seconds });
+    console.error(`upload-memory run ${r + 1}/${runs}: server RSS ${fmt.mb(before.rss)} → peak ${fmt.mb(Math.max(peakRss, after.hwm))} (+${fmt.mb(growth)}), ${fmt.mbps(size / seconds)}`);
+  }
+  const med = (field) => median(results.map((x) => x[field]));
+  const worst = Math.max(...results.map((x) => x.growth));
+  table(
+    `upload-memory: one ${BIG_MIB} MiB .deb through \`packyard upload\` (${runs} runs, a fresh server each, RSS sampled every ${SAMPLE_MS} ms)`,
+    ['measure', 'median', 'worst'],
+    [
+      ['server RSS before', fmt.mb(med('before')), fmt.mb(Math.max(...results.map((x) => x.before)))],
+      ['server peak RSS (max of samples, VmHWM)', fmt.mb(med('before') + med('growth')), fmt.mb(Math.max(...results.map((x) => Math.max(x.peakRss, x.hwmAfter))))],
+      ['server peak growth', fmt.mb(med('growth')), fmt.mb(worst)],
+      ['client (packyard upload) peak RSS, info', fmt.mb(med('clientPeak')), fmt.mb(Math.max(...results.map((x) => x.clientPeak)))],
+      ['upload throughput, info', fmt.mbps(size / med('seconds')), fmt.mbps(size / Math.max(...results.map((x) => x.seconds)))],
+    ],
+  );
+  // Budget on the worst run: memory must stay bounded every time, not on average.
+  const checks = [check('upload-memory', 'server peak RSS growth (MB, worst run) ÷ 100 MB', worst / 100e6, 1, 'max', `(+${fmt.mb(worst)}; budget < 100 MB)`)];
+  writeResults('upload-memory', { runs, bytes: size, results, checks });
+  return checks;
+}
