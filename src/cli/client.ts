@@ -2,6 +2,7 @@ import { createApp } from '../http/app.js';
 import { AdminToken } from '../auth/admin-token.js';
 import { openDataDir } from '../hosts/node/runtime.js';
 import { toHex } from '../util/hash.js';
+import { sendStream } from './send-stream.js';
 
 export interface ClientOptions {
   url?: string;
@@ -20,7 +21,10 @@ export async function connect(options: ClientOptions): Promise<ApiClient> {
   const url = options.url ?? process.env.PACKYARD_URL;
   if (url) {
     const token = options.token ?? process.env.PACKYARD_TOKEN;
-    return client((path, init) => fetch(new URL(path, url.endsWith('/') ? url : `${url}/`), init), token);
+    return client((path, init) => {
+      const target = new URL(path, url.endsWith('/') ? url : `${url}/`);
+      return init.body instanceof ReadableStream ? sendStream(target, init.method!, init.headers as Record<string, string>, init.body) : fetch(target, init);
+    }, token);
   }
   const runtime = await openDataDir(options.data ?? process.env.PACKYARD_DATA ?? './packyard-data');
   // In-process calls are as trusted as the user who can read the data directory.

@@ -31,7 +31,9 @@ export interface ObjectResponseOptions {
   size?: number;
 }
 
-const SMALL = 1024 * 1024;
+// Up to this size objects are read whole and kept in memory: every Packages.gz of a 10,000-package
+// repository fits, so index downloads are answered without touching storage.
+const SMALL = 4 * 1024 * 1024;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SHORT = 'public, max-age=30, must-revalidate';
 

@@ -134,10 +134,7 @@ export class RepoStore {
 
   async listRepos(): Promise<string[]> {
     const names: string[] = [];
-    for await (const obj of this.storage.list(layout.reposPrefix)) {
-      const match = /^repos\/([^/]+)\/head\.json$/.exec(obj.key);
-      if (match?.[1]) names.push(match[1]);
-    }
+    for await (const name of this.storage.listFolders(layout.reposPrefix)) if (await this.storage.head(layout.head(name))) names.push(name);
     return names.sort();
   }
 

@@ -45,6 +45,19 @@ export class MemoryStorage implements Storage {
     this.objects.delete(key);
   }
 
+  async *listFolders(prefix: string): AsyncIterable<string> {
+    const seen = new Set<string>();
+    for (const key of [...this.objects.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      const rest = key.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      if (slash > 0 && !seen.has(rest.slice(0, slash))) {
+        seen.add(rest.slice(0, slash));
+        yield rest.slice(0, slash);
+      }
+    }
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     for (const [key, { info }] of [...this.objects]) if (key.startsWith(prefix)) yield info;
   }

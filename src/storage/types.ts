@@ -40,6 +40,11 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * The names one level below `prefix` (which ends in `/`) that have objects beneath them, like
+   * the common prefixes of an S3 listing with a `/` delimiter; without walking everything below.
+   */
+  listFolders(prefix: string): AsyncIterable<string>;
 }
 
 export async function readBytes(storage: Storage, key: string): Promise<Uint8Array | null> {

@@ -111,6 +111,17 @@ export class FsStorage implements Storage {
     });
   }
 
+  async *listFolders(prefix: string): AsyncIterable<string> {
+    let entries;
+    try {
+      entries = await readdir(join(this.root, ...prefix.split('/').filter(Boolean)), { withFileTypes: true });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    for (const entry of entries) if (entry.isDirectory()) yield entry.name;
+  }
+
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     // Walk only the deepest directory the prefix names completely.
     const slash = prefix.lastIndexOf('/');

@@ -13,8 +13,8 @@ let bytes: Uint8Array;
 
 beforeAll(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'packyard-node-host-'));
-  // Over the 1 MiB that is served from memory, so the file is streamed from disk.
-  const payload = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+  // Over the 4 MiB that is served from memory, so the file is streamed from disk.
+  const payload = new Uint8Array(6 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
   deb = await buildDeb({ name: 'big', version: '1.0', arch: 'amd64', compression: 'none', files: { 'usr/share/big/blob': payload } }, dir);
   bytes = new Uint8Array(await readFile(deb.path));
   server = await startServer();
@@ -37,10 +37,10 @@ describe('Node host file serving', () => {
     expect(full.headers.get('cache-control')).toContain('immutable');
     // Buffer comparison: a deep equality over megabytes takes seconds.
     expect(Buffer.from(await full.arrayBuffer()).equals(bytes)).toBe(true);
-    const part = await fetch(pool(), { headers: { range: 'bytes=1048570-2097160' } });
+    const part = await fetch(pool(), { headers: { range: 'bytes=4194300-5242890' } });
     expect(part.status).toBe(206);
-    expect(part.headers.get('content-range')).toBe(`bytes 1048570-2097160/${bytes.length}`);
-    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.slice(1048570, 2097161))).toBe(true);
+    expect(part.headers.get('content-range')).toBe(`bytes 4194300-5242890/${bytes.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.slice(4194300, 5242891))).toBe(true);
     const unsatisfiable = await fetch(pool(), { headers: { range: `bytes=${bytes.length + 1}-` } });
     expect(unsatisfiable.status).toBe(416);
   });
