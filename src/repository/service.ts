@@ -7,6 +7,7 @@ import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
 import { buildSnapshot, emptySnapshot, type Mutation, type PublishContext, type RemoveSpec } from '../formats/deb/publish.js';
 import { ingestDeb } from '../formats/deb/ingest.js';
+import type { Gunzip } from '../formats/deb/decompress.js';
 import type { DebRecord } from '../formats/deb/record.js';
 import { REPO_NAME } from './layout.js';
 import { RepoStore, type StoreOptions } from './store.js';
@@ -18,8 +19,9 @@ export interface ServiceDeps {
   storage: Storage;
   signer: Signer;
   createHasher: HasherFactory;
-  /** The host's gzip, when it has a faster one than CompressionStream. */
+  /** The host's gzip and gunzip, when it has faster ones than the compression streams. */
   gzip?: Gzip;
+  gunzip?: Gunzip;
   now?: () => Date;
 }
 
@@ -113,7 +115,7 @@ export class RepositoryService {
     try {
       const ingest = async (file: UploadFile) => {
         try {
-          records.push(await ingestDeb(this.deps.storage, this.deps.createHasher, repo, options.component, await file.open()));
+          records.push(await ingestDeb(this.deps, repo, options.component, await file.open()));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;

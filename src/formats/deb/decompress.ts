@@ -4,6 +4,12 @@ import { PackyardError, badPackage } from '../../util/errors.js';
 
 export type Compression = 'none' | 'gz' | 'xz' | 'zst';
 
+/**
+ * A host's one-shot gunzip, for members already in memory: null when the output would pass
+ * `maxBytes`; throws on corrupt data. Much cheaper per small member than a DecompressionStream.
+ */
+export type Gunzip = (data: Uint8Array, maxBytes: number) => Uint8Array | null;
+
 // Node's ESM loader exposes this CommonJS package only as `default`; bundlers expose the named export.
 const { XzReadableStream } =
   (xzModule as { default?: typeof xzModule }).default ?? xzModule;
@@ -15,7 +21,7 @@ const SLICE = 4096;
  * Decompresses a member held in memory, refusing to produce more than `maxBytes` (a zip-bomb guard).
  * Throws `decompressed-too-large` past the limit and `corrupt-compression` for any decoder failure.
  */
-export async function decompress(data: Uint8Array, format: Compression, maxBytes: number): Promise<Uint8Array> {
+export async function decompress(data: Uint8Array, format: Compression, maxBytes: number, hostGunzip?: Gunzip): Promise<Uint8Array> {
   if (format === 'none') {
     if (data.length > maxBytes) throw tooLarge(maxBytes);
     return data;
@@ -23,6 +29,11 @@ export async function decompress(data: Uint8Array, format: Compression, maxBytes
   if (data.length === 0) throw corrupt(format, 'no data');
   const out = new Output(maxBytes);
   try {
+    if (format === 'gz' && hostGunzip) {
+      const result = hostGunzip(data, maxBytes);
+      if (!result) throw tooLarge(maxBytes);
+      return result;
+    }
     if (format === 'zst') zstd(data, out, maxBytes);
     else await drain(format === 'gz' ? gunzip(data) : unxz(data), out);
   } catch (err) {

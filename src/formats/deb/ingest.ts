@@ -2,6 +2,7 @@ import type { HasherFactory } from '../../util/hash.js';
 import type { Storage } from '../../storage/types.js';
 import { layout } from '../../repository/layout.js';
 import { DebInspector } from './inspect.js';
+import type { Gunzip } from './decompress.js';
 import { poolPath, type DebRecord } from './record.js';
 
 /**
@@ -10,10 +11,16 @@ import { poolPath, type DebRecord } from './record.js';
  * bytes already in memory (small files read whole) skip the stream machinery. A bad package is
  * deleted before the error propagates: nothing of it stays referenced.
  */
-export async function ingestDeb(storage: Storage, createHasher: HasherFactory, repo: string, component: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<DebRecord> {
+export interface IngestDeps {
+  storage: Storage;
+  createHasher: HasherFactory;
+  gunzip?: Gunzip;
+}
+
+export async function ingestDeb({ storage, createHasher, gunzip }: IngestDeps, repo: string, component: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<DebRecord> {
   const key = layout.blob(repo, crypto.randomUUID());
   const hasher = createHasher();
-  const inspector = new DebInspector();
+  const inspector = new DebInspector(gunzip);
   let size = 0;
   const take = (chunk: Uint8Array) => {
     size += chunk.length;

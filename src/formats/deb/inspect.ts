@@ -1,7 +1,7 @@
 import { PackyardError, badPackage } from '../../util/errors.js';
 import { ArReader } from './ar.js';
 import { type ControlParagraph, type PackageIdentity, packageIdentity, parseControl } from './control.js';
-import { type Compression, decompress } from './decompress.js';
+import { type Compression, type Gunzip, decompress } from './decompress.js';
 import { readTar } from './tar.js';
 
 /** What an uploaded `.deb` says about itself, validated. */
@@ -31,6 +31,8 @@ export class DebInspector {
   private controlName = '';
   private controlCompression: Compression = 'none';
 
+  constructor(private readonly gunzip?: Gunzip) {}
+
   push(chunk: Uint8Array): void {
     this.ar.push(chunk);
   }
@@ -49,7 +51,7 @@ export class DebInspector {
 
     const member = members.find((m) => m.name === this.controlName)!;
     const files = await this.inControlMember(async () =>
-      readTar(await decompress(member.data!, this.controlCompression, MAX_CONTROL_TAR)),
+      readTar(await decompress(member.data!, this.controlCompression, MAX_CONTROL_TAR, this.gunzip)),
     );
     // Unpacking overwrites, so the last entry of a name is the one dpkg would read.
     const file = files.findLast((f) => f.path === 'control');
