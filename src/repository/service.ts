@@ -71,7 +71,7 @@ export class RepositoryService {
         // Declared distributions are published right away, so apt can use them before any upload.
         const base = emptySnapshot(spec.name, settings, actor, this.ctx.now());
         const { snapshot: first } = await buildSnapshot(this.ctx, spec.name, base, { actor, settings });
-        return first ? { ...first, seq: 0, parent: null, parentCreatedAt: null, changes: base.changes } : base;
+        return first ? { ...first, id: base.id, seq: 0, parent: null, parentCreatedAt: null, changes: base.changes } : base;
       },
       { create: true },
     );

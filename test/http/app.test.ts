@@ -59,8 +59,9 @@ describe('HTTP API', () => {
     expect(((await (await t.request('/api/v1/repos/acme/packages?q=zzz')).json()) as { packages: unknown[] }).packages).toHaveLength(0);
     const del = await t.request('/api/v1/repos/acme/packages/hello/1.0/amd64?distribution=stable', { method: 'DELETE' });
     expect(del.status).toBe(200);
-    const snaps = (await (await t.request('/api/v1/repos/acme/snapshots')).json()) as { snapshots: { actor: string; changes: { action: string }[] }[] };
+    const snaps = (await (await t.request('/api/v1/repos/acme/snapshots')).json()) as { snapshots: { id: string; actor: string; changes: { action: string }[] }[] };
     expect(snaps.snapshots.map((s) => s.changes[0]!.action)).toEqual(['remove', 'add', 'create']);
+    expect(snaps.snapshots.map((s) => s.id.slice(0, 8))).toEqual(['00000002', '00000001', '00000000']);
     expect(snaps.snapshots[0]!.actor).toBe('admin');
     expect((await t.request('/api/v1/repos/acme', { method: 'DELETE' })).status).toBe(204);
     expect((await t.request('/api/v1/repos/acme')).status).toBe(404);
