@@ -115,6 +115,18 @@ describe('RepositoryService', () => {
     expect((await publishers[0]!.snapshots('acme')).length).toBe(11);
   });
 
+  it('re-signs only the distributions a publish changes', async () => {
+    const service = await testService();
+    await service.createRepo({ name: 'acme' }, 'test');
+    await service.upload('acme', [await fileUpload(hello.path)], { distribution: 'stable', component: 'main', actor: 'test' });
+    await service.upload('acme', [await fileUpload(tool.path)], { distribution: 'testing', component: 'main', actor: 'test' });
+    const before = (await service.getRepo('acme')).files;
+    await service.upload('acme', [await fileUpload(helloOther.path)], { distribution: 'stable', component: 'main', actor: 'test', replace: true });
+    const after = (await service.getRepo('acme')).files;
+    expect(after['dists/testing/InRelease']).toEqual(before['dists/testing/InRelease']);
+    expect(after['dists/stable/InRelease']).not.toEqual(before['dists/stable/InRelease']);
+  });
+
   it('keeps a pool file while any distribution lists it', async () => {
     const service = await testService();
     await service.createRepo({ name: 'acme' }, 'test');

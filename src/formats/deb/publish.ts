@@ -213,8 +213,27 @@ async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): 
   return { key, size: data.length, ...digests };
 }
 
-/** One package list (distribution, component, architecture), by record id. */
-type PackageList = Map<string, DebRecord>;
+/** One package list (distribution, component, architecture), by record id; knows if it changed. */
+class PackageList extends Map<string, DebRecord> {
+  changed = false;
+
+  static of(records: readonly DebRecord[]): PackageList {
+    const list = new PackageList(records.map((r) => [recordId(r), r]));
+    list.changed = false;
+    return list;
+  }
+
+  override set(id: string, record: DebRecord): this {
+    this.changed = true;
+    return super.set(id, record);
+  }
+
+  override delete(id: string): boolean {
+    const deleted = super.delete(id);
+    this.changed ||= deleted;
+    return deleted;
+  }
+}
 
 /** The package lists a publish reads and changes, loaded lazily and written back once. */
 class ListSet {
@@ -233,7 +252,7 @@ class ListSet {
     let list = this.loaded.get(id);
     if (!list) {
       const key = this.current.lists[distribution]?.[component]?.[arch];
-      list = new Map(key ? (await this.store.meta<DebRecord[]>(key)).map((r) => [recordId(r), r]) : []);
+      list = PackageList.of(key ? await this.store.meta<DebRecord[]>(key) : []);
       this.loaded.set(id, list);
     }
     return list;
@@ -259,6 +278,7 @@ class ListSet {
   async save(repo: string): Promise<Snapshot['lists']> {
     const next: Snapshot['lists'] = structuredClone(this.current.lists);
     for (const [id, list] of this.loaded) {
+      if (!list.changed) continue;
       const [distribution, component, arch] = id.split('\u0000') as [string, string, string];
       const byArch = ((next[distribution] ??= {})[component] ??= {});
       if (list.size === 0 && !byArch[arch]) continue;
