@@ -156,7 +156,7 @@ export class RepositoryService {
     for (const [distribution, components] of Object.entries(snapshot.lists)) {
       if (filter.distribution && filter.distribution !== distribution) continue;
       for (const [component, byArch] of Object.entries(components)) {
-        for (const key of Object.values(byArch)) {
+        for (const key of Object.values(byArch).flatMap((shards) => Object.values(shards))) {
           for (const r of await this.store.meta<DebRecord[]>(key)) {
             if (q && !r.package.toLowerCase().includes(q)) continue;
             out.push({ package: r.package, version: r.version, architecture: r.architecture, distribution, component, filename: r.filename, size: r.size, sha256: r.sha256 });

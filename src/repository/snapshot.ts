@@ -49,8 +49,11 @@ export interface Snapshot {
   files: Record<string, FileEntry>;
   /** Meta key of the pool map (pool path → stored package), null while empty. */
   pool: string | null;
-  /** Meta keys of package lists: distribution → component → architecture (or `all`). */
-  lists: Record<string, Record<string, Record<string, string>>>;
+  /**
+   * Meta keys of package lists: distribution → component → architecture (or `all`) → shard (a
+   * package-name prefix). Sharding keeps what one publish rewrites small in a large repository.
+   */
+  lists: Record<string, Record<string, Record<string, Record<string, string>>>>;
   /** What each rendered index was built from, so a publish re-renders only what changed. */
   rendered: Record<string, string>;
 }

@@ -115,6 +115,24 @@ describe('RepositoryService', () => {
     expect((await publishers[0]!.snapshots('acme')).length).toBe(11);
   });
 
+  it('rewrites only the package-list shard a new package falls in', async () => {
+    const service = await testService();
+    await service.createRepo({ name: 'acme' }, 'test');
+    const opts = { distribution: 'stable', component: 'main', actor: 'test' };
+    await service.upload('acme', [await fileUpload(hello.path), await fileUpload(lib.path)], opts);
+    const shards = async () => (await service.getRepo('acme')).lists.stable!.main!;
+    const before = await shards();
+    expect(Object.keys(before.amd64!)).toEqual(['h']);
+    expect(Object.keys(before.all!)).toEqual(['libf']);
+    const other = await buildDeb({ name: 'hzz', version: '1', arch: 'amd64' }, join(dir, 'shards'));
+    await service.upload('acme', [await fileUpload(other.path)], opts);
+    const after = await shards();
+    expect(after.all).toEqual(before.all);
+    expect(after.amd64!.h).not.toBe(before.amd64!.h);
+    const packages = await service.listPackages('acme');
+    expect(packages.map((p) => p.package).sort()).toEqual(['hello', 'hzz', 'libfoo1']);
+  });
+
   it('re-signs only the distributions a publish changes', async () => {
     const service = await testService();
     await service.createRepo({ name: 'acme' }, 'test');

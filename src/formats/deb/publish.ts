@@ -59,7 +59,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
   const unusedKeys: string[] = [];
 
   for (const { distribution, component, record } of mutation.add ?? []) {
-    const list = await lists.get(distribution, component, record.architecture);
+    const list = await lists.get(distribution, component, record.architecture, shardOf(record.package));
     const id = recordId(record);
     const existing = list.get(id);
     const pooled = pool[record.filename];
@@ -91,8 +91,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     const components = spec.component ? [spec.component] : Object.keys(current.lists[spec.distribution] ?? {});
     let found = false;
     for (const component of components) {
-      if (!current.lists[spec.distribution]?.[component]?.[spec.architecture] && !lists.has(spec.distribution, component, spec.architecture)) continue;
-      const list = await lists.get(spec.distribution, component, spec.architecture);
+      const list = await lists.get(spec.distribution, component, spec.architecture, shardOf(spec.package));
       const id = recordId(spec);
       const removed = list.get(id);
       if (!removed) continue;
@@ -116,17 +115,15 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
 
   for (const distribution of new Set([...Object.keys(nextLists), ...Object.keys(settings.distributions)])) {
     const distSettings = settings.distributions[distribution] ?? {};
-    const components: Record<string, Record<string, string>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...nextLists[distribution] };
+    const components: Record<string, Record<string, Record<string, string>>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...nextLists[distribution] };
     const settingsTag = JSON.stringify(distSettings) + architectures.join(',');
     let dirty = rendered[`dists/${distribution}`] !== settingsTag;
     for (const [component, byArch] of Object.entries(components)) {
       for (const arch of architectures) {
         const dir = `dists/${distribution}/${component}/binary-${arch}`;
-        const inputs = `${byArch[arch] ?? '-'}|${byArch.all ?? '-'}|${settingsTag}`;
+        const inputs = `${JSON.stringify(byArch[arch] ?? {})}|${JSON.stringify(byArch.all ?? {})}|${settingsTag}`;
         if (rendered[dir] === inputs) continue;
-        const own = byArch[arch] ? await ctx.store.meta<DebRecord[]>(byArch[arch]) : [];
-        const all = byArch.all ? await ctx.store.meta<DebRecord[]>(byArch.all) : [];
-        const packages = new TextEncoder().encode(renderPackages(own, all));
+        const packages = new TextEncoder().encode(await renderShards(ctx.store, byArch[arch] ?? {}, byArch.all ?? {}));
         // Compressing runs off the main thread on hosts that can: hash and store meanwhile.
         [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([storeIndex(ctx, repo, packages), ctx.gzip(packages).then((gz) => storeIndex(ctx, repo, gz))]);
         files[`${dir}/Release`] = await storeIndex(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));
@@ -171,7 +168,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
 
 /** A replaced pool file changes under every distribution that lists it, so all their lists are updated. */
 async function replaceEverywhere(lists: ListSet, pool: PoolMap, record: DebRecord): Promise<void> {
-  for (const list of await lists.allFor(record.architecture)) {
+  for (const list of await lists.allFor(record.architecture, shardOf(record.package))) {
     for (const [id, r] of list) if (r.filename === record.filename) list.set(id, { ...record });
   }
   const old = pool[record.filename];
@@ -213,7 +210,24 @@ async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): 
   return { key, size: data.length, ...digests };
 }
 
-/** One package list (distribution, component, architecture), by record id; knows if it changed. */
+/** Package lists are split by name prefix (as the pool is): `lib` names by their first four letters. */
+export function shardOf(name: string): string {
+  return name.startsWith('lib') && name.length > 3 ? name.slice(0, 4) : name.slice(0, 1);
+}
+
+/** The `Packages` text of one architecture from its shards and the `all` shards. */
+async function renderShards(store: RepoStore, own: Record<string, string>, all: Record<string, string>): Promise<string> {
+  const parts: string[] = [];
+  for (const shard of [...new Set([...Object.keys(own), ...Object.keys(all)])].sort()) {
+    const ownRecords = own[shard] ? await store.meta<DebRecord[]>(own[shard]) : [];
+    const allRecords = all[shard] ? await store.meta<DebRecord[]>(all[shard]) : [];
+    const text = renderPackages(ownRecords, allRecords);
+    if (text) parts.push(text);
+  }
+  return parts.join('\n');
+}
+
+/** One shard of a package list, by record id; knows if it changed. */
 class PackageList extends Map<string, DebRecord> {
   changed = false;
 
@@ -235,7 +249,9 @@ class PackageList extends Map<string, DebRecord> {
   }
 }
 
-/** The package lists a publish reads and changes, loaded lazily and written back once. */
+const SEP = '\u0000';
+
+/** The package-list shards a publish reads and changes, loaded lazily and written back once. */
 class ListSet {
   private readonly loaded = new Map<string, PackageList>();
   constructor(
@@ -243,46 +259,43 @@ class ListSet {
     private readonly current: Snapshot,
   ) {}
 
-  has(distribution: string, component: string, arch: string): boolean {
-    return this.loaded.has(`${distribution}\u0000${component}\u0000${arch}`);
-  }
-
-  async get(distribution: string, component: string, arch: string): Promise<PackageList> {
-    const id = `${distribution}\u0000${component}\u0000${arch}`;
+  async get(distribution: string, component: string, arch: string, shard: string): Promise<PackageList> {
+    const id = [distribution, component, arch, shard].join(SEP);
     let list = this.loaded.get(id);
     if (!list) {
-      const key = this.current.lists[distribution]?.[component]?.[arch];
+      const key = this.current.lists[distribution]?.[component]?.[arch]?.[shard];
       list = PackageList.of(key ? await this.store.meta<DebRecord[]>(key) : []);
       this.loaded.set(id, list);
     }
     return list;
   }
 
-  async allFor(arch: string): Promise<PackageList[]> {
+  /** One shard of an architecture in every list (a replaced pool file may be listed in any distribution). */
+  async allFor(arch: string, shard: string): Promise<PackageList[]> {
     const out = new Set<PackageList>();
     for (const [distribution, components] of Object.entries(this.current.lists)) {
-      for (const component of Object.keys(components)) out.add(await this.get(distribution, component, arch));
+      for (const component of Object.keys(components)) out.add(await this.get(distribution, component, arch, shard));
     }
-    for (const [id, list] of this.loaded) if (id.endsWith(`\u0000${arch}`)) out.add(list);
+    for (const [id, list] of this.loaded) if (id.endsWith(`${SEP}${arch}${SEP}${shard}`)) out.add(list);
     return [...out];
   }
 
   architectures(): string[] {
     const seen = new Set<string>();
     for (const components of Object.values(this.current.lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) seen.add(a);
-    for (const id of this.loaded.keys()) seen.add(id.split('\u0000')[2]!);
+    for (const [id, list] of this.loaded) if (list.size > 0) seen.add(id.split(SEP)[2]!);
     return [...seen];
   }
 
-  /** Writes the changed lists and returns the next snapshot's list keys. */
+  /** Writes the changed shards and returns the next snapshot's list keys. */
   async save(repo: string): Promise<Snapshot['lists']> {
     const next: Snapshot['lists'] = structuredClone(this.current.lists);
     for (const [id, list] of this.loaded) {
       if (!list.changed) continue;
-      const [distribution, component, arch] = id.split('\u0000') as [string, string, string];
-      const byArch = ((next[distribution] ??= {})[component] ??= {});
-      if (list.size === 0 && !byArch[arch]) continue;
-      byArch[arch] = await this.store.putMeta(repo, sortRecords([...list.values()]));
+      const [distribution, component, arch, shard] = id.split(SEP) as [string, string, string, string];
+      const shards = (((next[distribution] ??= {})[component] ??= {})[arch] ??= {});
+      if (list.size === 0) delete shards[shard];
+      else shards[shard] = await this.store.putMeta(repo, sortRecords([...list.values()]));
     }
     return next;
   }
