@@ -4,7 +4,7 @@ import { layout } from '../repository/layout.js';
 import type { Signer } from '../signing/signer.js';
 import { ObjectServer, type LastModified, type RequestView, type ResponsePlan } from './serve-object.js';
 import { REPO_NAME } from '../repository/layout.js';
-import type { Snapshot } from '../repository/snapshot.js';
+import { poolShard, type Snapshot } from '../repository/snapshot.js';
 
 const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
 
@@ -56,8 +56,9 @@ export class RepoFiles {
     const entry = snapshot.files[path];
     if (entry) return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot) });
 
-    if (path.startsWith('pool/') && snapshot.pool) {
-      const pool = await this.store.meta<PoolMap>(snapshot.pool);
+    const poolKey = path.startsWith('pool/') ? snapshot.pool[poolShard(path)] : undefined;
+    if (poolKey) {
+      const pool = await this.store.meta<PoolMap>(poolKey);
       const file = Object.hasOwn(pool, path) ? pool[path] : undefined;
       if (file) return this.objects.plan(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true });
     }

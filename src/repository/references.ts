@@ -39,9 +39,9 @@ export async function snapshotReferences(store: RepoStore, snapshot: Snapshot): 
     refs.set(layout.byHash(repo, 'SHA512', entry.sha512), { size: entry.size, path });
   }
   for (const components of Object.values(snapshot.lists)) for (const byArch of Object.values(components)) for (const shards of Object.values(byArch)) for (const key of Object.values(shards)) refs.set(key, {});
-  if (snapshot.pool) {
-    refs.set(snapshot.pool, {});
-    for (const [path, entry] of Object.entries(await store.meta<PoolMap>(snapshot.pool))) refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
+  for (const key of Object.values(snapshot.pool)) {
+    refs.set(key, {});
+    for (const [path, entry] of Object.entries(await store.meta<PoolMap>(key))) refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
   }
   return refs;
 }

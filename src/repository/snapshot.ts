@@ -47,8 +47,8 @@ export interface Snapshot {
   settings: RepoSettings;
   /** Client-facing index files by path below the repository root (e.g. `dists/stable/InRelease`). */
   files: Record<string, FileEntry>;
-  /** Meta key of the pool map (pool path → stored package), null while empty. */
-  pool: string | null;
+  /** Meta keys of the pool map (pool path → stored package), in shards by pool folder (`main/h`). */
+  pool: Record<string, string>;
   /**
    * Meta keys of package lists: distribution → component → architecture (or `all`) → shard (a
    * package-name prefix). Sharding keeps what one publish rewrites small in a large repository.
@@ -71,4 +71,9 @@ export type PoolMap = Record<string, PoolEntry>;
 export function newSnapshotId(seq: number): string {
   const random = crypto.getRandomValues(new Uint8Array(4));
   return `${seq.toString().padStart(8, '0')}-${[...random].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The pool-map shard of a pool path: its component and prefix folders (`pool/main/h/…` → `main/h`). */
+export function poolShard(path: string): string {
+  return path.split('/').slice(1, 3).join('/');
 }

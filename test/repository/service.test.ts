@@ -149,7 +149,10 @@ describe('RepositoryService', () => {
     const service = await testService();
     await service.createRepo({ name: 'acme' }, 'test');
     for (const distribution of ['stable', 'testing']) await service.upload('acme', [await fileUpload(hello.path)], { distribution, component: 'main', actor: 'test' });
-    const poolOf = async () => service.store.meta<Record<string, { refs: number }>>((await service.getRepo('acme')).pool ?? 'none').catch(() => ({}) as Record<string, { refs: number }>);
+    const poolOf = async (): Promise<Record<string, { refs: number }>> => {
+      const key = (await service.getRepo('acme')).pool['main/h'];
+      return key ? service.store.meta<Record<string, { refs: number }>>(key) : {};
+    };
     const path = 'pool/main/h/hello/hello_1.0-1_amd64.deb';
     expect((await poolOf())[path]?.refs).toBe(2);
     const before = await poolOf();

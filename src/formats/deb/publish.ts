@@ -3,7 +3,7 @@ import type { Gzip } from '../../util/compress.js';
 import { digestBytes, type HasherFactory } from '../../util/hash.js';
 import { layout } from '../../repository/layout.js';
 import type { RepoStore } from '../../repository/store.js';
-import { newSnapshotId, type Change, type FileEntry, type PoolMap, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
+import { newSnapshotId, poolShard, type Change, type FileEntry, type PoolEntry, type PoolMap, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
 import type { Signer } from '../../signing/signer.js';
 import { recordId, type DebRecord } from './record.js';
 import { renderPackages, sortRecords } from './packages-index.js';
@@ -54,7 +54,7 @@ const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
  */
 export async function buildSnapshot(ctx: PublishContext, repo: string, current: Snapshot, mutation: Mutation): Promise<MutationResult> {
   const lists = new ListSet(ctx.store, current);
-  const pool: PoolMap = current.pool ? { ...(await ctx.store.meta<PoolMap>(current.pool)) } : {};
+  const pool = new PoolSet(ctx.store, current);
   const changes: Change[] = [];
   const unusedKeys: string[] = [];
 
@@ -62,12 +62,12 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     const list = await lists.get(distribution, component, record.architecture, shardOf(record.package));
     const id = recordId(record);
     const existing = list.get(id);
-    const pooled = pool[record.filename];
+    const pooled = await pool.get(record.filename);
     if (existing?.sha256 === record.sha256 || (!existing && pooled?.sha256 === record.sha256)) {
       unusedKeys.push(record.key);
       if (existing) continue;
       list.set(id, { ...record, key: pooled!.key });
-      addRef(pool, record);
+      await addRef(pool, record);
       changes.push(change('add', distribution, component, record));
       continue;
     }
@@ -80,10 +80,11 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
         changes.push(change('replace', distribution, component, record));
         continue;
       }
-      if (existing) dropRef(pool, existing.filename);
+      if (existing) await dropRef(pool, existing.filename);
     }
-    list.set(id, pool[record.filename] ? { ...record, key: pool[record.filename]!.key } : record);
-    addRef(pool, record);
+    const entry = await pool.get(record.filename);
+    list.set(id, entry ? { ...record, key: entry.key } : record);
+    await addRef(pool, record);
     changes.push(change(existing ? 'replace' : 'add', distribution, component, record));
   }
 
@@ -96,7 +97,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
       const removed = list.get(id);
       if (!removed) continue;
       list.delete(id);
-      dropRef(pool, removed.filename);
+      await dropRef(pool, removed.filename);
       changes.push(change('remove', spec.distribution, component, removed));
       found = true;
     }
@@ -159,7 +160,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     changes,
     settings,
     files,
-    pool: Object.keys(pool).length ? await ctx.store.putMeta(repo, pool) : null,
+    pool: await pool.save(repo),
     lists: nextLists,
     rendered,
   };
@@ -167,25 +168,25 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
 }
 
 /** A replaced pool file changes under every distribution that lists it, so all their lists are updated. */
-async function replaceEverywhere(lists: ListSet, pool: PoolMap, record: DebRecord): Promise<void> {
+async function replaceEverywhere(lists: ListSet, pool: PoolSet, record: DebRecord): Promise<void> {
   for (const list of await lists.allFor(record.architecture, shardOf(record.package))) {
     for (const [id, r] of list) if (r.filename === record.filename) list.set(id, { ...record });
   }
-  const old = pool[record.filename];
-  if (old) pool[record.filename] = { ...old, key: record.key, size: record.size, sha256: record.sha256 };
+  const old = await pool.get(record.filename);
+  if (old) pool.set(record.filename, { ...old, key: record.key, size: record.size, sha256: record.sha256 });
 }
 
-// Pool entries are replaced, never changed in place: the previous map is shared with caches.
-function addRef(pool: PoolMap, record: DebRecord): void {
-  const entry = pool[record.filename];
-  pool[record.filename] = entry ? { ...entry, refs: entry.refs + 1 } : { key: record.key, size: record.size, sha256: record.sha256, refs: 1 };
+// Pool entries are replaced, never changed in place: the previous maps are shared with caches.
+async function addRef(pool: PoolSet, record: DebRecord): Promise<void> {
+  const entry = await pool.get(record.filename);
+  pool.set(record.filename, entry ? { ...entry, refs: entry.refs + 1 } : { key: record.key, size: record.size, sha256: record.sha256, refs: 1 });
 }
 
-function dropRef(pool: PoolMap, filename: string): void {
-  const entry = pool[filename];
+async function dropRef(pool: PoolSet, filename: string): Promise<void> {
+  const entry = await pool.get(filename);
   if (!entry) return;
-  if (entry.refs <= 1) delete pool[filename];
-  else pool[filename] = { ...entry, refs: entry.refs - 1 };
+  if (entry.refs <= 1) pool.delete(filename);
+  else pool.set(filename, { ...entry, refs: entry.refs - 1 });
 }
 
 function change(action: Change['action'], distribution: string, component: string, r: DebRecord): Change {
@@ -193,7 +194,7 @@ function change(action: Change['action'], distribution: string, component: strin
 }
 
 export function emptySnapshot(repo: string, settings: RepoSettings, actor: string, now: Date): Snapshot {
-  return { id: newSnapshotId(0), repo, type: 'deb', seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: null, lists: {}, rendered: {} };
+  return { id: newSnapshotId(0), repo, type: 'deb', seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: {}, lists: {}, rendered: {} };
 }
 
 async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): Promise<FileEntry> {
@@ -250,6 +251,54 @@ class PackageList extends Map<string, DebRecord> {
 }
 
 const SEP = '\u0000';
+
+/** The pool-map shards a publish reads and changes, loaded lazily and written back once. */
+class PoolSet {
+  private readonly loaded = new Map<string, { map: PoolMap; changed: boolean }>();
+  constructor(
+    private readonly store: RepoStore,
+    private readonly current: Snapshot,
+  ) {}
+
+  private async shard(path: string): Promise<{ map: PoolMap; changed: boolean }> {
+    const name = poolShard(path);
+    let shard = this.loaded.get(name);
+    if (!shard) {
+      const key = this.current.pool[name];
+      shard = { map: key ? { ...(await this.store.meta<PoolMap>(key)) } : {}, changed: false };
+      this.loaded.set(name, shard);
+    }
+    return shard;
+  }
+
+  async get(path: string): Promise<PoolEntry | undefined> {
+    const { map } = await this.shard(path);
+    return Object.hasOwn(map, path) ? map[path] : undefined;
+  }
+
+  /** Only after `get` of the same path (which loads its shard). */
+  set(path: string, entry: PoolEntry): void {
+    const shard = this.loaded.get(poolShard(path))!;
+    shard.map[path] = entry;
+    shard.changed = true;
+  }
+
+  delete(path: string): void {
+    const shard = this.loaded.get(poolShard(path))!;
+    delete shard.map[path];
+    shard.changed = true;
+  }
+
+  async save(repo: string): Promise<Record<string, string>> {
+    const next = { ...this.current.pool };
+    for (const [name, { map, changed }] of this.loaded) {
+      if (!changed) continue;
+      if (Object.keys(map).length === 0) delete next[name];
+      else next[name] = await this.store.putMeta(repo, map);
+    }
+    return next;
+  }
+}
 
 /** The package-list shards a publish reads and changes, loaded lazily and written back once. */
 class ListSet {

@@ -18,7 +18,7 @@ export async function exportTree(runtime: Runtime, repo: string, outdir: string)
       files.set(`${dir}/by-hash/SHA512/${entry.sha512}`, entry.key);
     }
   }
-  if (snapshot.pool) for (const [path, entry] of Object.entries(await runtime.service.store.meta<PoolMap>(snapshot.pool))) files.set(path, entry.key);
+  for (const key of Object.values(snapshot.pool)) for (const [path, entry] of Object.entries(await runtime.service.store.meta<PoolMap>(key))) files.set(path, entry.key);
 
   for (const [path, key] of files) {
     const obj = await runtime.storage.get(key);
