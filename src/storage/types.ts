@@ -28,6 +28,11 @@ export interface PutOptions {
   ifMatch?: string;
   /** `'*'`: write only if no object exists under the key. */
   ifNoneMatch?: '*';
+  /**
+   * The key is new and nothing refers to it until this write has finished (an upload's blob), so
+   * a backend may write in place instead of making the object appear atomically.
+   */
+  fresh?: boolean;
 }
 
 export type PutBody = ReadableStream<Uint8Array> | Uint8Array | string;

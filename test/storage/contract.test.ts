@@ -48,6 +48,21 @@ describe.each(backends)('%s storage', (_, make) => {
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 
+  it('writes fresh keys, streamed or small, leaving nothing of a failed write', async () => {
+    const s = await make();
+    await s.put('blobs/a', stream('streamed body'), { fresh: true });
+    await s.put('blobs/b', 'small body', { fresh: true });
+    expect(await readText(s, 'blobs/a')).toBe('streamed body');
+    expect(await readText(s, 'blobs/b')).toBe('small body');
+    const failing = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.error(new Error('client went away'));
+      },
+    });
+    await expect(s.put('blobs/c', failing, { fresh: true })).rejects.toThrow('client went away');
+    expect(await s.head('blobs/c')).toBeNull();
+  });
+
   it('lists objects under a prefix and the folders one level down', async () => {
     const s = await make();
     for (const key of ['repos/a/head.json', 'repos/a/blobs/x/1', 'repos/b/head.json', 'system/k']) await s.put(key, 'x');

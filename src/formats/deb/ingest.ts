@@ -31,7 +31,7 @@ export async function ingestDeb({ storage, createHasher, gunzip }: IngestDeps, r
     if (body instanceof Uint8Array) {
       take(body);
       const info = await inspector.finish();
-      await storage.put(key, body);
+      await storage.put(key, body, { fresh: true });
       return record(info, component, key, size, hasher.digest());
     }
     const inspect = new TransformStream<Uint8Array, Uint8Array>({
@@ -40,7 +40,7 @@ export async function ingestDeb({ storage, createHasher, gunzip }: IngestDeps, r
         controller.enqueue(chunk);
       },
     });
-    await storage.put(key, body.pipeThrough(inspect));
+    await storage.put(key, body.pipeThrough(inspect), { fresh: true });
     return record(await inspector.finish(), component, key, size, hasher.digest());
   } catch (err) {
     await storage.delete(key).catch(() => {});

@@ -78,14 +78,16 @@ export class FsStorage implements Storage {
       await mkdir(dir, { recursive: true });
       this.dirs.add(dir);
     }
-    const tmp = `${path}${TMP_MARK}${randomUUID()}`;
     const unconditional = options.ifMatch === undefined && options.ifNoneMatch === undefined;
+    // A fresh key is written in place: creating and renaming a temporary file doubles the
+    // directory updates, the main cost of ingesting many small packages.
+    const tmp = unconditional && options.fresh ? path : `${path}${TMP_MARK}${randomUUID()}`;
     if (unconditional && isSmall(body)) return this.info(key, writeSmallSync(tmp, path, body));
     let placed = false;
     try {
       const written = await writeFile(tmp, body);
       if (unconditional) {
-        await rename(tmp, path);
+        if (tmp !== path) await rename(tmp, path);
         placed = true;
         return this.info(key, written);
       }
@@ -156,7 +158,7 @@ function writeSmallSync(tmp: string, path: string, body: string | Uint8Array): S
     try {
       writeSync(fd, typeof body === 'string' ? Buffer.from(body) : body);
       const st = fstatSync(fd);
-      renameSync(tmp, path);
+      if (tmp !== path) renameSync(tmp, path);
       return st;
     } finally {
       closeSync(fd);
