@@ -52,9 +52,9 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
-/** The path of a request URL as sent (Hono's own `path` is already partly decoded). */
+/** The path of a request URL or target as sent (Hono's own `path` is already partly decoded). */
 export function rawPath(url: string): string {
-  const start = url.indexOf('/', url.indexOf('://') + 3);
+  const start = url.startsWith('/') ? 0 : url.indexOf('/', url.indexOf('://') + 3);
   const end = url.search(/[?#]/);
   return url.slice(start, end < 0 ? undefined : end);
 }

@@ -1,4 +1,4 @@
-import type { Storage } from '../storage/types.js';
+import { readBytes, type Storage } from '../storage/types.js';
 import { Lru } from '../repository/lru.js';
 
 /** What serving needs of a request: its method and a few headers (read lazily, since building a
@@ -100,9 +100,8 @@ export class ObjectServer {
     headers['content-length'] = String(size);
     if (head) return { status: 200, headers, body: null };
     if (size <= SMALL) {
-      const obj = await this.storage.get(key);
-      if (!obj) return null;
-      const bytes = new Uint8Array(await new Response(obj.body).arrayBuffer());
+      const bytes = await readBytes(this.storage, key);
+      if (!bytes) return null;
       this.cache.set(key, bytes);
       return { status: 200, headers, body: { bytes } };
     }
@@ -131,7 +130,7 @@ function notModified(request: RequestView, etag: string, lastModified?: LastModi
 }
 
 /** One `bytes=` range; null when unsatisfiable, 'invalid' when not understood (then ignored). */
-export function parseRange(header: string, size: number): { offset: number; length: number } | null | 'invalid' {
+function parseRange(header: string, size: number): { offset: number; length: number } | null | 'invalid' {
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return 'invalid';
   if (match[1] === '') {

@@ -25,7 +25,7 @@ export interface ServiceDeps {
   now?: () => Date;
 }
 
-export type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
+type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
 
 export interface UploadFile {
   name: string;
@@ -40,7 +40,7 @@ export interface UploadOptions {
   actor: string;
 }
 
-export interface PackageSummary {
+interface PackageSummary {
   package: string;
   version: string;
   architecture: string;
@@ -185,7 +185,7 @@ export class RepositoryService {
   }
 }
 
-export function checkRepoName(name: string): void {
+function checkRepoName(name: string): void {
   if (!REPO_NAME.test(name)) throw new PackyardError(400, 'invalid-repo-name', `invalid repository name "${name}": use 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`);
 }
 

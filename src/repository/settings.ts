@@ -35,7 +35,5 @@ export const updateRepoSchema = z
   })
   .strict();
 
-export type CreateRepoInput = z.input<typeof createRepoSchema>;
-export type UpdateRepoInput = z.infer<typeof updateRepoSchema>;
 
 export const DEFAULT_ARCHITECTURES = ['amd64', 'arm64'];

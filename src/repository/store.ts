@@ -88,7 +88,7 @@ export class RepoStore {
    */
   async putMeta(repo: string, value: unknown): Promise<string> {
     const key = layout.meta(repo, crypto.randomUUID());
-    await this.storage.put(key, JSON.stringify(value));
+    await this.storage.put(key, JSON.stringify(value), { fresh: true });
     this.metas.set(key, value);
     return key;
   }
@@ -107,7 +107,8 @@ export class RepoStore {
         const next = await build(head?.snapshot ?? null);
         if (!next) return { snapshot: head!.snapshot, changed: false };
         const snapshotKey = layout.snapshot(repo, next.id);
-        await this.storage.put(snapshotKey, JSON.stringify(next), { ifNoneMatch: '*' });
+        // A new id nothing refers to until the head swap: no lock or atomic rename needed.
+        await this.storage.put(snapshotKey, JSON.stringify(next), { fresh: true });
         const body = JSON.stringify({ snapshot: next.id } satisfies Head);
         const swapped = await this.storage.put(layout.head(repo), body, head ? { ifMatch: head.etag } : { ifNoneMatch: '*' });
         if (swapped) {

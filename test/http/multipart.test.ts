@@ -4,22 +4,13 @@ import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { boundaryOf, parseMultipart, type MultipartPart } from '../../src/http/multipart.js';
 import { PackyardError } from '../../src/util/errors.js';
+import { concat } from '../helpers/bytes.js';
 
 // ---- helpers -------------------------------------------------------------------------
 
 const enc = new TextEncoder();
 const bytes = (s: string) => enc.encode(s);
 
-function concat(...parts: (Uint8Array | string)[]): Uint8Array {
-  const arrays = parts.map((p) => (typeof p === 'string' ? bytes(p) : p));
-  const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
-}
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {

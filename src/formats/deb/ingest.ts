@@ -11,7 +11,7 @@ import { poolPath, type DebRecord } from './record.js';
  * bytes already in memory (small files read whole) skip the stream machinery. A bad package is
  * deleted before the error propagates: nothing of it stays referenced.
  */
-export interface IngestDeps {
+interface IngestDeps {
   storage: Storage;
   createHasher: HasherFactory;
   gunzip?: Gunzip;

@@ -21,7 +21,7 @@ export async function renderShards(store: RepoStore, own: Record<string, string>
 }
 
 /** One shard of a package list, by record id; knows if it changed. */
-export class PackageList extends Map<string, DebRecord> {
+class PackageList extends Map<string, DebRecord> {
   changed = false;
 
   static of(records: readonly DebRecord[]): PackageList {

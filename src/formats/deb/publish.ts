@@ -18,7 +18,7 @@ export interface PublishContext {
   now: () => Date;
 }
 
-export interface Placement {
+interface Placement {
   distribution: string;
   component: string;
   record: DebRecord;
@@ -41,7 +41,7 @@ export interface Mutation {
   actor: string;
 }
 
-export interface MutationResult {
+interface MutationResult {
   snapshot: Snapshot | null;
   /** Blobs of this upload that the new snapshot does not use (copies of what was there). */
   unusedKeys: string[];

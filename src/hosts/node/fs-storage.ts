@@ -23,10 +23,6 @@ export class FsStorage implements Storage {
 
   /** The file holding an object (for hosts that stream files themselves). */
   filePath(key: string): string {
-    return this.path(key);
-  }
-
-  private path(key: string): string {
     if (!key || key.startsWith('/') || key.split('/').some((part) => part === '' || part === '.' || part === '..' || part.includes(TMP_MARK))) {
       throw new Error(`invalid storage key: ${key}`);
     }
@@ -40,7 +36,7 @@ export class FsStorage implements Storage {
 
   async head(key: string): Promise<ObjectInfo | null> {
     try {
-      const st = await stat(this.path(key));
+      const st = await stat(this.filePath(key));
       return st.isFile() ? this.info(key, st) : null;
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -49,7 +45,7 @@ export class FsStorage implements Storage {
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
-    const path = this.path(key);
+    const path = this.filePath(key);
     let handle;
     try {
       handle = await open(path, 'r');
@@ -72,7 +68,7 @@ export class FsStorage implements Storage {
   }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
-    const path = this.path(key);
+    const path = this.filePath(key);
     const dir = dirname(path);
     if (!this.dirs.has(dir)) {
       await mkdir(dir, { recursive: true });
@@ -108,7 +104,7 @@ export class FsStorage implements Storage {
   }
 
   async delete(key: string): Promise<void> {
-    await unlink(this.path(key)).catch((err) => {
+    await unlink(this.filePath(key)).catch((err) => {
       if (!isNotFound(err)) throw err;
     });
   }

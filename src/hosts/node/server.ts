@@ -61,7 +61,7 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
       return Array.isArray(value) ? value.join(', ') : value;
     },
   };
-  const plan = await files.planUrl(view, rawPath(`http://host${req.url}`));
+  const plan = await files.planUrl(view, rawPath(req.url!));
   if (!plan) return false;
   write(plan, runtime, res);
   return true;
