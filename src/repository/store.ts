@@ -27,7 +27,8 @@ export interface StoreOptions {
 export class RepoStore {
   private readonly heads = new Map<string, CachedHead>();
   private readonly snapshots = new Lru<string, Snapshot>(64);
-  private readonly metas = new Lru<string, unknown>(64);
+  // Lists and pool maps are sharded (dozens of small documents per repository): keep plenty.
+  private readonly metas = new Lru<string, unknown>(1024);
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly headTtlMs: number;
   private readonly now: () => number;
