@@ -45,7 +45,7 @@ export interface ResponsePlan {
   status: number;
   headers: Record<string, string>;
   /** Bytes at hand, a stored object (or a range of it) to stream, or no body. */
-  body: { bytes: Uint8Array } | { key: string; range?: { offset: number; length: number } } | null;
+  body: { bytes: Uint8Array } | { key: string; size: number; range?: { offset: number; length: number } } | null;
 }
 
 /** Serves stored objects with validators, conditional requests and single byte ranges. */
@@ -94,7 +94,7 @@ export class ObjectServer {
       if (range !== 'invalid') {
         headers['content-range'] = `bytes ${range.offset}-${range.offset + range.length - 1}/${size}`;
         headers['content-length'] = String(range.length);
-        return { status: 206, headers, body: head ? null : { key, range } };
+        return { status: 206, headers, body: head ? null : { key, size, range } };
       }
     }
     headers['content-length'] = String(size);
@@ -105,7 +105,7 @@ export class ObjectServer {
       this.cache.set(key, bytes);
       return { status: 200, headers, body: { bytes } };
     }
-    return { status: 200, headers, body: { key } };
+    return { status: 200, headers, body: { key, size } };
   }
 
   /** The plan as a web-standard Response; null when the object (or its range) is not stored. */

@@ -1,6 +1,5 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createReadStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createApp, rawPath } from '../../http/app.js';
 import { RepoFiles } from '../../http/repo-files.js';
@@ -8,6 +7,7 @@ import type { ResponsePlan } from '../../http/serve-object.js';
 import type { AdminToken } from '../../auth/admin-token.js';
 import type { Runtime } from './runtime.js';
 import { log } from './log.js';
+import { sendFile } from './send-file.js';
 
 export interface RunningServer {
   url: string;
@@ -72,9 +72,8 @@ function write(plan: ResponsePlan, runtime: Runtime, res: ServerResponse): void 
   res.writeHead(status, headers);
   if (body === null) return void res.end();
   if ('bytes' in body) return void res.end(body.bytes);
-  const start = body.range?.offset ?? 0;
-  const end = body.range ? start + body.range.length - 1 : undefined;
-  const stream = createReadStream(runtime.storage.filePath(body.key), { start, end, highWaterMark: 1024 * 1024 });
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
+  const path = runtime.storage.filePath(body.key);
+  const offset = body.range?.offset ?? 0;
+  const length = body.range?.length ?? body.size;
+  sendFile(path, offset, length, res).catch(() => res.destroy());
 }

@@ -1,7 +1,7 @@
 // The Node host writes repository files by its own path (not through the web-standard app):
 // the same answers as the app gives, checked over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb, type DebFile } from '../../helpers/debs.js';
@@ -43,6 +43,20 @@ describe('Node host file serving', () => {
     expect(Buffer.from(await part.arrayBuffer()).equals(bytes.slice(4194300, 5242891))).toBe(true);
     const unsatisfiable = await fetch(pool(), { headers: { range: `bytes=${bytes.length + 1}-` } });
     expect(unsatisfiable.status).toBe(416);
+  });
+
+  it('closes the file of a download the client abandons', async () => {
+    const openFiles = async () => (await readdir(`/proc/${server.proc.pid}/fd`)).length;
+    const before = await openFiles();
+    for (let i = 0; i < 20; i++) {
+      const abort = new AbortController();
+      const res = await fetch(pool(), { signal: abort.signal });
+      await res.body!.getReader().read();
+      abort.abort();
+    }
+    await expect.poll(openFiles, { timeout: 5000 }).toBeLessThanOrEqual(before);
+    const full = await fetch(pool());
+    expect(Buffer.from(await full.arrayBuffer()).equals(bytes)).toBe(true);
   });
 
   it('answers HEAD, 304 and 404 like the app', async () => {

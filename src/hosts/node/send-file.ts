@@ -1,0 +1,36 @@
+import { open } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+
+const CHUNK = 1024 * 1024;
+
+/**
+ * Writes `length` bytes of a file from `offset` to the response, then ends it.
+ *
+ * Two reused buffers alternate: one is read from disk while the other is being written to the
+ * socket. Node has no sendfile for HTTP, and `createReadStream().pipe()` allocates a fresh
+ * buffer per chunk; on a 512 MiB download the garbage collector then costs about a third of
+ * the throughput (measured in bench/serve.mjs against nginx with sendfile).
+ */
+export async function sendFile(path: string, offset: number, length: number, res: ServerResponse): Promise<void> {
+  const file = await open(path, 'r');
+  const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, length)), Buffer.allocUnsafe(Math.min(CHUNK, length))];
+  // Settles when the last queued chunk has left; a write error (the client went away) ends the
+  // loop, and must not become an unhandled rejection while the next read is under way.
+  let written: Promise<unknown> = Promise.resolve();
+  try {
+    for (let done = 0, turn = 0; done < length; turn ^= 1) {
+      const buffer = buffers[turn]!;
+      const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, length - done), offset + done);
+      if (bytesRead === 0) throw new Error(`${path}: file ended ${length - done} bytes early`);
+      done += bytesRead;
+      // The other buffer must be on its way before this one is queued (and before it is reused).
+      if ((await written) || res.destroyed) return;
+      const chunk = buffer.subarray(0, bytesRead);
+      written = new Promise((resolve) => res.write(chunk, resolve));
+    }
+    if ((await written) || res.destroyed) return;
+    res.end();
+  } finally {
+    await file.close();
+  }
+}
