@@ -27,11 +27,11 @@ export interface ServiceDeps {
 
 type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
 
-export interface UploadFile {
-  name: string;
-  /** Opens the file (a stream, or bytes for a small file read whole); called once, when its turn comes. */
-  open(): UploadBody | Promise<UploadBody>;
-}
+/** A file of an upload: opened here, or ingested somewhere else (a host's worker thread). */
+export type UploadFile = { name: string } & (
+  | { /** Opens the file (a stream, or bytes for a small file read whole); called once, when its turn comes. */ open(): UploadBody | Promise<UploadBody> }
+  | { ingest(repo: string, component: string): Promise<DebRecord> }
+);
 
 export interface UploadOptions {
   distribution: string;
@@ -115,7 +115,7 @@ export class RepositoryService {
     try {
       const ingest = async (file: UploadFile) => {
         try {
-          records.push(await ingestDeb(this.deps, repo, options.component, await file.open()));
+          records.push('ingest' in file ? await file.ingest(repo, options.component) : await ingestDeb(this.deps, repo, options.component, await file.open()));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;

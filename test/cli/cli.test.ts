@@ -1,6 +1,6 @@
 // The CLI as users run it: `node bin/packyard.mjs ...` as a child process.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
@@ -75,6 +75,26 @@ describe('packyard CLI', () => {
     const gc = await cli(['gc', '--data', data, '--dry-run', '--grace', '0s', '--generations', '0', '--json']);
     expect(gc.code, gc.stderr).toBe(0);
     expect(JSON.parse(gc.stdout)[0].deleted.objects).toBeGreaterThan(0);
+  });
+
+  it('adds a batch on worker threads all or nothing', async () => {
+    const data = join(work, 'data-batch');
+    const many = await Promise.all(Array.from({ length: 12 }, (_, i) => buildDeb({ name: `many${i}`, version: '1.0', arch: 'amd64' }, join(work, 'many'))));
+    const bad = join(work, 'many', 'zz-bad.deb');
+    await writeFile(bad, '!<arch>\nnot really');
+    const failed = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', ...many.map((d) => d.path), bad]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/zz-bad\.deb: .*\(4\d\d /);
+    expect(JSON.parse((await cli(['ls', '--data', data, '--repo', 'acme', '--json'])).stdout)).toEqual([]);
+    const blobs = await readdir(join(data, 'repos/acme/blobs'), { recursive: true, withFileTypes: true }).catch(() => []);
+    expect(blobs.filter((entry) => entry.isFile())).toEqual([]);
+
+    const added = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', '--json', ...many.map((d) => d.path)]);
+    expect(added.code, added.stderr).toBe(0);
+    const listed = JSON.parse((await cli(['ls', '--data', data, '--repo', 'acme', '--json'])).stdout);
+    expect(listed.map((p: { package: string }) => p.package).sort()).toEqual(many.map((d) => d.name).sort());
+    const fsck = await cli(['fsck', '--data', data, '--json']);
+    expect(JSON.parse(fsck.stdout)[0].problems).toEqual([]);
   });
 
   it('reads a JSON config file, with flags and environment taking precedence', async () => {

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
 import { openDataDir } from '../../hosts/node/runtime.js';
+import { IngestPool } from '../../hosts/node/ingest-pool.js';
+import type { UploadFile } from '../../repository/service.js';
 import { packageInfo, snapshotInfo } from '../../repository/views.js';
 import { connect, CliError } from '../client.js';
 import { multipartFromFiles } from '../multipart-body.js';
@@ -47,29 +49,24 @@ function report(result: UploadResponse, options: PublishOptions): void {
 /** `packyard add`: the repository service on a data directory, reading several files at once. */
 async function add(files: string[], options: PublishOptions): Promise<void> {
   const sizes = fileSizes(files);
-  const { service } = await openDataDir(options.data ?? './packyard-data');
+  const { service, dataDir } = await openDataDir(options.data ?? './packyard-data');
   await service.createRepo({ name: options.repo, type: 'deb' }, 'packyard add').catch((err) => {
     if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
   });
   const bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
-  const uploads = files.map((path, i) => ({
-    name: basename(path),
-    open: () => {
-      // Small files are read whole and synchronously: far cheaper per file than a stream or
-      // thread-pool reads, and memory stays bounded.
-      if (sizes[i]! <= SMALL_FILE) {
-        const bytes = new Uint8Array(readFileSync(path));
-        bar?.tick(bytes.length);
-        return bytes;
-      }
-      return counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n));
-    },
-  }));
+  // Small files are ingested whole by worker threads; big ones are streamed here.
+  const pool = new IngestPool(dataDir, sizes.filter((size) => size <= SMALL_FILE).length);
+  const uploads: UploadFile[] = files.map((path, i) => {
+    const name = basename(path);
+    if (sizes[i]! <= SMALL_FILE) return { name, ingest: (repo, component) => pool.ingest(repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
+    return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
+  });
   try {
     const result = await service.upload(options.repo, uploads, { distribution: options.distribution, component: options.component, replace: options.replace, actor: `${userInfo().username}@${hostname()} (packyard add)` });
     report({ snapshot: snapshotInfo(result.snapshot), changed: result.changed, packages: result.packages.map(packageInfo) }, options);
   } finally {
     bar?.stop();
+    await pool.close();
   }
 }
 

@@ -14,9 +14,12 @@ const CHUNK = 1024 * 1024;
 export async function sendFile(path: string, offset: number, length: number, res: ServerResponse): Promise<void> {
   const file = await open(path, 'r');
   const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, length)), Buffer.allocUnsafe(Math.min(CHUNK, length))];
-  // Settles when the last queued chunk has left; a write error (the client went away) ends the
-  // loop, and must not become an unhandled rejection while the next read is under way.
+  // A client that goes away may leave a queued write's callback uncalled: its 'close' ends the
+  // wait too. A write error must not become an unhandled rejection while a read is under way.
+  let gone = res.destroyed;
+  const closed = new Promise<void>((resolve) => res.once('close', () => resolve(void (gone = true))));
   let written: Promise<unknown> = Promise.resolve();
+  const sent = async () => !(await Promise.race([written, closed])) && !gone;
   try {
     for (let done = 0, turn = 0; done < length; turn ^= 1) {
       const buffer = buffers[turn]!;
@@ -24,12 +27,11 @@ export async function sendFile(path: string, offset: number, length: number, res
       if (bytesRead === 0) throw new Error(`${path}: file ended ${length - done} bytes early`);
       done += bytesRead;
       // The other buffer must be on its way before this one is queued (and before it is reused).
-      if ((await written) || res.destroyed) return;
+      if (!(await sent())) return;
       const chunk = buffer.subarray(0, bytesRead);
       written = new Promise((resolve) => res.write(chunk, resolve));
     }
-    if ((await written) || res.destroyed) return;
-    res.end();
+    if (await sent()) res.end();
   } finally {
     await file.close();
   }

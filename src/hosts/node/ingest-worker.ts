@@ -1,0 +1,23 @@
+// A worker thread of the ingest pool (ingest-pool.ts): ingests package files named by path into
+// the data directory's storage and answers with their records.
+import { readFileSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ingestDeb } from '../../formats/deb/ingest.js';
+import { PackyardError } from '../../util/errors.js';
+import { FsStorage } from './fs-storage.js';
+import { createNodeHasher } from './hasher.js';
+import { nodeGunzip } from './gzip.js';
+import type { IngestReply, IngestRequest } from './ingest-pool.js';
+
+const deps = { storage: new FsStorage(workerData as string), createHasher: createNodeHasher, gunzip: nodeGunzip };
+const port = parentPort!;
+
+port.on('message', ({ id, repo, component, path }: IngestRequest) => {
+  ingestDeb(deps, repo, component, new Uint8Array(readFileSync(path))).then(
+    (record) => port.postMessage({ id, record } satisfies IngestReply),
+    (err: unknown) => {
+      const error = err instanceof PackyardError ? err : new PackyardError(500, 'internal', String((err as Error).stack ?? err));
+      port.postMessage({ id, error: { status: error.status, code: error.code, message: error.message } } satisfies IngestReply);
+    },
+  );
+});
