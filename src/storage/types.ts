@@ -37,7 +37,31 @@ export interface PutOptions {
 
 export type PutBody = ReadableStream<Uint8Array> | Uint8Array | string;
 
-export interface Storage {
+/** A part written into a multipart upload; the list of them completes it. */
+export interface PartInfo {
+  /** 1-based. */
+  part: number;
+  etag: string;
+  size: number;
+}
+
+/**
+ * Writes one object in parts sent separately, possibly by different requests or processes (a
+ * resumable upload too big for one request). Every part but the last has the same size, at
+ * least 5 MiB (R2's and S3's rule). The object appears under its key only on `complete`.
+ */
+export interface MultipartStorage {
+  /** Starts an upload of `key`; the returned id names it in later calls. */
+  createMultipart(key: string): Promise<string>;
+  /** Writes (or rewrites) part `part` of exactly `size` bytes. */
+  putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo>;
+  /** Joins the parts, in order, into the object under `key`. */
+  completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo>;
+  /** Drops the upload and its parts; no error when it is already gone. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+}
+
+export interface Storage extends MultipartStorage {
   get(key: string, range?: ByteRange): Promise<StoredObject | null>;
   head(key: string): Promise<ObjectInfo | null>;
   /** Returns the new object's info, or null when a precondition failed. */

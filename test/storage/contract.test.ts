@@ -74,6 +74,33 @@ describe.each(backends)('%s storage', (_, make) => {
     expect(folders.sort()).toEqual(['a', 'b']);
   });
 
+  it('writes an object in parts, streamed, and joins them only on complete', async () => {
+    const s = await make();
+    const MiB = 1024 * 1024;
+    const bytes = new Uint8Array(11 * MiB + 123).map((_, i) => (i * 2654435761) >>> 24);
+    const chunks = [bytes.subarray(0, 5 * MiB), bytes.subarray(5 * MiB, 10 * MiB), bytes.subarray(10 * MiB)];
+    const id = await s.createMultipart('blobs/big');
+    // Parts may come in any order, and a part may be sent again.
+    const parts = [];
+    for (const i of [2, 0, 1, 0]) parts[i] = await s.putPart('blobs/big', id, i + 1, new Blob([chunks[i]!]).stream(), chunks[i]!.length);
+    expect(parts.map((p) => [p!.part, p!.size])).toEqual([[1, 5 * MiB], [2, 5 * MiB], [3, MiB + 123]]);
+    expect(await s.head('blobs/big')).toBeNull();
+    await expect(s.putPart('blobs/big', id, 4, new Blob(['short']).stream(), 6)).rejects.toThrow(/not 6 bytes|part/);
+    const info = await s.completeMultipart('blobs/big', id, parts as never);
+    expect(info.size).toBe(bytes.length);
+    const back = new Uint8Array(await new Response((await s.get('blobs/big'))!.body).arrayBuffer());
+    expect(Buffer.from(back).equals(bytes)).toBe(true);
+
+    const dropped = await s.createMultipart('blobs/dropped');
+    await s.putPart('blobs/dropped', dropped, 1, chunks[2]!, chunks[2]!.length);
+    await s.abortMultipart('blobs/dropped', dropped);
+    await s.abortMultipart('blobs/dropped', dropped);
+    expect(await s.head('blobs/dropped')).toBeNull();
+    const left = [];
+    for await (const obj of s.list('')) left.push(obj.key);
+    expect(left).toEqual(['blobs/big']);
+  });
+
   it('refuses keys that would leave the store', async () => {
     const s = await make();
     if (s instanceof MemoryStorage) return; // a Map has no outside
