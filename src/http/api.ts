@@ -3,6 +3,8 @@ import { createMiddleware } from 'hono/factory';
 import { PackyardError } from '../util/errors.js';
 import type { RepositoryService, UploadFile } from '../repository/service.js';
 import type { Snapshot } from '../repository/snapshot.js';
+import type { UploadSession } from '../repository/uploads.js';
+import type { PartInfo } from '../storage/types.js';
 import { packageInfo, snapshotInfo } from '../repository/views.js';
 import type { AdminToken } from '../auth/admin-token.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
@@ -59,6 +61,31 @@ export function createApi({ service, admin }: ApiDeps): Hono<Env> {
     );
   });
 
+  // Resumable uploads: one package file sent in parts (each its own request, so no request
+  // carries more than a part), then published by naming it in POST .../packages.
+  api.post('/repos/:repo/uploads', requireAdmin, async (c) => {
+    const session = await service.startUpload(c.req.param('repo'), await jsonBody(c), c.get('actor'));
+    return c.json({ upload: uploadInfo(session, []) }, 201);
+  });
+
+  api.get('/repos/:repo/uploads/:id', requireAdmin, async (c) => {
+    const { session, received } = await service.uploadStatus(c.req.param('repo'), c.req.param('id'));
+    return c.json({ upload: uploadInfo(session, received) });
+  });
+
+  api.put('/repos/:repo/uploads/:id/parts/:part', requireAdmin, async (c) => {
+    const length = c.req.header('content-length');
+    const size = length === undefined || !/^\d+$/.test(length) ? undefined : Number(length);
+    const body = c.req.raw.body ?? new Blob([]).stream();
+    const part = await service.putUploadPart(c.req.param('repo'), c.req.param('id'), Number(c.req.param('part')), body, size);
+    return c.json({ part });
+  });
+
+  api.delete('/repos/:repo/uploads/:id', requireAdmin, async (c) => {
+    await service.abortUpload(c.req.param('repo'), c.req.param('id'));
+    return c.body(null, 204);
+  });
+
   api.get('/repos/:repo/packages', async (c) => {
     const packages = await service.listPackages(c.req.param('repo'), { distribution: c.req.query('distribution'), q: c.req.query('q') });
     return c.json({ packages });
@@ -96,10 +123,18 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-/** The upload's files: each `file` part of a multipart body, or the whole body as one `.deb`. */
+/**
+ * The upload's files: each `file` part of a multipart body and each resumable upload named by an
+ * `upload` part; or the uploads listed in a JSON body (`{"uploads": [id, …]}`); or the whole
+ * body as one `.deb`.
+ */
 async function* uploadedFiles(request: Request): AsyncGenerator<UploadFile> {
   if (!request.body) throw new PackyardError(400, 'no-files', 'the upload has no body');
   const type = request.headers.get('content-type');
+  if (type?.split(';')[0]!.trim() === 'application/json') {
+    yield* uploadsNamedIn(await request.json().catch(() => null));
+    return;
+  }
   const boundary = boundaryOf(type);
   if (!boundary) {
     if (type?.startsWith('multipart/')) throw new PackyardError(400, 'bad-multipart', 'multipart body without a boundary');
@@ -108,6 +143,11 @@ async function* uploadedFiles(request: Request): AsyncGenerator<UploadFile> {
     return;
   }
   for await (const part of parseMultipart(request.body, boundary)) {
+    if (part.name === 'upload') {
+      const id = await shortText(part.body, 256);
+      yield { name: `upload ${id}`, upload: id };
+      continue;
+    }
     if (part.name !== 'file') {
       await part.body.cancel();
       continue;
@@ -115,6 +155,32 @@ async function* uploadedFiles(request: Request): AsyncGenerator<UploadFile> {
     yield { name: part.filename ?? 'file', open: () => part.body };
   }
   await drainEpilogue(request.body);
+}
+
+/** A small text field's value; refuses more than `max` bytes rather than buffering them. */
+async function shortText(body: ReadableStream<Uint8Array>, max: number): Promise<string> {
+  let text = '';
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text.trim();
+    text += decoder.decode(value, { stream: true });
+    if (text.length > max) {
+      await reader.cancel();
+      throw new PackyardError(400, 'bad-multipart', `a form field is longer than ${max} bytes`);
+    }
+  }
+}
+
+function* uploadsNamedIn(json: unknown): Generator<UploadFile> {
+  const ids = (json as { uploads?: unknown } | null)?.uploads;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) throw new PackyardError(400, 'invalid-json', 'a JSON body must be {"uploads": ["<upload id>", …]}');
+  for (const id of ids) yield { name: `upload ${id}`, upload: id };
+}
+
+function uploadInfo(session: UploadSession, received: PartInfo[]) {
+  return { id: session.id, name: session.name, size: session.size, partSize: session.partSize, parts: session.parts, received: received.map((p) => p.part), createdAt: session.createdAt };
 }
 
 /**

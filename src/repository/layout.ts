@@ -19,6 +19,10 @@ export const layout = {
   byHash: (repo: string, algorithm: 'SHA256' | 'SHA512', hex: string) => `repos/${repo}/by-hash/${algorithm}/${hex}`,
   /** Internal JSON documents (package lists, pool maps), each written once under a new id. */
   meta: (repo: string, id: string) => `repos/${repo}/meta/${id}.json`,
+  /** A resumable upload in progress, and a record per part received. */
+  upload: (repo: string, id: string) => `repos/${repo}/uploads/${id}.json`,
+  uploadPartsPrefix: (repo: string, id: string) => `repos/${repo}/uploads/${id}/`,
+  uploadPart: (repo: string, id: string, part: number) => `repos/${repo}/uploads/${id}/${part}.json`,
   signingKeysPrefix: 'system/signing-keys/',
   signingKey: (fingerprint: string) => `system/signing-keys/${fingerprint}.asc`,
   adminToken: 'system/admin-token.json',

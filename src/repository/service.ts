@@ -6,13 +6,15 @@ import { webGzip, type Gzip } from '../util/compress.js';
 import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
 import { buildSnapshot, emptySnapshot, type Mutation, type PublishContext, type RemoveSpec } from '../formats/deb/publish.js';
-import { ingestDeb } from '../formats/deb/ingest.js';
+import { ingestDeb, ingestStoredDeb } from '../formats/deb/ingest.js';
 import type { Gunzip } from '../formats/deb/decompress.js';
 import type { DebRecord } from '../formats/deb/record.js';
 import { REPO_NAME } from './layout.js';
 import { RepoStore, type StoreOptions } from './store.js';
 import { COMPONENT_NAME, DEFAULT_ARCHITECTURES, DISTRIBUTION_NAME, createRepoSchema, updateRepoSchema } from './settings.js';
 import type { RepoSettings, Snapshot } from './snapshot.js';
+import { Uploads, startUploadSchema, type UploadSession } from './uploads.js';
+import type { PartInfo } from '../storage/types.js';
 
 export interface ServiceDeps {
   headTtlMs?: StoreOptions['headTtlMs'];
@@ -23,6 +25,8 @@ export interface ServiceDeps {
   gzip?: Gzip;
   gunzip?: Gunzip;
   now?: () => Date;
+  /** Part size of resumable uploads (tests use small ones). */
+  uploadPartSize?: number;
 }
 
 type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
@@ -31,6 +35,7 @@ type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
 export type UploadFile = { name: string } & (
   | { /** Opens the file (a stream, or bytes for a small file read whole); called once, when its turn comes. */ open(): UploadBody | Promise<UploadBody> }
   | { ingest(repo: string, component: string): Promise<DebRecord> }
+  | { /** The id of a resumable upload whose parts have all been sent. */ upload: string }
 );
 
 export interface UploadOptions {
@@ -55,9 +60,11 @@ interface PackageSummary {
 export class RepositoryService {
   readonly store: RepoStore;
   private readonly ctx: PublishContext;
+  private readonly uploads: Uploads;
 
   constructor(readonly deps: ServiceDeps) {
     this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs });
+    this.uploads = new Uploads(deps.storage, deps.uploadPartSize);
     this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, gzip: deps.gzip ?? webGzip, now: deps.now ?? (() => new Date()) };
   }
 
@@ -115,7 +122,7 @@ export class RepositoryService {
     try {
       const ingest = async (file: UploadFile) => {
         try {
-          records.push('ingest' in file ? await file.ingest(repo, options.component) : await ingestDeb(this.deps, repo, options.component, await file.open()));
+          records.push(await this.ingest(repo, options.component, file));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;
@@ -142,6 +149,41 @@ export class RepositoryService {
     } finally {
       await Promise.all(unused.map((key) => this.deps.storage.delete(key).catch(() => {})));
     }
+  }
+
+  private async ingest(repo: string, component: string, file: UploadFile): Promise<DebRecord> {
+    if ('ingest' in file) return file.ingest(repo, component);
+    if ('open' in file) return ingestDeb(this.deps, repo, component, await file.open());
+    const { key } = await this.uploads.complete(repo, file.upload);
+    try {
+      return await ingestStoredDeb(this.deps, component, key);
+    } catch (err) {
+      await this.deps.storage.delete(key).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Starts a resumable upload of one package file, sent in parts and published by `upload`. */
+  async startUpload(repo: string, input: unknown, actor: string): Promise<UploadSession> {
+    checkRepoName(repo);
+    const spec = parse(startUploadSchema, input);
+    if (!(await this.store.readHead(repo))) throw notFound(repo);
+    return this.uploads.start(repo, spec, actor, this.ctx.now());
+  }
+
+  async uploadStatus(repo: string, id: string): Promise<{ session: UploadSession; received: PartInfo[] }> {
+    checkRepoName(repo);
+    return { session: await this.uploads.get(repo, id), received: await this.uploads.received(repo, id) };
+  }
+
+  putUploadPart(repo: string, id: string, part: number, body: ReadableStream<Uint8Array>, size: number | undefined): Promise<PartInfo> {
+    checkRepoName(repo);
+    return this.uploads.putPart(repo, id, part, body, size);
+  }
+
+  abortUpload(repo: string, id: string): Promise<void> {
+    checkRepoName(repo);
+    return this.uploads.abort(repo, id);
   }
 
   async remove(repo: string, spec: RemoveSpec, actor: string): Promise<Snapshot> {

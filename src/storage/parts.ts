@@ -3,8 +3,11 @@ import type { MultipartStorage, ObjectInfo, PartInfo, Storage } from './types.js
 
 type BasicStorage = Pick<Storage, 'get' | 'put' | 'delete' | 'list'>;
 
-/** Where the parts of upload `id` wait. Upload ids are random UUIDs, so no two uploads share it. */
-const partsPrefix = (uploadId: string) => `uploads/${uploadId}/`;
+/**
+ * Where the parts of an upload wait: beside the object's key, so whatever cleans up that part of
+ * the store (a repository's garbage collection) also removes abandoned parts.
+ */
+const partsPrefix = (key: string, uploadId: string) => `${key}.parts/${checkId(uploadId)}/`;
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -18,8 +21,8 @@ export class PartsAsObjects implements MultipartStorage {
     return crypto.randomUUID();
   }
 
-  async putPart(_key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
-    const info = await this.storage.put(partKey(uploadId, part), body instanceof Uint8Array ? body : body.pipeThrough(exactly(size)));
+  async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
+    const info = await this.storage.put(partKey(key, uploadId, part), body instanceof Uint8Array ? body : body.pipeThrough(exactly(size)));
     if (!info || info.size !== size) throw new PackyardError(400, 'part-size-mismatch', `part ${part} has ${info?.size ?? 0} bytes, not ${size}`);
     return { part, etag: info.etag, size };
   }
@@ -34,7 +37,7 @@ export class PartsAsObjects implements MultipartStorage {
           if (!reader) {
             const next = parts[index++];
             if (!next) return controller.close();
-            const obj = await storage.get(partKey(uploadId, next.part));
+            const obj = await storage.get(partKey(key, uploadId, next.part));
             if (!obj || obj.etag !== next.etag) throw new PackyardError(400, 'part-missing', `part ${next.part} of upload ${uploadId} is missing or was replaced`);
             reader = obj.body.getReader();
           }
@@ -49,14 +52,14 @@ export class PartsAsObjects implements MultipartStorage {
     return info!;
   }
 
-  async abortMultipart(_key: string, uploadId: string): Promise<void> {
-    for await (const obj of this.storage.list(partsPrefix(checkId(uploadId)))) await this.storage.delete(obj.key);
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    for await (const obj of this.storage.list(partsPrefix(key, uploadId))) await this.storage.delete(obj.key);
   }
 }
 
-function partKey(uploadId: string, part: number): string {
+function partKey(key: string, uploadId: string, part: number): string {
   if (!Number.isSafeInteger(part) || part < 1) throw new PackyardError(400, 'bad-part-number', `part numbers start at 1, not ${part}`);
-  return `${partsPrefix(checkId(uploadId))}${part}`;
+  return `${partsPrefix(key, uploadId)}${part}`;
 }
 
 function checkId(uploadId: string): string {

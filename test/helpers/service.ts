@@ -15,7 +15,8 @@ export function testSigner(): Promise<Signer> {
 }
 
 export async function testService(storage: Storage = new MemoryStorage(), now?: () => Date): Promise<RepositoryService> {
-  return new RepositoryService({ storage, signer: await testSigner(), createHasher: createNodeHasher, now, headTtlMs: 0 });
+  // Resumable uploads in parts of R2's minimum size, so a test package of megabytes has several.
+  return new RepositoryService({ storage, signer: await testSigner(), createHasher: createNodeHasher, now, headTtlMs: 0, uploadPartSize: 5 * 1024 * 1024 });
 }
 
 export async function fileUpload(path: string): Promise<UploadFile> {

@@ -1,6 +1,7 @@
 import type { HasherFactory } from '../../util/hash.js';
 import type { Storage } from '../../storage/types.js';
 import { layout } from '../../repository/layout.js';
+import { PackyardError } from '../../util/errors.js';
 import { DebInspector } from './inspect.js';
 import type { Gunzip } from './decompress.js';
 import { poolPath, type DebRecord } from './record.js';
@@ -46,6 +47,32 @@ export async function ingestDeb({ storage, createHasher, gunzip }: IngestDeps, r
     await storage.delete(key).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Reads a package already stored under `key` (a completed multipart upload) into its record;
+ * the object stays where it is and becomes the package's blob.
+ */
+export async function ingestStoredDeb({ storage, createHasher, gunzip }: IngestDeps, component: string, key: string): Promise<DebRecord> {
+  const obj = await storage.get(key);
+  if (!obj) throw new PackyardError(404, 'upload-not-found', `nothing is stored for this upload`);
+  const hasher = createHasher();
+  const inspector = new DebInspector(gunzip);
+  let size = 0;
+  const reader = obj.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      hasher.update(value);
+      inspector.push(value);
+    }
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
+  }
+  return record(await inspector.finish(), component, key, size, hasher.digest());
 }
 
 function record(info: Awaited<ReturnType<DebInspector['finish']>>, component: string, key: string, size: number, digests: ReturnType<ReturnType<HasherFactory>['digest']>): DebRecord {
