@@ -15,7 +15,15 @@ export interface ApiClient {
   request(method: string, path: string, init?: { json?: unknown; body?: BodyInit; headers?: Record<string, string> }): Promise<unknown>;
 }
 
-export class CliError extends Error {}
+export class CliError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status of an error answer from the server. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
 
 export async function connect(options: ClientOptions): Promise<ApiClient> {
   const url = options.url ?? process.env.PACKYARD_URL;
@@ -49,7 +57,7 @@ function client(send: (path: string, init: RequestInit) => Promise<Response>, to
       const parsed = text ? safeJson(text) : null;
       if (!response.ok) {
         const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
-        throw new CliError(error ? `${error.message} (${response.status} ${error.code})` : `HTTP ${response.status}: ${text.slice(0, 200)}`);
+        throw new CliError(error ? `${error.message} (${response.status} ${error.code})` : `HTTP ${response.status}: ${text.slice(0, 200)}`, response.status);
       }
       return parsed;
     },

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
 import { startServer, type RunningServer, aptLine } from '../helpers/server.js';
 import { aptRoot } from '../helpers/chroot.js';
@@ -121,6 +122,24 @@ describe('packyard CLI', () => {
     expect(denied.stderr).toMatch(/403/);
     const shown = JSON.parse((await cli(['repo', 'show', 'fleet', '--url', server.url, '--json'])).stdout);
     expect(shown.distributions.stable.components).toEqual(['main']);
+  });
+
+  it('sends big files as resumable uploads in parts, in the same batch as small ones', async () => {
+    await cli(['repo', 'create', 'parts', '--url', server.url, '--token', server.token]);
+    // 70 MiB: three parts of the server's 32 MiB.
+    const payload = new Uint8Array(70 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+    const big = await buildDeb({ name: 'huge', version: '1.0', arch: 'amd64', compression: 'none', files: { 'usr/share/huge/blob': payload } }, join(work, 'huge'));
+    const up = await cli(['upload', '--url', server.url, '--token', server.token, '--repo', 'parts', '--distribution', 'stable', '--json', big.path, debs[0]!.path]);
+    expect(up.code, up.stderr).toBe(0);
+    const result = JSON.parse(up.stdout) as { packages: { package: string; sha256: string }[]; snapshot: { seq: number } };
+    expect(result.packages.map((p) => p.package).sort()).toEqual(['alpha', 'huge']);
+    expect(result.packages.find((p) => p.package === 'huge')!.sha256).toBe(big.sha256);
+    const served = await fetch(`${server.url}/parts/pool/main/h/huge/huge_1.0_amd64.deb`);
+    expect(createHash('sha256').update(Buffer.from(await served.arrayBuffer())).digest('hex')).toBe(big.sha256);
+
+    const badThreshold = await cli(['upload', '--url', server.url, '--token', server.token, '--repo', 'parts', '--distribution', 'stable', '--resumable-above', 'lots', big.path]);
+    expect(badThreshold.code).toBe(1);
+    expect(badThreshold.stderr).toMatch(/--resumable-above/);
   });
 
   it('exports a static tree that apt accepts from a plain web server', async () => {

@@ -10,9 +10,12 @@ import type { UploadFile } from '../../repository/service.js';
 import { packageInfo, snapshotInfo } from '../../repository/views.js';
 import { connect, CliError } from '../client.js';
 import { multipartFromFiles } from '../multipart-body.js';
+import { sendInParts } from '../resumable-upload.js';
 import { printJson, progressBar } from '../output.js';
 
 const SMALL_FILE = 4 * 1024 * 1024;
+/** Files above this size are sent as resumable uploads, in parts (request bodies are capped at the edge). */
+const RESUMABLE_ABOVE = 64 * 1024 * 1024;
 
 interface PublishOptions {
   repo: string;
@@ -23,6 +26,7 @@ interface PublishOptions {
   url?: string;
   token?: string;
   data?: string;
+  resumableAbove?: string;
 }
 
 interface UploadResponse {
@@ -72,14 +76,21 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
 
 /** `packyard upload`: one multipart request, streamed from disk. */
 async function upload(files: string[], options: PublishOptions): Promise<void> {
-  fileSizes(files);
+  const sizes = fileSizes(files);
+  const threshold = Number(options.resumableAbove ?? RESUMABLE_ABOVE);
+  if (!Number.isSafeInteger(threshold) || threshold < 0) throw new CliError(`--resumable-above must be a number of bytes, not "${options.resumableAbove}"`);
   const client = await connect(options);
+  const inParts = files.flatMap((path, i) => (sizes[i]! > threshold ? [{ path, size: sizes[i]! }] : []));
+  const whole = files.filter((_, i) => sizes[i]! <= threshold);
   let bar = { tick(_n: number) {}, stop() {} };
-  const { body, contentType, length } = await multipartFromFiles(files, (n) => bar.tick(n));
-  if (!options.json) bar = progressBar(length, `Uploading ${files.length} file${files.length === 1 ? '' : 's'}`);
+  if (!options.json) bar = progressBar(sizes.reduce((a, b) => a + b, 0), `Uploading ${files.length} file${files.length === 1 ? '' : 's'}`);
   const query = new URLSearchParams({ distribution: options.distribution, component: options.component });
   if (options.replace) query.set('replace', 'true');
   try {
+    // Big files go first, each in parts of its own; the batch request then names them.
+    const uploads: string[] = [];
+    for (const { path, size } of inParts) uploads.push(await sendInParts(client, options.repo, path, size, (n) => bar.tick(n)));
+    const { body, contentType } = await multipartFromFiles(whole, (n) => bar.tick(n), uploads);
     report((await client.request('POST', `/api/v1/repos/${encodeURIComponent(options.repo)}/packages?${query}`, { body, headers: { 'content-type': contentType } })) as UploadResponse, options);
   } finally {
     bar.stop();
@@ -113,6 +124,7 @@ export function registerPublish(program: Command): void {
   common(program.command('upload').description('upload .deb files to a Packyard server as one atomic batch').argument('<files...>', '.deb files'))
     .option('--url <url>', 'server URL (or PACKYARD_URL)')
     .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
+    .option('--resumable-above <bytes>', 'send files larger than this in parts, as resumable uploads', String(RESUMABLE_ABOVE))
     .action((files: string[], options: PublishOptions) => {
       if (!options.url && !process.env.PACKYARD_URL) throw new CliError('upload needs --url (or PACKYARD_URL); to publish into a local data directory use `packyard add`');
       return upload(files, options);
