@@ -1,6 +1,6 @@
 import { Decompress as ZstdDecompress } from 'fzstd';
-import * as xzModule from 'xz-decompress';
 import { PackyardError, badPackage } from '../../util/errors.js';
+import { XzLimitError, unxz } from './xz.js';
 
 export type Compression = 'none' | 'gz' | 'xz' | 'zst';
 
@@ -9,10 +9,6 @@ export type Compression = 'none' | 'gz' | 'xz' | 'zst';
  * `maxBytes`; throws on corrupt data. Much cheaper per small member than a DecompressionStream.
  */
 export type Gunzip = (data: Uint8Array, maxBytes: number) => Uint8Array | null;
-
-// Node's ESM loader exposes this CommonJS package only as `default`; bundlers expose the named export.
-const { XzReadableStream } =
-  (xzModule as { default?: typeof xzModule }).default ?? xzModule;
 
 /** Input is fed in slices this small so one slice cannot inflate far past the limit before we notice. */
 const SLICE = 4096;
@@ -34,13 +30,13 @@ export async function decompress(data: Uint8Array, format: Compression, maxBytes
       if (!result) throw tooLarge(maxBytes);
       return result;
     }
+    if (format === 'xz') return await unxz(data, maxBytes);
     if (format === 'zst') zstd(data, out, maxBytes);
-    else await drain(format === 'gz' ? gunzip(data) : unxz(data), out);
+    else await drain(gunzip(data), out);
   } catch (err) {
     if (err instanceof PackyardError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    const xzCode = format === 'xz' ? /error code (\d+)/.exec(message)?.[1] : undefined;
-    throw corrupt(format, (xzCode && XZ_ERRORS[xzCode]) || message);
+    if (err instanceof XzLimitError) throw tooLarge(maxBytes);
+    throw corrupt(format, err instanceof Error ? err.message : String(err));
   }
   return out.concat();
 }
@@ -73,21 +69,6 @@ function gunzip(data: Uint8Array): ReadableStream<Uint8Array> {
   return input.pipeThrough(new DecompressionStream('gzip'));
 }
 
-function unxz(data: Uint8Array): ReadableStream<Uint8Array> {
-  return new XzReadableStream(slices(data));
-}
-
-// xz-embedded's xz_ret codes, which xz-decompress reports only as numbers.
-const XZ_ERRORS: Record<string, string> = {
-  '2': 'unsupported integrity check',
-  '3': 'out of memory',
-  '4': 'dictionary too large',
-  '5': 'not xz data',
-  '6': 'unsupported options',
-  '7': 'damaged data',
-  '8': 'truncated data or trailing garbage',
-};
-
 /** A pull-driven source, so the decoder takes input only as fast as its output is read. */
 function slices(data: Uint8Array): ReadableStream<Uint8Array> {
   let offset = 0;
@@ -112,7 +93,7 @@ async function drain(stream: ReadableStream<Uint8Array>, out: Output): Promise<v
       out.add(value);
     }
   } catch (err) {
-    // Cancelling releases the decoder (xz-decompress serialises all streams behind one lock).
+    // Cancelling releases the decoder and its input.
     await reader.cancel().catch(() => {});
     throw err;
   }

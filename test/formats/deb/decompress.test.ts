@@ -94,7 +94,7 @@ describe('decompress', () => {
   });
 
   test('xz keeps working after failed and abandoned decompressions', async () => {
-    // xz-decompress lets one stream run at a time; a stream left open would block all later ones.
+    // The decoder keeps no state between calls: a failed or refused member must not affect the next.
     const good = compress('xz', sample(100_000));
     const big = compress('xz', new Uint8Array(32 * 1024 * 1024), '-0');
     for (let i = 0; i < 3; i++) {
