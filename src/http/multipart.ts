@@ -575,7 +575,7 @@ function decodeExtValue(v: string | undefined): string | undefined {
   }
   if (charset === 'utf-8') {
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes));
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(new Uint8Array(bytes));
     } catch {
       return undefined;
     }

@@ -37,4 +37,24 @@ describe('the core is web-standard', () => {
     const errors = 'errors' in result ? result.errors.map((e) => e.text) : [];
     expect(errors).toEqual([]);
   });
+
+  it('bundles the Worker entry without Node built-ins, and says how big it is', async () => {
+    const result = await build({
+      entryPoints: [join(repoRoot, 'src/hosts/worker/index.ts')],
+      bundle: true,
+      write: false,
+      minify: true,
+      outfile: 'worker.js',
+      platform: 'browser',
+      format: 'esm',
+      conditions: ['workerd', 'worker', 'browser'],
+      logLevel: 'silent',
+    }).catch((err: { errors?: { text: string }[] }) => ({ errors: err.errors ?? [{ text: String(err) }] }));
+    expect('errors' in result ? result.errors.map((e) => e.text) : []).toEqual([]);
+    if (!('outputFiles' in result) || !result.outputFiles) throw new Error('no bundle');
+    const bytes = result.outputFiles[0]!.contents;
+    const gzipped = await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+    console.log(`Worker bundle: ${(bytes.length / 1024).toFixed(0)} KiB, ${(gzipped.byteLength / 1024).toFixed(0)} KiB gzipped (Free plan limit: 3 MiB gzipped)`);
+    expect(gzipped.byteLength).toBeLessThan(3 * 1024 * 1024);
+  });
 });

@@ -92,9 +92,11 @@ export function registerMaintenance(program: Command): void {
     });
   dataOption(key.command('export').description('print the public keys (armored), or write them binary with --output'))
     .option('--output <file>', 'write the binary keyring (for signed-by) to this file')
-    .action(async (o: { data: string; output?: string }) => {
+    .option('--private', 'print the private keys instead (armored, unencrypted), e.g. for the Worker secret PACKYARD_SIGNING_KEY')
+    .action(async (o: { data: string; output?: string; private?: boolean }) => {
       const runtime = await openDataDir(o.data);
-      if (o.output) await writeFile(o.output, runtime.signer.publicKeyBinary);
+      if (o.private) process.stdout.write((await runtime.keyring.armoredKeys()).join('\n'));
+      else if (o.output) await writeFile(o.output, runtime.signer.publicKeyBinary);
       else process.stdout.write(runtime.signer.publicKeyArmored);
     });
   dataOption(key.command('list').description('list signing key fingerprints'))

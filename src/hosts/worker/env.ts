@@ -1,0 +1,14 @@
+import type { R2BucketLike } from '../../storage/r2.js';
+
+/** The Worker's bindings, vars and secrets (see wrangler.toml). */
+export interface Env {
+  BUCKET: R2BucketLike;
+  PUBLISHER: DurableObjectNamespace;
+  /** Secret: the admin token for the API (as PACKYARD_ADMIN_TOKEN for `packyard serve`). */
+  PACKYARD_ADMIN_TOKEN?: string;
+  /** Secret: an armored private signing key (`packyard key export --private`); made and kept in R2 when unset. */
+  PACKYARD_SIGNING_KEY?: string;
+  PACKYARD_SIGNING_KEY_PASSPHRASE?: string;
+  /** How long, in ms, an isolate reuses a repository's head for serving (default 1000). */
+  PACKYARD_HEAD_TTL_MS?: string;
+}

@@ -1,0 +1,296 @@
+import { PackyardError } from '../util/errors.js';
+import { toBytes } from './body.js';
+import type { ByteRange, ObjectInfo, PartInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
+
+// The few parts of a Workers R2 binding this backend uses, declared structurally so that `src`
+// needs neither @cloudflare/workers-types' globals (which clash with DOM and Node types) nor a
+// runtime: a Worker passes `env.BUCKET`, a test Miniflare's `getR2Bucket()`.
+
+export interface R2ObjectLike {
+  readonly key: string;
+  readonly size: number;
+  /** Unquoted (`httpEtag` is the quoted form); `onlyIf.etagMatches` wants this one. */
+  readonly etag: string;
+  readonly uploaded: Date;
+}
+
+export interface R2ObjectBodyLike extends R2ObjectLike {
+  readonly body: ReadableStream<Uint8Array>;
+  /** The range returned, when one was asked for. */
+  readonly range?: { offset?: number; length?: number; suffix?: number };
+}
+
+export interface R2ConditionalLike {
+  etagMatches?: string;
+  etagDoesNotMatch?: string;
+}
+
+export interface R2UploadedPartLike {
+  partNumber: number;
+  etag: string;
+}
+
+export interface R2MultipartUploadLike {
+  readonly uploadId: string;
+  uploadPart(partNumber: number, value: ReadableStream<Uint8Array> | Uint8Array): Promise<R2UploadedPartLike>;
+  complete(parts: R2UploadedPartLike[]): Promise<R2ObjectLike>;
+  abort(): Promise<void>;
+}
+
+export interface R2ObjectsLike {
+  objects: R2ObjectLike[];
+  delimitedPrefixes: string[];
+  truncated: boolean;
+  cursor?: string;
+}
+
+export interface R2BucketLike {
+  head(key: string): Promise<R2ObjectLike | null>;
+  get(key: string, options?: { range?: { offset: number; length?: number } }): Promise<R2ObjectBodyLike | null>;
+  /** Null when `onlyIf` failed. */
+  put(key: string, value: Uint8Array | string, options?: { onlyIf?: R2ConditionalLike }): Promise<R2ObjectLike | null>;
+  delete(key: string): Promise<void>;
+  list(options: { prefix: string; delimiter?: string; cursor?: string }): Promise<R2ObjectsLike>;
+  createMultipartUpload(key: string): Promise<R2MultipartUploadLike>;
+  resumeMultipartUpload(key: string, uploadId: string): R2MultipartUploadLike;
+}
+
+const MiB = 1024 * 1024;
+/**
+ * The part size of a streamed put: R2 wants every part but the last of one size and at least
+ * 5 MiB. 8 MiB keeps a Worker's memory small and allows 78 GiB in R2's 10,000 parts.
+ */
+const STREAM_PART = 8 * MiB;
+/** A streamed put's buffer starts this small and doubles up to a part: most bodies are small. */
+const FIRST_BUFFER = 64 * 1024;
+/** Outside workerd (no FixedLengthStream) a streamed part is read into memory: at most this. */
+const MAX_BUFFERED_PART = 64 * MiB;
+
+/** Objects in a Cloudflare R2 bucket, through a Workers binding. */
+export class R2Storage implements Storage {
+  constructor(private readonly bucket: R2BucketLike) {}
+
+  async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
+    checkKey(key);
+    let obj: R2ObjectBodyLike | null;
+    try {
+      obj = await this.bucket.get(key, range && { range: range.length === undefined ? { offset: range.offset } : { offset: range.offset, length: range.length } });
+    } catch (err) {
+      // R2 refuses (10039, "not satisfiable") a range of no bytes: one starting at or past the
+      // end, or of length 0. The other backends answer it with an empty body, so do the same.
+      const current = range && (await this.head(key));
+      if (!range || (current && range.offset < current.size && range.length !== 0)) throw err;
+      if (!current) return null;
+      return { ...current, body: emptyStream(), range: { offset: range.offset, length: 0 } };
+    }
+    if (!obj) return null;
+    let returned: StoredObject['range'];
+    if (range) {
+      const offset = typeof obj.range?.offset === 'number' ? obj.range.offset : range.offset;
+      const length = Math.max(0, Math.min(obj.range?.length ?? range.length ?? Infinity, obj.size - offset));
+      returned = { offset, length };
+    }
+    return { ...info(obj), body: obj.body, range: returned };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    checkKey(key);
+    const obj = await this.bucket.head(key);
+    return obj && info(obj);
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
+    checkKey(key);
+    // Every R2 write is atomic (a multipart upload too shows up only on complete), so `fresh`
+    // changes nothing. `'*'` as etagDoesNotMatch means "no object under the key" (If-None-Match).
+    const onlyIf: R2ConditionalLike | undefined =
+      options.ifMatch !== undefined ? { etagMatches: options.ifMatch } : options.ifNoneMatch === '*' ? { etagDoesNotMatch: '*' } : undefined;
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      const obj = await this.bucket.put(key, body, onlyIf && { onlyIf });
+      return obj && info(obj);
+    }
+    return this.putStream(key, body, onlyIf);
+  }
+
+  /**
+   * R2 takes a stream only with a known length (a request body with Content-Length, a
+   * FixedLengthStream), and buffering a whole body of unknown size could exceed a Worker's
+   * 128 MB. So the body is cut into STREAM_PART-sized parts of a multipart upload, with one
+   * part's memory; a body that fits in one part is a single plain put. The upload's object
+   * appears only on complete, and any failure (the source erroring, R2 refusing) aborts it, so
+   * nothing is left under the key, nor parts waiting for R2's lifecycle rule to drop them.
+   */
+  private async putStream(key: string, body: ReadableStream<Uint8Array>, onlyIf: R2ConditionalLike | undefined): Promise<ObjectInfo | null> {
+    const reader = body.getReader();
+    let buffer = new Uint8Array(FIRST_BUFFER);
+    let filled = 0;
+    let upload: R2MultipartUploadLike | undefined;
+    const parts: R2UploadedPartLike[] = [];
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        let chunk = value;
+        while (chunk.length > 0) {
+          if (filled === STREAM_PART) {
+            // More bytes after a full part: the body is bigger than one part. The part is
+            // sent (and `buffer` reused) only now, so the last part is never empty.
+            if (!upload) {
+              // Completing a multipart upload takes no precondition: no atomic compare-and-swap.
+              if (onlyIf) throw new Error(`conditional writes to R2 take at most ${STREAM_PART} bytes (${key})`);
+              upload = await this.bucket.createMultipartUpload(key);
+            }
+            parts.push(await upload.uploadPart(parts.length + 1, buffer));
+            filled = 0;
+          }
+          if (filled + chunk.length > buffer.length && buffer.length < STREAM_PART) {
+            const grown = new Uint8Array(Math.min(STREAM_PART, Math.max(buffer.length * 2, filled + chunk.length)));
+            grown.set(buffer.subarray(0, filled));
+            buffer = grown;
+          }
+          const n = Math.min(chunk.length, buffer.length - filled);
+          buffer.set(chunk.subarray(0, n), filled);
+          filled += n;
+          chunk = chunk.subarray(n);
+        }
+      }
+      if (!upload) {
+        const obj = await this.bucket.put(key, buffer.subarray(0, filled), onlyIf && { onlyIf });
+        return obj && info(obj);
+      }
+      parts.push(await upload.uploadPart(parts.length + 1, buffer.subarray(0, filled)));
+      return info(await upload.complete(parts));
+    } catch (err) {
+      await reader.cancel(err).catch(() => {});
+      if (upload) await upload.abort().catch(() => {});
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    await this.bucket.delete(key);
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.bucket.list({ prefix, cursor });
+      for (const obj of page.objects) yield info(obj);
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+  }
+
+  async *listFolders(prefix: string): AsyncIterable<string> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.bucket.list({ prefix, delimiter: '/', cursor });
+      // Each is the prefix, a name and the slash after it.
+      for (const folder of page.delimitedPrefixes) yield folder.slice(prefix.length, -1);
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+  }
+
+  async createMultipart(key: string): Promise<string> {
+    checkKey(key);
+    return (await this.bucket.createMultipartUpload(key)).uploadId;
+  }
+
+  /**
+   * A stream goes to R2 through a FixedLengthStream of `size` (workerd's way of giving a stream
+   * a known length), with constant memory. Where there is none (Node, through Miniflare's
+   * proxy) the part is read into memory first: `size` bytes, which the caller bounds (32 MiB
+   * for resumable uploads), refused beyond MAX_BUFFERED_PART. Either way a body of other than
+   * `size` bytes fails with part-size-mismatch.
+   */
+  async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
+    checkKey(key);
+    if (!Number.isSafeInteger(part) || part < 1 || part > 10_000) throw new PackyardError(400, 'bad-part-number', `part numbers go from 1 to 10000, not ${part}`);
+    let value: ReadableStream<Uint8Array> | Uint8Array;
+    let check: SizeCheck | undefined;
+    if (body instanceof Uint8Array) {
+      if (body.length !== size) throw sizeMismatch(part, size);
+      value = body;
+    } else {
+      check = new SizeCheck(part, size);
+      const FixedLength = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
+      if (FixedLength) value = body.pipeThrough(check.stream).pipeThrough(new FixedLength(size));
+      else if (size <= MAX_BUFFERED_PART) value = await toBytes(body.pipeThrough(check.stream));
+      else throw new PackyardError(413, 'part-too-large', `parts outside workerd are read into memory: at most ${MAX_BUFFERED_PART} bytes, not ${size}`);
+    }
+    try {
+      const uploaded = await this.bucket.resumeMultipartUpload(key, uploadId).uploadPart(part, value);
+      return { part, etag: uploaded.etag, size };
+    } catch (err) {
+      throw check?.error ?? uploadError(err, uploadId);
+    }
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo> {
+    checkKey(key);
+    const uploaded = [...parts].sort((a, b) => a.part - b.part).map((p) => ({ partNumber: p.part, etag: p.etag }));
+    try {
+      return info(await this.bucket.resumeMultipartUpload(key, uploadId).complete(uploaded));
+    } catch (err) {
+      if (r2Code(err) === 10025) throw new PackyardError(400, 'part-missing', `a part of upload ${uploadId} is missing or was replaced`);
+      throw uploadError(err, uploadId);
+    }
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    checkKey(key);
+    try {
+      await this.bucket.resumeMultipartUpload(key, uploadId).abort();
+    } catch (err) {
+      if (r2Code(err) !== 10024) throw err;
+    }
+  }
+}
+
+function info(obj: R2ObjectLike): ObjectInfo {
+  return { key: obj.key, size: obj.size, etag: obj.etag, lastModified: obj.uploaded };
+}
+
+/** The same keys the directory backend takes, so that a store can move between backends. */
+function checkKey(key: string): void {
+  if (!key || key.split('/').some((part) => part === '' || part === '.' || part === '..')) throw new Error(`invalid storage key: ${key}`);
+}
+
+/** R2's errors end in their code: "… does not exist. (10024)". */
+function r2Code(err: unknown): number | undefined {
+  const match = err instanceof Error ? /\((\d{5})\)$/.exec(err.message) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+function uploadError(err: unknown, uploadId: string): unknown {
+  return r2Code(err) === 10024 ? new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`) : err;
+}
+
+function sizeMismatch(part: number, size: number): PackyardError {
+  return new PackyardError(400, 'part-size-mismatch', `part ${part} is not ${size} bytes long`);
+}
+
+/** Passes a part through, failing it (and remembering why) when it is not `size` bytes. */
+class SizeCheck {
+  error: PackyardError | undefined;
+  readonly stream: TransformStream<Uint8Array, Uint8Array>;
+
+  constructor(part: number, size: number) {
+    let seen = 0;
+    const fail = () => (this.error = sizeMismatch(part, size));
+    this.stream = new TransformStream({
+      transform(chunk, controller) {
+        seen += chunk.length;
+        if (seen > size) throw fail();
+        controller.enqueue(chunk);
+      },
+      flush() {
+        if (seen !== size) throw fail();
+      },
+    });
+  }
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.close() });
+}

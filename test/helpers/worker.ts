@@ -1,0 +1,63 @@
+// The Worker host in real workerd: `wrangler dev` (local R2 and Durable Objects persisted in a
+// temporary directory) as a child process, with the same shape as the Node server's helper.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cacheDir, repoRoot } from './exec.js';
+import { freePort } from './server.js';
+
+export interface RunningWorker {
+  url: string;
+  token: string;
+  stop(): Promise<void>;
+  logTail(bytes?: number): Promise<string>;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
+export async function startWorker(): Promise<RunningWorker> {
+  const port = await freePort();
+  const token = randomBytes(16).toString('hex');
+  const state = await mkdtemp(path.join(os.tmpdir(), 'packyard-worker-'));
+  const logDir = path.join(cacheDir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const logFile = path.join(logDir, `worker-${new Date().toISOString().replace(/[:.]/g, '-')}-${port}.log`);
+  const log = createWriteStream(logFile);
+  const wrangler = path.join(repoRoot, 'node_modules/.bin/wrangler');
+  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--var', `PACKYARD_ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  const proc = spawn(wrangler, args, { cwd: repoRoot, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  running.add(proc);
+  proc.stdout!.pipe(log);
+  proc.stderr!.pipe(log);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const logTail = async (bytes = 4000) => (await readFile(logFile, 'utf8')).slice(-bytes);
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      // wrangler starts workerd as its own child: end the whole process group.
+      process.kill(-proc.pid!, 'SIGTERM');
+      const timer = setTimeout(() => process.kill(-proc.pid!, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    running.delete(proc);
+    await rm(state, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`wrangler dev exited with ${proc.exitCode}:\n${await logTail()}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return { url, token, stop, logTail };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not answer /healthz in 90 s:\n${await logTail()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
