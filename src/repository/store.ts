@@ -1,5 +1,5 @@
 import { PackyardError } from '../util/errors.js';
-import { readJson, type Storage } from '../storage/types.js';
+import { deleteAll, readJson, type Storage } from '../storage/types.js';
 import { layout } from './layout.js';
 import { Lru } from './lru.js';
 import type { Snapshot } from './snapshot.js';
@@ -130,7 +130,7 @@ export class RepoStore {
       if (!head) throw new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
       await this.storage.delete(layout.head(repo));
       this.heads.delete(repo);
-      for await (const obj of this.storage.list(layout.repoPrefix(repo))) await this.storage.delete(obj.key);
+      await deleteAll(this.storage, layout.repoPrefix(repo));
     });
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PackyardError } from '../util/errors.js';
-import { readJson, type PartInfo, type Storage } from '../storage/types.js';
+import { deleteAll, readJson, type PartInfo, type Storage } from '../storage/types.js';
 import { layout } from './layout.js';
 
 /**
@@ -107,7 +107,7 @@ export class Uploads {
   }
 
   private async forget(repo: string, session: UploadSession): Promise<void> {
-    for await (const obj of this.storage.list(layout.uploadPartsPrefix(repo, session.id))) await this.storage.delete(obj.key);
+    await deleteAll(this.storage, layout.uploadPartsPrefix(repo, session.id));
     await this.storage.delete(layout.upload(repo, session.id));
   }
 }

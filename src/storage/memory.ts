@@ -1,25 +1,11 @@
-import type { ByteRange, ObjectInfo, PartInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
+import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
 import { PartsAsObjects } from './parts.js';
 import { toBytes } from './body.js';
 
 /** Keeps objects in a Map: for tests and throwaway servers. */
-export class MemoryStorage implements Storage {
+export class MemoryStorage extends PartsAsObjects implements Storage {
   private readonly objects = new Map<string, { data: Uint8Array; info: ObjectInfo }>();
   private version = 0;
-
-  private readonly parts = new PartsAsObjects(this);
-  createMultipart(key: string): Promise<string> {
-    return this.parts.createMultipart(key);
-  }
-  putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
-    return this.parts.putPart(key, uploadId, part, body, size);
-  }
-  completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo> {
-    return this.parts.completeMultipart(key, uploadId, parts);
-  }
-  abortMultipart(key: string, uploadId: string): Promise<void> {
-    return this.parts.abortMultipart(key, uploadId);
-  }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
     const entry = this.objects.get(key);

@@ -1,7 +1,6 @@
 import { PackyardError } from '../util/errors.js';
-import type { MultipartStorage, ObjectInfo, PartInfo, Storage } from './types.js';
-
-type BasicStorage = Pick<Storage, 'get' | 'put' | 'delete' | 'list'>;
+import { SizeCheck, partSizeMismatch } from './body.js';
+import { deleteAll, type ByteRange, type MultipartStorage, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
 
 /**
  * Where the parts of an upload wait: beside the object's key, so whatever cleans up that part of
@@ -11,24 +10,27 @@ const partsPrefix = (key: string, uploadId: string) => `${key}.parts/${checkId(u
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * Multipart uploads for backends without their own (a directory, memory): each part is an object
- * of its own, and completing streams them, in order, into the final object.
+ * The base of backends without multipart uploads of their own (a directory, memory): each part
+ * is an object of its own, and completing streams them, in order, into the final object.
  */
-export class PartsAsObjects implements MultipartStorage {
-  constructor(private readonly storage: BasicStorage) {}
+export abstract class PartsAsObjects implements MultipartStorage {
+  abstract get(key: string, range?: ByteRange): Promise<StoredObject | null>;
+  abstract put(key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo | null>;
+  abstract delete(key: string): Promise<void>;
+  abstract list(prefix: string): AsyncIterable<ObjectInfo>;
 
   async createMultipart(_key: string): Promise<string> {
     return crypto.randomUUID();
   }
 
   async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
-    const info = await this.storage.put(partKey(key, uploadId, part), body instanceof Uint8Array ? body : body.pipeThrough(exactly(size)));
-    if (!info || info.size !== size) throw new PackyardError(400, 'part-size-mismatch', `part ${part} has ${info?.size ?? 0} bytes, not ${size}`);
-    return { part, etag: info.etag, size };
+    if (body instanceof Uint8Array && body.length !== size) throw partSizeMismatch(part, size);
+    const info = await this.put(partKey(key, uploadId, part), body instanceof Uint8Array ? body : body.pipeThrough(new SizeCheck(part, size).stream));
+    return { part, etag: info!.etag, size };
   }
 
   async completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo> {
-    const storage = this.storage;
+    const storage: Pick<Storage, 'get'> = this;
     let index = 0;
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     const joined = new ReadableStream<Uint8Array>({
@@ -47,13 +49,13 @@ export class PartsAsObjects implements MultipartStorage {
         }
       },
     });
-    const info = await this.storage.put(key, joined, { fresh: true });
+    const info = await this.put(key, joined, { fresh: true });
     await this.abortMultipart(key, uploadId);
     return info!;
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
-    for await (const obj of this.storage.list(partsPrefix(key, uploadId))) await this.storage.delete(obj.key);
+    await deleteAll(this, partsPrefix(key, uploadId));
   }
 }
 
@@ -65,20 +67,4 @@ function partKey(key: string, uploadId: string, part: number): string {
 function checkId(uploadId: string): string {
   if (!UPLOAD_ID.test(uploadId)) throw new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`);
   return uploadId;
-}
-
-/** Passes a stream through, failing it when it carries more or fewer than `size` bytes. */
-function exactly(size: number): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  const mismatch = () => new PackyardError(400, 'part-size-mismatch', `the part is not ${size} bytes long`);
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.length;
-      if (seen > size) throw mismatch();
-      controller.enqueue(chunk);
-    },
-    flush() {
-      if (seen !== size) throw mismatch();
-    },
-  });
 }

@@ -1,5 +1,5 @@
 import { PackyardError } from '../util/errors.js';
-import { toBytes } from './body.js';
+import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
 import type { ByteRange, ObjectInfo, PartInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
 
 // The few parts of a Workers R2 binding this backend uses, declared structurally so that `src`
@@ -209,7 +209,7 @@ export class R2Storage implements Storage {
     let value: ReadableStream<Uint8Array> | Uint8Array;
     let check: SizeCheck | undefined;
     if (body instanceof Uint8Array) {
-      if (body.length !== size) throw sizeMismatch(part, size);
+      if (body.length !== size) throw partSizeMismatch(part, size);
       value = body;
     } else {
       check = new SizeCheck(part, size);
@@ -264,31 +264,6 @@ function r2Code(err: unknown): number | undefined {
 
 function uploadError(err: unknown, uploadId: string): unknown {
   return r2Code(err) === 10024 ? new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`) : err;
-}
-
-function sizeMismatch(part: number, size: number): PackyardError {
-  return new PackyardError(400, 'part-size-mismatch', `part ${part} is not ${size} bytes long`);
-}
-
-/** Passes a part through, failing it (and remembering why) when it is not `size` bytes. */
-class SizeCheck {
-  error: PackyardError | undefined;
-  readonly stream: TransformStream<Uint8Array, Uint8Array>;
-
-  constructor(part: number, size: number) {
-    let seen = 0;
-    const fail = () => (this.error = sizeMismatch(part, size));
-    this.stream = new TransformStream({
-      transform(chunk, controller) {
-        seen += chunk.length;
-        if (seen > size) throw fail();
-        controller.enqueue(chunk);
-      },
-      flush() {
-        if (seen !== size) throw fail();
-      },
-    });
-  }
 }
 
 function emptyStream(): ReadableStream<Uint8Array> {

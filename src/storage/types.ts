@@ -91,3 +91,8 @@ export async function readJson<T>(storage: Storage, key: string): Promise<T | nu
   const text = await readText(storage, key);
   return text === null ? null : (JSON.parse(text) as T);
 }
+
+/** Deletes every object whose key starts with `prefix`. */
+export async function deleteAll(storage: Pick<Storage, 'list' | 'delete'>, prefix: string): Promise<void> {
+  for await (const obj of storage.list(prefix)) await storage.delete(obj.key);
+}

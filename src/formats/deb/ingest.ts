@@ -18,31 +18,26 @@ interface IngestDeps {
   gunzip?: Gunzip;
 }
 
-export async function ingestDeb({ storage, createHasher, gunzip }: IngestDeps, repo: string, component: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<DebRecord> {
+export async function ingestDeb(deps: IngestDeps, repo: string, component: string, body: ReadableStream<Uint8Array> | Uint8Array): Promise<DebRecord> {
+  const { storage } = deps;
   const key = layout.blob(repo, crypto.randomUUID());
-  const hasher = createHasher();
-  const inspector = new DebInspector(gunzip);
-  let size = 0;
-  const take = (chunk: Uint8Array) => {
-    size += chunk.length;
-    hasher.update(chunk);
-    inspector.push(chunk);
-  };
+  const reading = readDeb(deps);
   try {
     if (body instanceof Uint8Array) {
-      take(body);
-      const info = await inspector.finish();
+      reading.take(body);
+      // Inspected before it is written: a bad package costs no write.
+      const result = await reading.record(component, key);
       await storage.put(key, body, { fresh: true });
-      return record(info, component, key, size, hasher.digest());
+      return result;
     }
     const inspect = new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
-        take(chunk);
+        reading.take(chunk);
         controller.enqueue(chunk);
       },
     });
     await storage.put(key, body.pipeThrough(inspect), { fresh: true });
-    return record(await inspector.finish(), component, key, size, hasher.digest());
+    return await reading.record(component, key);
   } catch (err) {
     await storage.delete(key).catch(() => {});
     throw err;
@@ -53,26 +48,36 @@ export async function ingestDeb({ storage, createHasher, gunzip }: IngestDeps, r
  * Reads a package already stored under `key` (a completed multipart upload) into its record;
  * the object stays where it is and becomes the package's blob.
  */
-export async function ingestStoredDeb({ storage, createHasher, gunzip }: IngestDeps, component: string, key: string): Promise<DebRecord> {
-  const obj = await storage.get(key);
+export async function ingestStoredDeb(deps: IngestDeps, component: string, key: string): Promise<DebRecord> {
+  const obj = await deps.storage.get(key);
   if (!obj) throw new PackyardError(404, 'upload-not-found', `nothing is stored for this upload`);
-  const hasher = createHasher();
-  const inspector = new DebInspector(gunzip);
-  let size = 0;
+  const reading = readDeb(deps);
   const reader = obj.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      hasher.update(value);
-      inspector.push(value);
-    }
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) reading.take(chunk.value);
   } catch (err) {
     await reader.cancel().catch(() => {});
     throw err;
   }
-  return record(await inspector.finish(), component, key, size, hasher.digest());
+  return reading.record(component, key);
+}
+
+/** Hashes a package's bytes and reads its control member as they go by, then makes its record. */
+function readDeb({ createHasher, gunzip }: IngestDeps) {
+  const hasher = createHasher();
+  const inspector = new DebInspector(gunzip);
+  let size = 0;
+  return {
+    take(chunk: Uint8Array) {
+      size += chunk.length;
+      hasher.update(chunk);
+      inspector.push(chunk);
+    },
+    async record(component: string, key: string): Promise<DebRecord> {
+      const info = await inspector.finish();
+      return record(info, component, key, size, hasher.digest());
+    },
+  };
 }
 
 function record(info: Awaited<ReturnType<DebInspector['finish']>>, component: string, key: string, size: number, digests: ReturnType<ReturnType<HasherFactory>['digest']>): DebRecord {

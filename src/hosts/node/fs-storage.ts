@@ -5,7 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Stats } from 'node:fs';
 import lockfile from 'proper-lockfile';
-import type { ByteRange, ObjectInfo, PartInfo, PutBody, PutOptions, Storage, StoredObject } from '../../storage/types.js';
+import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from '../../storage/types.js';
 import { PartsAsObjects } from '../../storage/parts.js';
 
 const TMP_MARK = '.tmp-';
@@ -16,24 +16,12 @@ const TMP_MARK = '.tmp-';
  * lock file around check-and-rename, which also serialises separate processes (the server and
  * `packyard add`) sharing one data directory.
  */
-export class FsStorage implements Storage {
+export class FsStorage extends PartsAsObjects implements Storage {
   /** Directories known to exist: most writes go to a few of them. */
   private readonly dirs = new Set<string>();
 
-  constructor(readonly root: string) {}
-
-  private readonly parts = new PartsAsObjects(this);
-  createMultipart(key: string): Promise<string> {
-    return this.parts.createMultipart(key);
-  }
-  putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
-    return this.parts.putPart(key, uploadId, part, body, size);
-  }
-  completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo> {
-    return this.parts.completeMultipart(key, uploadId, parts);
-  }
-  abortMultipart(key: string, uploadId: string): Promise<void> {
-    return this.parts.abortMultipart(key, uploadId);
+  constructor(readonly root: string) {
+    super();
   }
 
   /** The file holding an object (for hosts that stream files themselves). */
