@@ -1,4 +1,5 @@
-// Bundles the CLI (which includes the Node host) into dist/ so `npx packyard` starts fast.
+// Bundles the CLI (which includes the Node host) into dist/ so `npx packyard` starts fast, and the
+// Worker for workerd.
 import { build } from 'esbuild';
 
 await build({
@@ -11,5 +12,20 @@ await build({
   target: 'node20',
   packages: 'external',
   sourcemap: true,
+  logLevel: 'warning',
+});
+
+// The Worker as one module, for workerd on-prem (deploy/workerd); `wrangler` bundles its own.
+await build({
+  entryPoints: { worker: 'src/hosts/worker/index.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'neutral',
+  conditions: ['workerd', 'worker', 'browser'],
+  mainFields: ['browser', 'module', 'main'],
+  format: 'esm',
+  target: 'es2022',
+  external: ['cloudflare:*'],
   logLevel: 'warning',
 });

@@ -8,6 +8,7 @@ import type { PartInfo } from '../storage/types.js';
 import { packageInfo, snapshotInfo } from '../repository/views.js';
 import type { AdminToken } from '../auth/admin-token.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
+import { gc } from '../repository/gc.js';
 
 export interface ApiDeps {
   service: RepositoryService;
@@ -49,7 +50,7 @@ export function createApi({ service, admin }: ApiDeps): Hono<Env> {
   api.post('/repos/:repo/packages', requireAdmin, async (c) => {
     const distribution = required(c, 'distribution');
     const component = c.req.query('component') ?? 'main';
-    const replace = ['1', 'true', 'yes'].includes(c.req.query('replace') ?? '');
+    const replace = flag(c, 'replace');
     const result = await service.upload(c.req.param('repo'), uploadedFiles(c.req.raw), { distribution, component, replace, actor: c.get('actor') });
     return c.json(
       {
@@ -100,6 +101,13 @@ export function createApi({ service, admin }: ApiDeps): Hono<Env> {
     return c.json({ snapshot: snapshotInfo(snapshot) });
   });
 
+  // What `packyard gc` does, for hosts without a data directory to run it on (the Worker).
+  api.post('/repos/:repo/gc', requireAdmin, async (c) => {
+    const repo = c.req.param('repo');
+    await service.getRepo(repo);
+    return c.json({ report: await gc(service.store, repo, { dryRun: flag(c, 'dry-run') }) });
+  });
+
   api.get('/repos/:repo/snapshots', async (c) => {
     const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 1000);
     const snapshots = await service.snapshots(c.req.param('repo'), limit);
@@ -113,6 +121,10 @@ function required(c: Context, name: string): string {
   const value = c.req.query(name);
   if (!value) throw new PackyardError(400, 'missing-parameter', `query parameter "${name}" is required`);
   return value;
+}
+
+function flag(c: Context, name: string): boolean {
+  return ['1', 'true', 'yes'].includes(c.req.query(name) ?? '');
 }
 
 async function jsonBody(c: Context): Promise<unknown> {

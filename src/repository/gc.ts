@@ -1,10 +1,13 @@
 import { layout } from './layout.js';
 import { DEFAULT_RETENTION, retainedSnapshots, snapshotReferences, type Retention } from './references.js';
 import type { RepoStore } from './store.js';
+import { Uploads } from './uploads.js';
 
 export interface GcReport {
   repo: string;
   deleted: { objects: number; bytes: number };
+  /** Resumable uploads left unfinished for longer than the grace period, ended. */
+  abandonedUploads: number;
   kept: number;
   dryRun: boolean;
 }
@@ -20,7 +23,8 @@ export async function gc(store: RepoStore, repo: string, options: { retention?: 
   const referenced = new Set<string>();
   for (const snapshot of await retainedSnapshots(store, repo, retention, now)) for (const key of (await snapshotReferences(store, snapshot)).keys()) referenced.add(key);
 
-  const report: GcReport = { repo, deleted: { objects: 0, bytes: 0 }, kept: referenced.size, dryRun: !!options.dryRun };
+  const abandonedUploads = options.dryRun ? 0 : await new Uploads(store.storage).abortAbandoned(repo, now - retention.graceMs);
+  const report: GcReport = { repo, deleted: { objects: 0, bytes: 0 }, abandonedUploads, kept: referenced.size, dryRun: !!options.dryRun };
   for await (const info of store.storage.list(layout.repoPrefix(repo))) {
     if (referenced.has(info.key) || info.key === layout.head(repo) || info.key.startsWith(layout.snapshotsPrefix(repo))) continue;
     if (now - info.lastModified.getTime() < retention.graceMs) continue;

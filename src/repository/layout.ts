@@ -20,6 +20,7 @@ export const layout = {
   /** Internal JSON documents (package lists, pool maps), each written once under a new id. */
   meta: (repo: string, id: string) => `repos/${repo}/meta/${id}.json`,
   /** A resumable upload in progress, and a record per part received. */
+  uploadsPrefix: (repo: string) => `repos/${repo}/uploads/`,
   upload: (repo: string, id: string) => `repos/${repo}/uploads/${id}.json`,
   uploadPartsPrefix: (repo: string, id: string) => `repos/${repo}/uploads/${id}/`,
   uploadPart: (repo: string, id: string, part: number) => `repos/${repo}/uploads/${id}/${part}.json`,

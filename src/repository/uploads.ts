@@ -106,6 +106,21 @@ export class Uploads {
     await this.forget(repo, session);
   }
 
+  /**
+   * Ends the uploads started before `before` and not completed, returning how many. Their parts
+   * may be held by the backend outside any listing (R2's multipart uploads), so deleting the
+   * session's objects alone would not free them.
+   */
+  async abortAbandoned(repo: string, before: number): Promise<number> {
+    const stale: string[] = [];
+    for await (const obj of this.storage.list(layout.uploadsPrefix(repo))) {
+      const id = /^([0-9a-f]{32})\.json$/.exec(obj.key.slice(layout.uploadsPrefix(repo).length))?.[1];
+      if (id && obj.lastModified.getTime() < before) stale.push(id);
+    }
+    for (const id of stale) await this.abort(repo, id);
+    return stale.length;
+  }
+
   private async forget(repo: string, session: UploadSession): Promise<void> {
     await deleteAll(this.storage, layout.uploadPartsPrefix(repo, session.id));
     await this.storage.delete(layout.upload(repo, session.id));

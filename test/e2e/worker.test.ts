@@ -1,5 +1,6 @@
-// The Worker host in real workerd (`wrangler dev`, local R2 and Durable Objects): the APT path
-// end to end, a 300 MB package through resumable uploads, and concurrent publishes while apt reads.
+// The Worker host in real workerd, under `wrangler dev` (local R2 and Durable Objects) and on-prem
+// under workerd alone (a disk service): the APT path end to end, a 300 MB package through
+// resumable uploads, and concurrent publishes while apt reads.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
@@ -8,27 +9,30 @@ import { join } from 'node:path';
 import { aptInstall, aptRoot, aptUpdate, configureApt, freshChroot, isInstalled, type Chroot } from '../helpers/chroot.js';
 import { buildDeb, fetchRealDebs, type DebFile } from '../helpers/debs.js';
 import { api, aptLine } from '../helpers/server.js';
-import { startWorker, type RunningWorker } from '../helpers/worker.js';
+import { startWorker, startWorkerd, type RunningWorker } from '../helpers/worker.js';
 import { repoRoot, run } from '../helpers/exec.js';
-
-let worker: RunningWorker;
-let chroot: Chroot;
-let work: string;
-let real: Awaited<ReturnType<typeof fetchRealDebs>>;
-
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'packyard-worker-e2e-'));
-  [real, chroot, worker] = await Promise.all([fetchRealDebs(), freshChroot(), startWorker()]);
-}, 600_000);
-
-afterAll(async () => {
-  await worker?.stop();
-  await chroot?.dispose();
-});
 
 const cli = (args: string[]) => run('node', [join(repoRoot, 'bin/packyard.mjs'), ...args], { timeoutMs: 600_000 });
 
-describe('the Worker host in workerd', () => {
+describe.each([
+  ['wrangler dev over R2', startWorker, true],
+  ['workerd on-prem over a directory', startWorkerd, false],
+])('the Worker host in workerd: %s', (_, start: () => Promise<RunningWorker>, hasCron) => {
+  let worker: RunningWorker;
+  let chroot: Chroot;
+  let work: string;
+  let real: Awaited<ReturnType<typeof fetchRealDebs>>;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'packyard-worker-e2e-'));
+    [real, chroot, worker] = await Promise.all([fetchRealDebs(), freshChroot(), start()]);
+  }, 600_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    await chroot?.dispose();
+  });
+
   it('serves apt: upload through the API, apt-get install in a chroot with signature checking on', async () => {
     const client = api(worker.url, worker.token);
     await client.createRepo('acme');
@@ -100,5 +104,26 @@ describe('the Worker host in workerd', () => {
     } finally {
       await apt.dispose();
     }
+  });
+
+  it(`collects garbage ${hasCron ? 'on its cron trigger' : 'through the API'} without touching what apt reads`, async () => {
+    const repos = ['acme', 'big', 'busy'];
+    if (hasCron) {
+      expect((await fetch(`${worker.url}/__scheduled?cron=17+4+*+*+*`)).status).toBe(200);
+      let log = '';
+      for (let i = 0; i < 100 && (log.match(/"msg":"gc"/g) ?? []).length < repos.length; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        log = await worker.logTail(100_000);
+      }
+      for (const repo of repos) expect(log).toMatch(new RegExp(`"level":"info","msg":"gc","repo":"${repo}","status":200`));
+    } else {
+      for (const repo of repos) {
+        const res = await fetch(`${worker.url}/api/v1/repos/${repo}/gc`, { method: 'POST', headers: { authorization: `Bearer ${worker.token}` } });
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as { report: { repo: string } }).report.repo).toBe(repo);
+      }
+    }
+    const update = await aptUpdate(chroot.root);
+    expect(update.code, update.stdout + update.stderr).toBe(0);
   });
 });

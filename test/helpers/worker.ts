@@ -1,5 +1,6 @@
-// The Worker host in real workerd: `wrangler dev` (local R2 and Durable Objects persisted in a
-// temporary directory) as a child process, with the same shape as the Node server's helper.
+// The Worker host in real workerd, as a child process with the same shape as the Node server's
+// helper: under `wrangler dev` (local R2 and Durable Objects persisted in a temporary directory),
+// or under workerd alone with the on-prem configuration.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -21,17 +22,41 @@ process.once('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
+export interface StartedWorkerd extends RunningWorker {
+  /** The directory the workerd disk service serves. */
+  data: string;
+}
+
+/** `wrangler dev`: the Worker over local R2, as `npm run dev:worker` runs it; `/__scheduled` fires its cron. */
 export async function startWorker(): Promise<RunningWorker> {
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
   const state = await mkdtemp(path.join(os.tmpdir(), 'packyard-worker-'));
+  const wrangler = path.join(repoRoot, 'node_modules/.bin/wrangler');
+  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--var', `PACKYARD_ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false', '--log-level', 'log', '--test-scheduled'];
+  return launch('wrangler-dev', wrangler, args, { WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' }, port, token, state);
+}
+
+/**
+ * workerd itself with the shipped on-prem configuration (deploy/workerd/packyard.capnp) over a
+ * data directory: the built dist/worker.mjs, as an air-gapped site runs it.
+ */
+export async function startWorkerd(options: { data?: string } = {}): Promise<StartedWorkerd> {
+  const port = await freePort();
+  const token = randomBytes(16).toString('hex');
+  const data = options.data ?? (await mkdtemp(path.join(os.tmpdir(), 'packyard-workerd-')));
+  const workerd = path.join(repoRoot, 'node_modules/.bin/workerd');
+  const args = ['serve', path.join(repoRoot, 'deploy/workerd/packyard.capnp'), '--directory-path', `data=${data}`, '--socket-addr', `http=127.0.0.1:${port}`];
+  const started = await launch('workerd', workerd, args, { PACKYARD_ADMIN_TOKEN: token }, port, token, options.data ? undefined : data);
+  return { ...started, data };
+}
+
+async function launch(name: string, command: string, args: string[], env: Record<string, string>, port: number, token: string, scratch: string | undefined): Promise<RunningWorker> {
   const logDir = path.join(cacheDir, 'logs');
   await mkdir(logDir, { recursive: true });
-  const logFile = path.join(logDir, `worker-${new Date().toISOString().replace(/[:.]/g, '-')}-${port}.log`);
+  const logFile = path.join(logDir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}-${port}.log`);
   const log = createWriteStream(logFile);
-  const wrangler = path.join(repoRoot, 'node_modules/.bin/wrangler');
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--var', `PACKYARD_ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false', '--log-level', 'warn'];
-  const proc = spawn(wrangler, args, { cwd: repoRoot, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(proc);
   proc.stdout!.pipe(log);
   proc.stderr!.pipe(log);
@@ -47,16 +72,16 @@ export async function startWorker(): Promise<RunningWorker> {
       clearTimeout(timer);
     }
     running.delete(proc);
-    await rm(state, { recursive: true, force: true });
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   };
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`wrangler dev exited with ${proc.exitCode}:\n${await logTail()}`);
+    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${await logTail()}`);
     const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
     if (ok) return { url, token, stop, logTail };
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`wrangler dev did not answer /healthz in 90 s:\n${await logTail()}`);
+      throw new Error(`${name} did not answer /healthz in 90 s:\n${await logTail()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -37,6 +37,8 @@ describe('HTTP API', () => {
       ['/api/v1/repos/nope', {}, 404, 'repo-not-found'],
       ['/api/v1/repos/nope/packages?distribution=stable', { method: 'POST', body: bytes }, 404, 'repo-not-found'],
       ['/nope/dists/stable/InRelease', {}, 404, 'not-found'],
+      ['/api/v1/repos/nope/gc', { method: 'POST' }, 404, 'repo-not-found'],
+      ['/api/v1/repos/nope/gc', { method: 'POST', token: null }, 401, 'unauthenticated'],
     ];
     for (const [path, init, status, code] of cases) {
       const res = await t.request(path, init);
@@ -63,6 +65,10 @@ describe('HTTP API', () => {
     expect(snaps.snapshots.map((s) => s.changes[0]!.action)).toEqual(['remove', 'add', 'create']);
     expect(snaps.snapshots.map((s) => s.id.slice(0, 8))).toEqual(['00000002', '00000001', '00000000']);
     expect(snaps.snapshots[0]!.actor).toBe('admin');
+    // Within the grace period the removed package's file stays, and gc reports it kept.
+    const collected = await t.request('/api/v1/repos/acme/gc?dry-run=1', { method: 'POST' });
+    expect(collected.status).toBe(200);
+    expect(((await collected.json()) as { report: { dryRun: boolean; deleted: { objects: number } } }).report).toMatchObject({ dryRun: true, deleted: { objects: 0 } });
     expect((await t.request('/api/v1/repos/acme', { method: 'DELETE' })).status).toBe(204);
     expect((await t.request('/api/v1/repos/acme')).status).toBe(404);
   });

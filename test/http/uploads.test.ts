@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb } from '../helpers/debs.js';
 import { testApp } from '../helpers/app.js';
+import { gc } from '../../src/repository/gc.js';
 
 const MiB = 1024 * 1024;
 let big: Uint8Array<ArrayBuffer>;
@@ -118,5 +119,26 @@ describe('resumable uploads', () => {
       expect(res.status, `${init.method ?? 'GET'} ${path}`).toBe(status);
       expect(await errorCode(res), path).toBe(code);
     }
+  });
+
+  it('ends uploads abandoned for longer than the grace period at gc, in the backend too', async () => {
+    const t = await setup();
+    const abandoned = await t.start();
+    expect((await t.part(abandoned, 1)).status).toBe(200);
+    const aborted: string[] = [];
+    const abort = t.storage.abortMultipart.bind(t.storage);
+    t.storage.abortMultipart = async (key, uploadId) => {
+      aborted.push(uploadId);
+      return abort(key, uploadId);
+    };
+    const now = Date.now();
+    expect((await gc(t.service.store, 'acme', { now })).abandonedUploads).toBe(0);
+    expect((await t.status(abandoned)).received).toEqual([1]);
+
+    const later = await gc(t.service.store, 'acme', { now: now + 8 * 86400_000 });
+    expect(later.abandonedUploads).toBe(1);
+    expect(aborted).toHaveLength(1);
+    expect((await t.request(`/api/v1/repos/acme/uploads/${abandoned.id}`)).status).toBe(404);
+    for await (const obj of t.storage.list('')) expect(obj.key).not.toMatch(/uploads\/|\.parts\//);
   });
 });

@@ -9,12 +9,18 @@ import { Miniflare } from 'miniflare';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { FsStorage } from '../../src/hosts/node/fs-storage.js';
 import { R2Storage, type R2BucketLike } from '../../src/storage/r2.js';
+import { WorkerdDiskStorage } from '../../src/storage/workerd-disk.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { repoRoot } from '../helpers/exec.js';
+import { freePort } from '../helpers/server.js';
 import { readBytes, readText, type Storage } from '../../src/storage/types.js';
 
 const backends: [string, () => Promise<Storage>][] = [
   ['memory', async () => new MemoryStorage()],
   ['filesystem', async () => new FsStorage(await mkdtemp(join(tmpdir(), 'packyard-fs-')))],
   ['r2', emptyR2],
+  ['workerd disk service', emptyDisk],
 ];
 
 // R2 as workerd runs it, simulated by Miniflare: the bucket through Miniflare's proxy from Node,
@@ -44,6 +50,37 @@ async function emptyR2(): Promise<R2Storage> {
   const storage = new R2Storage((await (await workerd()).getR2Bucket('BUCKET')) as unknown as R2BucketLike);
   for await (const obj of storage.list('')) await storage.delete(obj.key);
   return storage;
+}
+
+// A writable workerd disk service, as the on-prem Worker gets it (deploy/workerd), reached from
+// Node through a socket; each test gets a fresh subdirectory of it.
+let diskService: Promise<{ url: string; proc: ChildProcess }> | undefined;
+afterAll(async () => (await diskService)?.proc.kill());
+
+async function emptyDisk(): Promise<WorkerdDiskStorage> {
+  diskService ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'packyard-disk-'));
+    await mkdir(join(dir, 'data'));
+    const port = await freePort();
+    await writeFile(
+      join(dir, 'config.capnp'),
+      `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "disk", disk = (path = "${dir}/data", writable = true))],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "disk")],
+);`,
+    );
+    const proc = spawn(join(repoRoot, 'node_modules/.bin/workerd'), ['serve', join(dir, 'config.capnp')], { stdio: 'inherit' });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; !(await fetch(`${url}/`).then(() => true, () => false)); i++) {
+      if (i > 100) throw new Error('workerd disk service did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { url, proc };
+  })();
+  const { url } = await diskService;
+  const prefix = `${url}/${crypto.randomUUID()}`;
+  return new WorkerdDiskStorage({ fetch: (req) => fetch(new Request(prefix + new URL(req.url).pathname, req)) });
 }
 
 const stream = (text: string) => new Blob([text]).stream();

@@ -59,7 +59,10 @@ export function registerMaintenance(program: Command): void {
       const reports = [];
       for (const repo of await reposOf(runtime, o.repo)) reports.push(await gc(runtime.service.store, repo, { retention: retention(o), dryRun: o.dryRun }));
       if (o.json) return printJson(reports);
-      for (const r of reports) console.log(`${r.repo}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted.objects} objects (${r.deleted.bytes} bytes), ${r.kept} referenced`);
+      for (const r of reports) {
+        const uploads = r.abandonedUploads ? `, ended ${r.abandonedUploads} abandoned upload${r.abandonedUploads > 1 ? 's' : ''}` : '';
+        console.log(`${r.repo}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted.objects} objects (${r.deleted.bytes} bytes), ${r.kept} referenced${uploads}`);
+      }
     });
 
   dataOption(program.command('export').description('write a repository as a static tree any web server can serve').argument('<outdir>'))

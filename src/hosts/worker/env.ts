@@ -1,8 +1,12 @@
 import type { R2BucketLike } from '../../storage/r2.js';
+import type { DiskServiceLike } from '../../storage/workerd-disk.js';
 
-/** The Worker's bindings, vars and secrets (see wrangler.toml). */
+/** The Worker's bindings, vars and secrets (see wrangler.toml, and deploy/workerd for on-prem). */
 export interface Env {
-  BUCKET: R2BucketLike;
+  /** The storage on Cloudflare. */
+  BUCKET?: R2BucketLike;
+  /** The storage on-prem: a writable workerd disk service (used when BUCKET is not bound). */
+  DISK?: DiskServiceLike;
   PUBLISHER: DurableObjectNamespace;
   /** Secret: the admin token for the API (as PACKYARD_ADMIN_TOKEN for `packyard serve`). */
   PACKYARD_ADMIN_TOKEN?: string;

@@ -1,5 +1,6 @@
-// The Cloudflare Worker host: the same app as `packyard serve`, over an R2 bucket. Publishes to a
-// repository run in that repository's Durable Object (publish-coordinator.ts).
+// The Cloudflare Worker host: the same app as `packyard serve`, over an R2 bucket (on-prem under
+// workerd, over a directory). Publishes to a repository run in that repository's Durable Object
+// (publish-coordinator.ts).
 import type { Hono } from 'hono';
 import { createApp } from '../../http/app.js';
 import { AdminToken } from '../../auth/admin-token.js';
@@ -8,6 +9,8 @@ import { Keyring } from '../../signing/keyring.js';
 import { Signer } from '../../signing/signer.js';
 import { importSigningKey } from '../../signing/keys.js';
 import { R2Storage } from '../../storage/r2.js';
+import { WorkerdDiskStorage } from '../../storage/workerd-disk.js';
+import type { Storage } from '../../storage/types.js';
 import { createWorkerHasher } from './hasher.js';
 import { publisherFor } from './routing.js';
 import type { Env } from './env.js';
@@ -26,7 +29,7 @@ export function appFor(env: Env): Promise<Hono> {
 }
 
 async function buildApp(env: Env): Promise<Hono> {
-  const storage = new R2Storage(env.BUCKET);
+  const storage = storageFor(env);
   const signer = env.PACKYARD_SIGNING_KEY
     ? await Signer.fromArmored(await Promise.all(keyBlocks(env.PACKYARD_SIGNING_KEY).map(async (block) => (await importSigningKey(block, env.PACKYARD_SIGNING_KEY_PASSPHRASE)).armoredPrivateKey)))
     : // Without the secret, a key is made on first use and kept in the bucket. Two isolates starting
@@ -36,6 +39,13 @@ async function buildApp(env: Env): Promise<Hono> {
   // No generated admin token here: there is nobody to show it to. Without the secret, writes get 401/403.
   const { admin } = await AdminToken.load(storage, env.PACKYARD_ADMIN_TOKEN || crypto.randomUUID());
   return createApp({ service, signer, admin, log: (entry) => console.log(JSON.stringify(entry)) });
+}
+
+/** R2 on Cloudflare; a directory served by a workerd disk service on-prem (deploy/workerd). */
+function storageFor(env: Env): Storage {
+  if (env.BUCKET) return new R2Storage(env.BUCKET);
+  if (env.DISK) return new WorkerdDiskStorage(env.DISK);
+  throw new Error('no storage: bind an R2 bucket as BUCKET, or a workerd disk service as DISK');
 }
 
 /** The armored key blocks of a secret holding one key or several (every key signs, for rotation). */
@@ -49,5 +59,20 @@ export default {
     const publisher = publisherFor(request, env);
     if (publisher) return publisher.fetch(request);
     return (await appFor(env)).fetch(request, env, ctx);
+  },
+
+  /**
+   * The cron trigger (wrangler.toml): `packyard gc` for every repository. Each runs as a request
+   * to the repository's publish coordinator, so each has a CPU budget of its own.
+   */
+  async scheduled(_event: ScheduledController, env: Env): Promise<void> {
+    if (!env.PACKYARD_ADMIN_TOKEN) return console.log(JSON.stringify({ level: 'warn', msg: 'gc skipped: PACKYARD_ADMIN_TOKEN is not set' }));
+    const app = await appFor(env);
+    const { repos } = (await (await app.request('/api/v1/repos')).json()) as { repos: { name: string }[] };
+    for (const { name } of repos) {
+      const request = new Request(`https://packyard.internal/api/v1/repos/${encodeURIComponent(name)}/gc`, { method: 'POST', headers: { authorization: `Bearer ${env.PACKYARD_ADMIN_TOKEN}` } });
+      const res = await (publisherFor(request, env) ?? app).fetch(request);
+      console.log(JSON.stringify({ level: res.ok ? 'info' : 'error', msg: 'gc', repo: name, status: res.status, ...((await res.json()) as object) }));
+    }
   },
 } satisfies ExportedHandler<Env>;

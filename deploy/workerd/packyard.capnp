@@ -1,0 +1,36 @@
+# Packyard on-prem under workerd: the Cloudflare Worker build (dist/worker.mjs, made by
+# `npm run build`) serving a data directory through a writable disk service.
+#
+#   PACKYARD_ADMIN_TOKEN=... npx workerd serve deploy/workerd/packyard.capnp \
+#     --directory-path data=/var/lib/packyard --socket-addr http=0.0.0.0:8080
+#
+# `--directory-path` and `--socket-addr` override the defaults below. The data directory has the
+# layout `packyard serve --data` uses, so either host can serve it (one at a time).
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "packyard", worker = .packyard),
+    # Package files, indexes and repository heads. Writes land under a temporary name and are
+    # renamed into place, so readers never see half a file.
+    (name = "data", disk = (path = "/var/lib/packyard", writable = true)),
+  ],
+  sockets = [(name = "http", address = "*:8080", http = (), service = "packyard")],
+);
+
+const packyard :Workerd.Worker = (
+  modules = [(name = "worker.mjs", esModule = embed "../../dist/worker.mjs")],
+  compatibilityDate = "2025-09-01",
+  bindings = [
+    (name = "DISK", service = "data"),
+    (name = "PUBLISHER", durableObjectNamespace = "PublishCoordinator"),
+    # Secrets and settings come from the environment; unset ones stay unbound.
+    (name = "PACKYARD_ADMIN_TOKEN", fromEnvironment = "PACKYARD_ADMIN_TOKEN"),
+    (name = "PACKYARD_SIGNING_KEY", fromEnvironment = "PACKYARD_SIGNING_KEY"),
+    (name = "PACKYARD_SIGNING_KEY_PASSPHRASE", fromEnvironment = "PACKYARD_SIGNING_KEY_PASSPHRASE"),
+    (name = "PACKYARD_HEAD_TTL_MS", fromEnvironment = "PACKYARD_HEAD_TTL_MS"),
+  ],
+  # The publish coordinators (src/hosts/worker/routing.ts) keep nothing of their own.
+  durableObjectNamespaces = [(className = "PublishCoordinator", uniqueKey = "packyard-publish-coordinator")],
+  durableObjectStorage = (inMemory = void),
+);
