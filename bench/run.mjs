@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { cleanup } from './lib/proc.mjs';
 
-const BENCHMARKS = ['ingest', 'add-one', 'serve', 'upload-memory'];
+const BENCHMARKS = ['ingest', 'add-one', 'serve', 'upload-memory', 'worker-cpu'];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
