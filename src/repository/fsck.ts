@@ -61,7 +61,8 @@ async function hashObject(store: RepoStore, createHasher: HasherFactory, key: st
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    hasher.update(value);
+    const hashed = hasher.update(value);
+    if (hashed) await hashed;
   }
-  return hasher.digest().sha256;
+  return (await hasher.digest()).sha256;
 }

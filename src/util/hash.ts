@@ -6,10 +6,14 @@ export interface Digests {
   sha512: string;
 }
 
-/** Incremental hashing of all four digests at once, so a file is read a single time. */
+/**
+ * Incremental hashing of all four digests at once, so a file is read a single time. A native
+ * hasher may be asynchronous: wait for update's promise, if it returns one, before the next chunk
+ * (that bounds memory); a synchronous one returns nothing and costs no promise per chunk.
+ */
 export interface MultiHasher {
-  update(chunk: Uint8Array): void;
-  digest(): Digests;
+  update(chunk: Uint8Array): void | Promise<void>;
+  digest(): Digests | Promise<Digests>;
 }
 
 export type HasherFactory = () => MultiHasher;
@@ -21,9 +25,9 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   return out;
 }
 
-export function digestBytes(createHasher: HasherFactory, data: Uint8Array): Digests {
+export async function digestBytes(createHasher: HasherFactory, data: Uint8Array): Promise<Digests> {
   const hasher = createHasher();
-  hasher.update(data);
+  await hasher.update(data);
   return hasher.digest();
 }
 

@@ -1,6 +1,7 @@
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { PackyardError, badPackage } from '../../util/errors.js';
 import { XzLimitError, unxz } from './xz.js';
+import { concatBytes } from '../../util/bytes.js';
 
 export type Compression = 'none' | 'gz' | 'xz' | 'zst';
 
@@ -53,13 +54,7 @@ class Output {
   }
 
   concat(): Uint8Array {
-    const result = new Uint8Array(this.total);
-    let offset = 0;
-    for (const chunk of this.chunks) {
-      result.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return result;
+    return concatBytes(this.chunks, this.total);
   }
 }
 

@@ -1,7 +1,8 @@
-import type { HasherFactory } from '../../util/hash.js';
+import type { Digests, HasherFactory } from '../../util/hash.js';
 import type { Storage } from '../../storage/types.js';
 import { layout } from '../../repository/layout.js';
 import { PackyardError } from '../../util/errors.js';
+import { concatBytes } from '../../util/bytes.js';
 import { DebInspector } from './inspect.js';
 import type { Gunzip } from './decompress.js';
 import { poolPath, type DebRecord } from './record.js';
@@ -24,19 +25,13 @@ export async function ingestDeb(deps: IngestDeps, repo: string, component: strin
   const reading = readDeb(deps);
   try {
     if (body instanceof Uint8Array) {
-      reading.take(body);
+      await reading.take(body);
       // Inspected before it is written: a bad package costs no write.
       const result = await reading.record(component, key);
       await storage.put(key, body, { fresh: true });
       return result;
     }
-    const inspect = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        reading.take(chunk);
-        controller.enqueue(chunk);
-      },
-    });
-    await storage.put(key, body.pipeThrough(inspect), { fresh: true });
+    await storage.put(key, body.pipeThrough(inspectInBatches(reading)), { fresh: true });
     return await reading.record(component, key);
   } catch (err) {
     await storage.delete(key).catch(() => {});
@@ -54,12 +49,45 @@ export async function ingestStoredDeb(deps: IngestDeps, component: string, key: 
   const reading = readDeb(deps);
   const reader = obj.body.getReader();
   try {
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) reading.take(chunk.value);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      const hashed = reading.take(chunk.value);
+      if (hashed) await hashed;
+    }
   } catch (err) {
     await reader.cancel().catch(() => {});
     throw err;
   }
   return reading.record(component, key);
+}
+
+/**
+ * Passes a package's bytes on to storage in pieces of at least BATCH bytes, reading each on the
+ * way. A Worker receives request bodies in 4 KiB chunks, and per-chunk costs (a hasher call per
+ * digest, a promise per stream step) would otherwise take more CPU than the hashing itself.
+ */
+const BATCH = 1024 * 1024;
+
+function inspectInBatches(reading: ReturnType<typeof readDeb>): TransformStream<Uint8Array, Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const pass = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    const batch = pending.length === 1 ? pending[0]! : concatBytes(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const hashed = reading.take(batch);
+    controller.enqueue(batch);
+    return hashed; // the next chunk waits for the hasher
+  };
+  return new TransformStream({
+    transform(chunk, controller) {
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= BATCH) return pass(controller);
+    },
+    flush(controller) {
+      if (pendingBytes) return pass(controller);
+    },
+  });
 }
 
 /** Hashes a package's bytes and reads its control member as they go by, then makes its record. */
@@ -68,19 +96,19 @@ function readDeb({ createHasher, gunzip }: IngestDeps) {
   const inspector = new DebInspector(gunzip);
   let size = 0;
   return {
-    take(chunk: Uint8Array) {
+    take(chunk: Uint8Array): void | Promise<void> {
       size += chunk.length;
-      hasher.update(chunk);
       inspector.push(chunk);
+      return hasher.update(chunk);
     },
     async record(component: string, key: string): Promise<DebRecord> {
       const info = await inspector.finish();
-      return record(info, component, key, size, hasher.digest());
+      return record(info, component, key, size, await hasher.digest());
     },
   };
 }
 
-function record(info: Awaited<ReturnType<DebInspector['finish']>>, component: string, key: string, size: number, digests: ReturnType<ReturnType<HasherFactory>['digest']>): DebRecord {
+function record(info: Awaited<ReturnType<DebInspector['finish']>>, component: string, key: string, size: number, digests: Digests): DebRecord {
   return {
     package: info.package,
     version: info.version,

@@ -199,7 +199,7 @@ export function emptySnapshot(repo: string, settings: RepoSettings, actor: strin
 }
 
 async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): Promise<FileEntry> {
-  const digests = digestBytes(ctx.createHasher, data);
+  const digests = await digestBytes(ctx.createHasher, data);
   const key = layout.byHash(repo, 'SHA256', digests.sha256);
   const storage = ctx.store.storage;
   // Named by content: an object already there is this very content, and writing it again is

@@ -1,22 +1,21 @@
-import { md5, sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { type MultiHasher, toHex } from '../../util/hash.js';
 
 /**
- * The four digests in plain JavaScript (@noble/hashes), for a Worker isolate: no Node APIs, and
- * synchronous like the Node host's. It is slow: about 30 MB/s for all four together in workerd,
- * where Node's OpenSSL does about 250 MB/s. workerd's native crypto.DigestStream (MD5 included)
- * matches Node, but it is asynchronous, so it cannot stand behind this synchronous interface.
+ * The four digests through workerd's native crypto.DigestStream (MD5 included): about 230 MB/s for
+ * all four, eight times what pure JavaScript manages. An update resolves once all four streams
+ * have taken the chunk, so the caller may reuse it and a fast upload waits instead of queueing.
  */
 export function createWorkerHasher(): MultiHasher {
-  const hashes = [md5.create(), sha1.create(), sha256.create(), sha512.create()] as const;
+  const streams = ['MD5', 'SHA-1', 'SHA-256', 'SHA-512'].map((algorithm) => new crypto.DigestStream(algorithm));
+  const writers = streams.map((stream) => stream.getWriter());
   return {
-    update(chunk) {
-      for (const hash of hashes) hash.update(chunk);
+    async update(chunk) {
+      await Promise.all(writers.map((writer) => writer.write(chunk)));
     },
-    digest() {
-      const [m, s1, s256, s512] = hashes.map((hash) => toHex(hash.digest()));
-      return { md5: m!, sha1: s1!, sha256: s256!, sha512: s512! };
+    async digest() {
+      await Promise.all(writers.map((writer) => writer.close()));
+      const [md5, sha1, sha256, sha512] = await Promise.all(streams.map(async (stream) => toHex(await stream.digest)));
+      return { md5: md5!, sha1: sha1!, sha256: sha256!, sha512: sha512! };
     },
   };
 }
