@@ -30,6 +30,7 @@ export class RepoStore {
   // Lists and pool maps are sharded (dozens of small documents per repository): keep plenty.
   private readonly metas = new Lru<string, unknown>(1024);
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly headReads = new Map<string, Promise<CachedHead | null>>();
   private readonly headTtlMs: number;
   private readonly now: () => number;
 
@@ -45,7 +46,13 @@ export class RepoStore {
   async current(repo: string): Promise<Snapshot | null> {
     const cached = this.heads.get(repo);
     if (cached && this.now() - cached.readAt < this.headTtlMs) return cached.snapshot;
-    return (await this.readHead(repo))?.snapshot ?? null;
+    // Under load, the many requests that find the head expired share one read of it.
+    let reading = this.headReads.get(repo);
+    if (!reading) {
+      reading = this.readHead(repo).finally(() => this.headReads.delete(repo));
+      this.headReads.set(repo, reading);
+    }
+    return (await reading)?.snapshot ?? null;
   }
 
   /** The head read fresh from storage, with its etag for a later compare-and-swap. */

@@ -60,9 +60,20 @@ export class FsStorage extends PartsAsObjects implements Storage {
     const offset = range?.offset ?? 0;
     const length = range ? Math.max(0, Math.min(range.length ?? st.size - offset, st.size - offset)) : st.size;
     let body: ReadableStream<Uint8Array>;
-    if (length === 0) {
-      await handle.close();
-      body = new ReadableStream({ start: (c) => c.close() });
+    if (length <= SMALL_READ) {
+      // One read: a file stream costs more than reading a head pointer or an index shard.
+      let bytes = new Uint8Array(length);
+      try {
+        if (length) bytes = bytes.subarray(0, (await handle.read(bytes, 0, length, offset)).bytesRead);
+      } finally {
+        await handle.close();
+      }
+      body = new ReadableStream({
+        start(controller) {
+          if (bytes.length) controller.enqueue(bytes);
+          controller.close();
+        },
+      });
     } else {
       const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: 1024 * 1024 });
       body = Readable.toWeb(stream) as ReadableStream<Uint8Array>;
@@ -141,6 +152,7 @@ export class FsStorage extends PartsAsObjects implements Storage {
 }
 
 const SMALL_WRITE = 256 * 1024;
+const SMALL_READ = 64 * 1024;
 
 function isSmall(body: PutBody): body is string | Uint8Array {
   return (typeof body === 'string' || body instanceof Uint8Array) && body.length <= SMALL_WRITE;
