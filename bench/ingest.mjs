@@ -5,7 +5,7 @@ import { smallDebs } from './lib/inputs.mjs';
 import { aptly, reprepro, throwawayKey } from './lib/peers.mjs';
 import { ADD_BATCH, add } from './lib/packyard.mjs';
 import { DIST, REPO, countStanzas, createPackyardRepo, packyardCount, saveBase } from './lib/repos.mjs';
-import { tempDir } from './lib/proc.mjs';
+import { run as exec, tempDir } from './lib/proc.mjs';
 import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
 
 export const description = 'ingest and publish N .debs into an empty repository: packyard add vs aptly repo add + publish vs reprepro includedeb';
@@ -40,6 +40,9 @@ export async function run({ n, runs }) {
     // Rotate the order so that no tool always runs first (or last) on a noisy machine.
     for (const tool of names.map((_, i) => names[(i + r) % names.length])) {
       const work = tempDir(`ingest-${tool}`);
+      // Each tool starts with the disk quiet: the previous tool's writes and deletions (tens of
+      // thousands of files) are otherwise still being written back while it runs.
+      await exec('sync', []);
       const result = await tools[tool](work);
       if (result.count !== n) throw new Error(`${tool} published ${result.count} packages, expected ${n}`);
       samples[tool].push(result.ms);
