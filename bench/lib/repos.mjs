@@ -19,9 +19,9 @@ function baseDir(n) {
   return join(CACHE, `base-${n}-${build}`);
 }
 
-/** Creates a Packyard data directory's repository (amd64 only, like the peers' repositories). */
+/** Creates a Packyard data directory's repository (amd64 only and public, like the peers' repositories). */
 export function createPackyardRepo(data) {
-  return run(process.execPath, [PACKYARD, 'repo', 'create', REPO, '--data', data, '--architectures', 'amd64', '--distribution', DIST]);
+  return run(process.execPath, [PACKYARD, 'repo', 'create', REPO, '--data', data, '--architectures', 'amd64', '--distribution', DIST, '--public']);
 }
 
 /** Removes base repositories of other Packyard builds (they are never used again). */

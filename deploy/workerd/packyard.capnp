@@ -29,6 +29,7 @@ const packyard :Workerd.Worker = (
     (name = "PACKYARD_SIGNING_KEY", fromEnvironment = "PACKYARD_SIGNING_KEY"),
     (name = "PACKYARD_SIGNING_KEY_PASSPHRASE", fromEnvironment = "PACKYARD_SIGNING_KEY_PASSPHRASE"),
     (name = "PACKYARD_HEAD_TTL_MS", fromEnvironment = "PACKYARD_HEAD_TTL_MS"),
+    (name = "PACKYARD_OIDC_ALLOW_INSECURE", fromEnvironment = "PACKYARD_OIDC_ALLOW_INSECURE"),
   ],
   # The publish coordinators (src/hosts/worker/routing.ts) keep nothing of their own.
   durableObjectNamespaces = [(className = "PublishCoordinator", uniqueKey = "packyard-publish-coordinator")],

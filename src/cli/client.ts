@@ -1,12 +1,16 @@
 import { createApp } from '../http/app.js';
 import { AdminToken } from '../auth/admin-token.js';
+import { Access } from '../auth/access.js';
 import { openDataDir } from '../hosts/node/runtime.js';
 import { toHex } from '../util/hash.js';
 import { sendStream } from './send-stream.js';
+import { githubActionsToken } from './github-oidc.js';
 
 export interface ClientOptions {
   url?: string;
   token?: string;
+  /** In GitHub Actions: authenticate with the job's OIDC token for this audience. */
+  oidcAudience?: string;
   data?: string;
 }
 
@@ -28,7 +32,8 @@ export class CliError extends Error {
 export async function connect(options: ClientOptions): Promise<ApiClient> {
   const url = options.url ?? process.env.PACKYARD_URL;
   if (url) {
-    const token = options.token ?? process.env.PACKYARD_TOKEN;
+    const audience = options.oidcAudience ?? process.env.PACKYARD_OIDC_AUDIENCE;
+    const token = options.token ?? (process.env.PACKYARD_TOKEN || (audience ? await githubActionsToken(audience) : undefined));
     return client((path, init) => {
       const target = new URL(path, url.endsWith('/') ? url : `${url}/`);
       return init.body instanceof ReadableStream ? sendStream(target, init.method!, init.headers as Record<string, string>, init.body) : fetch(target, init);
@@ -38,7 +43,7 @@ export async function connect(options: ClientOptions): Promise<ApiClient> {
   // In-process calls are as trusted as the user who can read the data directory.
   const token = toHex(crypto.getRandomValues(new Uint8Array(16)));
   const { admin } = await AdminToken.load(runtime.storage, token);
-  const app = createApp({ service: runtime.service, signer: runtime.signer, admin });
+  const app = createApp({ service: runtime.service, signer: runtime.signer, access: new Access(runtime.storage, admin) });
   return client(async (path, init) => app.request(`/${path}`, init), token);
 }
 

@@ -5,6 +5,7 @@ import { registerServe } from './commands/serve.js';
 import { registerPublish } from './commands/publish.js';
 import { registerRepos } from './commands/repos.js';
 import { registerMaintenance } from './commands/maintenance.js';
+import { registerAccess } from './commands/access.js';
 import { applyConfigFile } from './config.js';
 
 const argv = [...process.argv];
@@ -26,6 +27,7 @@ registerServe(program);
 registerPublish(program);
 registerRepos(program);
 registerMaintenance(program);
+registerAccess(program);
 
 try {
   await program.parseAsync(argv);

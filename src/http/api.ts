@@ -6,48 +6,60 @@ import type { Snapshot } from '../repository/snapshot.js';
 import type { UploadSession } from '../repository/uploads.js';
 import type { PartInfo } from '../storage/types.js';
 import { packageInfo, snapshotInfo } from '../repository/views.js';
-import type { AdminToken } from '../auth/admin-token.js';
+import type { Access } from '../auth/access.js';
+import { allows } from '../auth/identity.js';
+import type { Scope } from '../auth/tokens.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
 import { gc } from '../repository/gc.js';
 
 export interface ApiDeps {
   service: RepositoryService;
-  admin: AdminToken;
+  access: Access;
+  clientOf(c: Context): string;
 }
 
 type Env = { Variables: { actor: string } };
 
-/** The JSON API under `/api/v1`. */
-export function createApi({ service, admin }: ApiDeps): Hono<Env> {
+/** The JSON API under `/api/v1`. Each route says what it needs; `actor` is who, for the audit trail. */
+export function createApi({ service, access, clientOf }: ApiDeps): Hono<Env> {
   const api = new Hono<Env>();
+  const credentials = (c: Context) => ({ header: (name: string) => c.req.header(name), client: clientOf(c) });
 
-  const requireAdmin = createMiddleware<Env>(async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    if (!token) throw new PackyardError(401, 'unauthenticated', 'this request needs an admin token: send "Authorization: Bearer <token>"');
-    if (!(await admin.verify(token))) throw new PackyardError(403, 'forbidden', 'the token is not valid for this request');
-    c.set('actor', 'admin');
+  /** Needs `scope` in the route's repository, or the server-wide admin for `'server-admin'`. */
+  const needs = (scope: Scope | 'server-admin') =>
+    createMiddleware<Env>(async (c, next) => {
+      const identity = await access.require(credentials(c), scope === 'server-admin' ? null : c.req.param('repo')!, scope === 'server-admin' ? 'admin' : scope);
+      c.set('actor', identity.actor);
+      await next();
+    });
+
+  /** Reading: anyone for a public repository, else a credential that may read it. */
+  const readable = createMiddleware<Env>(async (c, next) => {
+    const repo = c.req.param('repo')!;
+    if (!(await service.getRepo(repo)).settings.public) await access.require(credentials(c), repo, 'read');
     await next();
   });
 
   api.get('/repos', async (c) => {
-    const names = await service.listRepos();
-    const repos = await Promise.all(names.map(async (name) => summary(await service.getRepo(name))));
-    return c.json({ repos });
+    const identity = await access.identify(credentials(c));
+    const snapshots = await Promise.all((await service.listRepos()).map((name) => service.getRepo(name)));
+    const visible = snapshots.filter((s) => s.settings.public || (identity && allows(identity, s.repo, 'read')));
+    return c.json({ repos: visible.map(summary) });
   });
 
-  api.post('/repos', requireAdmin, async (c) => c.json({ repo: summary(await service.createRepo(await jsonBody(c), c.get('actor'))) }, 201));
+  api.post('/repos', needs('server-admin'), async (c) => c.json({ repo: summary(await service.createRepo(await jsonBody(c), c.get('actor'))) }, 201));
 
-  api.get('/repos/:repo', async (c) => c.json({ repo: summary(await service.getRepo(c.req.param('repo'))) }));
+  api.get('/repos/:repo', readable, async (c) => c.json({ repo: summary(await service.getRepo(c.req.param('repo'))) }));
 
-  api.patch('/repos/:repo', requireAdmin, async (c) => c.json({ repo: summary(await service.updateRepo(c.req.param('repo'), await jsonBody(c), c.get('actor'))) }));
+  api.patch('/repos/:repo', needs('admin'), async (c) => c.json({ repo: summary(await service.updateRepo(c.req.param('repo'), await jsonBody(c), c.get('actor'))) }));
 
-  api.delete('/repos/:repo', requireAdmin, async (c) => {
+  api.delete('/repos/:repo', needs('admin'), async (c) => {
     await service.deleteRepo(c.req.param('repo'));
+    await access.policies.removeAll(c.req.param('repo'));
     return c.body(null, 204);
   });
 
-  api.post('/repos/:repo/packages', requireAdmin, async (c) => {
+  api.post('/repos/:repo/packages', needs('write'), async (c) => {
     const distribution = required(c, 'distribution');
     const component = c.req.query('component') ?? 'main';
     const replace = flag(c, 'replace');
@@ -64,17 +76,17 @@ export function createApi({ service, admin }: ApiDeps): Hono<Env> {
 
   // Resumable uploads: one package file sent in parts (each its own request, so no request
   // carries more than a part), then published by naming it in POST .../packages.
-  api.post('/repos/:repo/uploads', requireAdmin, async (c) => {
+  api.post('/repos/:repo/uploads', needs('write'), async (c) => {
     const session = await service.startUpload(c.req.param('repo'), await jsonBody(c), c.get('actor'));
     return c.json({ upload: uploadInfo(session, []) }, 201);
   });
 
-  api.get('/repos/:repo/uploads/:id', requireAdmin, async (c) => {
+  api.get('/repos/:repo/uploads/:id', needs('write'), async (c) => {
     const { session, received } = await service.uploadStatus(c.req.param('repo'), c.req.param('id'));
     return c.json({ upload: uploadInfo(session, received) });
   });
 
-  api.put('/repos/:repo/uploads/:id/parts/:part', requireAdmin, async (c) => {
+  api.put('/repos/:repo/uploads/:id/parts/:part', needs('write'), async (c) => {
     const length = c.req.header('content-length');
     const size = length === undefined || !/^\d+$/.test(length) ? undefined : Number(length);
     const body = c.req.raw.body ?? new Blob([]).stream();
@@ -82,17 +94,17 @@ export function createApi({ service, admin }: ApiDeps): Hono<Env> {
     return c.json({ part });
   });
 
-  api.delete('/repos/:repo/uploads/:id', requireAdmin, async (c) => {
+  api.delete('/repos/:repo/uploads/:id', needs('write'), async (c) => {
     await service.abortUpload(c.req.param('repo'), c.req.param('id'));
     return c.body(null, 204);
   });
 
-  api.get('/repos/:repo/packages', async (c) => {
+  api.get('/repos/:repo/packages', readable, async (c) => {
     const packages = await service.listPackages(c.req.param('repo'), { distribution: c.req.query('distribution'), q: c.req.query('q') });
     return c.json({ packages });
   });
 
-  api.delete('/repos/:repo/packages/:name/:version/:arch', requireAdmin, async (c) => {
+  api.delete('/repos/:repo/packages/:name/:version/:arch', needs('write'), async (c) => {
     const snapshot = await service.remove(
       c.req.param('repo'),
       { distribution: required(c, 'distribution'), component: c.req.query('component'), package: c.req.param('name'), version: c.req.param('version'), architecture: c.req.param('arch') },
@@ -102,16 +114,42 @@ export function createApi({ service, admin }: ApiDeps): Hono<Env> {
   });
 
   // What `packyard gc` does, for hosts without a data directory to run it on (the Worker).
-  api.post('/repos/:repo/gc', requireAdmin, async (c) => {
+  api.post('/repos/:repo/gc', needs('admin'), async (c) => {
     const repo = c.req.param('repo');
     await service.getRepo(repo);
     return c.json({ report: await gc(service.store, repo, { dryRun: flag(c, 'dry-run') }) });
   });
 
-  api.get('/repos/:repo/snapshots', async (c) => {
+  api.get('/repos/:repo/snapshots', readable, async (c) => {
     const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 50) || 50, 1), 1000);
     const snapshots = await service.snapshots(c.req.param('repo'), limit);
     return c.json({ snapshots: snapshots.map((s) => ({ ...snapshotInfo(s), changes: s.changes })) });
+  });
+
+  api.post('/tokens', needs('server-admin'), async (c) => {
+    const { token, info } = await access.tokens.create(await jsonBody(c), c.get('actor'), new Date());
+    return c.json({ ...info, token }, 201);
+  });
+
+  api.get('/tokens', needs('server-admin'), async (c) => c.json({ tokens: await access.tokens.list() }));
+
+  api.delete('/tokens/:id', needs('server-admin'), async (c) => {
+    await access.tokens.revoke(c.req.param('id'));
+    return c.body(null, 204);
+  });
+
+  api.post('/repos/:repo/oidc-policies', needs('admin'), async (c) => {
+    const repo = c.req.param('repo');
+    await service.getRepo(repo);
+    const policy = await access.policies.add(repo, await jsonBody(c), { allowInsecure: access.allowInsecureOidc });
+    return c.json({ policy }, 201);
+  });
+
+  api.get('/repos/:repo/oidc-policies', needs('admin'), async (c) => c.json({ policies: await access.policies.list(c.req.param('repo')) }));
+
+  api.delete('/repos/:repo/oidc-policies/:id', needs('admin'), async (c) => {
+    await access.policies.remove(c.req.param('repo'), c.req.param('id'));
+    return c.body(null, 204);
   });
 
   return api;
@@ -213,6 +251,7 @@ function summary(s: Snapshot) {
   return {
     name: s.repo,
     type: s.type,
+    public: s.settings.public ?? false,
     architectures: s.settings.architectures,
     distributions: Object.fromEntries(
       [...new Set([...Object.keys(s.settings.distributions), ...Object.keys(s.lists)])].sort().map((d) => [d, { ...s.settings.distributions[d], components: Object.keys(s.lists[d] ?? {}).sort() }]),

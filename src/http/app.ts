@@ -1,15 +1,17 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { PackyardError } from '../util/errors.js';
 import type { RepositoryService } from '../repository/service.js';
-import type { AdminToken } from '../auth/admin-token.js';
+import type { Access } from '../auth/access.js';
 import type { Signer } from '../signing/signer.js';
 import { createApi } from './api.js';
 import { RepoFiles } from './repo-files.js';
 
 export interface AppDeps {
   service: RepositoryService;
-  admin: AdminToken;
+  access: Access;
   signer: Signer;
+  /** The client's address as the host knows it; by default Cloudflare's `CF-Connecting-IP`. */
+  clientOf?: (c: Context) => string;
   log?: (entry: Record<string, unknown>) => void;
   /** Shared with a host that also serves repository files by its own faster path. */
   files?: RepoFiles;
@@ -18,10 +20,12 @@ export interface AppDeps {
 /** The whole HTTP surface, written against web standards so every host serves the same app. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer);
+  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer, deps.access);
+  const clientOf = deps.clientOf ?? ((c: Context) => c.req.header('cf-connecting-ip') ?? 'unknown');
 
-  app.onError((err, c) => {
-    if (err instanceof PackyardError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
+  app.onError(async (err, c) => {
+    await dropUnreadBody(c.req.raw);
+    if (err instanceof PackyardError) return c.json({ error: { code: err.code, message: err.message } }, err.status, err.headers);
     deps.log?.({ level: 'error', msg: 'request failed', method: c.req.method, path: c.req.path, error: String((err as Error).stack ?? err) });
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
@@ -40,16 +44,37 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.route('/api/v1', createApi(deps));
+  app.route('/api/v1', createApi({ ...deps, clientOf }));
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
-    const view = { method: c.req.method, header: (name: string) => c.req.header(name) };
+    const view = { method: c.req.method, header: (name: string) => c.req.header(name), client: clientOf(c) };
     const plan = await files.planUrl(view, rawPath(c.req.url));
     const response = plan && (await files.objects.toResponse(plan));
     return response ?? c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
   });
 
   return app;
+}
+
+/** Bodies up to this size are read to the end when a request is refused before its body was read. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+/**
+ * A request refused before its body was read (a bad token on an upload): read the rest of a
+ * small body, so the client sees the answer rather than a reset, and a Worker that streamed
+ * the body on to a Durable Object is not left reading it after the answer, which workerd
+ * forbids; a large one is cancelled.
+ */
+async function dropUnreadBody(request: Request): Promise<void> {
+  if (!request.body || request.bodyUsed || request.body.locked) return;
+  const length = Number(request.headers.get('content-length') ?? NaN);
+  if (!(length <= DRAIN_LIMIT)) return void (await request.body.cancel().catch(() => {}));
+  const reader = request.body.getReader();
+  try {
+    while (!(await reader.read()).done);
+  } catch {
+    // The client went away: nothing left to read.
+  }
 }
 
 /** The path of a request URL or target as sent (Hono's own `path` is already partly decoded). */

@@ -2,6 +2,7 @@ import type { RepoStore } from '../repository/store.js';
 import type { PoolMap } from '../repository/snapshot.js';
 import { layout } from '../repository/layout.js';
 import type { Signer } from '../signing/signer.js';
+import type { Access } from '../auth/access.js';
 import { ObjectServer, type LastModified, type RequestView, type ResponsePlan } from './serve-object.js';
 import { REPO_NAME } from '../repository/layout.js';
 import { poolShard, type Snapshot } from '../repository/snapshot.js';
@@ -22,13 +23,15 @@ export class RepoFiles {
   constructor(
     private readonly store: RepoStore,
     private readonly signer: Signer,
+    private readonly access: Access,
   ) {
     this.objects = new ObjectServer(store.storage);
   }
 
   /**
    * The plan for a GET or HEAD of a URL path as sent (`/<repo>/<path>`, still percent-encoded);
-   * null for anything that is not a file of a repository.
+   * null for anything that is not a file of a repository. Throws 401/403 for a private
+   * repository's file without a credential that may read it; the public keys are always public.
    */
   async planUrl(request: RequestView, rawPath: string): Promise<ResponsePlan | null> {
     const slash = rawPath.indexOf('/', 1);
@@ -44,6 +47,7 @@ export class RepoFiles {
     if (path === 'public.gpg') return keyPlan(this.signer.publicKeyBinary);
     const snapshot = await this.store.current(repo);
     if (!snapshot) return null;
+    if (!snapshot.settings.public) await this.access.require(request, repo, 'read');
 
     const byHash = BY_HASH.exec(path);
     if (byHash) {

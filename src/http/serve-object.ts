@@ -6,6 +6,8 @@ import { Lru } from '../repository/lru.js';
 export interface RequestView {
   method: string;
   header(name: string): string | undefined;
+  /** The client's address (for throttling failed authentication). */
+  client: string;
 }
 
 export interface LastModified {

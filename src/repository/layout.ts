@@ -27,4 +27,9 @@ export const layout = {
   signingKeysPrefix: 'system/signing-keys/',
   signingKey: (fingerprint: string) => `system/signing-keys/${fingerprint}.asc`,
   adminToken: 'system/admin-token.json',
+  tokensPrefix: 'system/tokens/',
+  token: (id: string) => `system/tokens/${id}.json`,
+  /** Kept outside the repository's folder, which gc sweeps of what no snapshot references. */
+  oidcPoliciesPrefix: (repo: string) => `system/oidc-policies/${repo}/`,
+  oidcPolicy: (repo: string, id: string) => `system/oidc-policies/${repo}/${id}.json`,
 };

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { PackyardError } from '../util/errors.js';
+import { parseInput } from '../util/input.js';
 import { forEachConcurrent } from '../util/concurrency.js';
 import type { HasherFactory } from '../util/hash.js';
 import { webGzip, type Gzip } from '../util/compress.js';
@@ -69,9 +69,9 @@ export class RepositoryService {
   }
 
   async createRepo(input: unknown, actor: string): Promise<Snapshot> {
-    const spec = parse(createRepoSchema, input);
+    const spec = parseInput(createRepoSchema, input);
     checkRepoName(spec.name);
-    const settings: RepoSettings = { architectures: spec.architectures ?? DEFAULT_ARCHITECTURES, distributions: spec.distributions ?? {} };
+    const settings: RepoSettings = { architectures: spec.architectures ?? DEFAULT_ARCHITECTURES, distributions: spec.distributions ?? {}, public: spec.public ?? false };
     const { snapshot } = await this.store.commit(
       spec.name,
       async () => {
@@ -86,12 +86,13 @@ export class RepositoryService {
   }
 
   async updateRepo(repo: string, input: unknown, actor: string): Promise<Snapshot> {
-    const patch = parse(updateRepoSchema, input);
+    const patch = parseInput(updateRepoSchema, input);
     return this.mutate(repo, (current) => ({
       actor,
       settings: {
         architectures: patch.architectures ?? current.settings.architectures,
         distributions: { ...current.settings.distributions, ...patch.distributions },
+        public: patch.public ?? current.settings.public ?? false,
       },
     }));
   }
@@ -166,7 +167,7 @@ export class RepositoryService {
   /** Starts a resumable upload of one package file, sent in parts and published by `upload`. */
   async startUpload(repo: string, input: unknown, actor: string): Promise<UploadSession> {
     checkRepoName(repo);
-    const spec = parse(startUploadSchema, input);
+    const spec = parseInput(startUploadSchema, input);
     if (!(await this.store.readHead(repo))) throw notFound(repo);
     return this.uploads.start(repo, spec, actor, this.ctx.now());
   }
@@ -238,13 +239,4 @@ function checkPlacement(distribution: string, component: string): void {
 
 function notFound(repo: string): PackyardError {
   return new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
-}
-
-function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new PackyardError(400, 'invalid-request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
-  }
-  return result.data;
 }

@@ -25,6 +25,7 @@ export const createRepoSchema = z
     type: z.literal('deb').default('deb'),
     architectures: architecturesSchema.optional(),
     distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distributionSettingsSchema).optional(),
+    public: z.boolean().optional(),
   })
   .strict();
 
@@ -32,6 +33,7 @@ export const updateRepoSchema = z
   .object({
     architectures: architecturesSchema.optional(),
     distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distributionSettingsSchema).optional(),
+    public: z.boolean().optional(),
   })
   .strict();
 

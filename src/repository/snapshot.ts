@@ -21,6 +21,8 @@ export interface DistributionSettings {
 export interface RepoSettings {
   architectures: string[];
   distributions: Record<string, DistributionSettings>;
+  /** Readable without credentials. Absent (repositories made before access control): private. */
+  public?: boolean;
 }
 
 export interface Change {

@@ -4,6 +4,8 @@ export class PackyardError extends Error {
     readonly status: 400 | 401 | 403 | 404 | 409 | 411 | 412 | 413 | 415 | 416 | 422 | 429 | 500 | 503,
     readonly code: string,
     message: string,
+    /** Response headers the answer needs (a 401's challenge, a 429's Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'PackyardError';

@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe('packyard CLI', () => {
   it('has --help on every command', async () => {
-    const commands = [[], ['serve'], ['add'], ['upload'], ['repo'], ['repo', 'create'], ['repo', 'list'], ['repo', 'show'], ['repo', 'delete'], ['ls'], ['rm'], ['snapshots'], ['key'], ['key', 'generate'], ['key', 'import'], ['key', 'export'], ['key', 'list'], ['key', 'remove'], ['fsck'], ['gc'], ['export']];
+    const commands = [[], ['serve'], ['add'], ['upload'], ['repo'], ['repo', 'create'], ['repo', 'list'], ['repo', 'show'], ['repo', 'update'], ['repo', 'delete'], ['ls'], ['rm'], ['snapshots'], ['key'], ['key', 'generate'], ['key', 'import'], ['key', 'export'], ['key', 'list'], ['key', 'remove'], ['fsck'], ['gc'], ['export'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['oidc'], ['oidc', 'add'], ['oidc', 'list'], ['oidc', 'remove']];
     for (const command of commands) {
       const r = await cli([...command, '--help']);
       expect(r.code, command.join(' ')).toBe(0);
@@ -112,6 +112,32 @@ describe('packyard CLI', () => {
     expect(bad.stderr).toMatch(/Unrecognized key: "dat"/);
   });
 
+  it('creates, lists and revokes tokens, and manages OIDC trust policies', async () => {
+    const data = join(work, 'data-access');
+    expect((await cli(['repo', 'create', 'acme', '--data', data])).stdout).toMatch(/Created private repository acme/);
+    const created = await cli(['token', 'create', '--data', data, '--repo', 'acme', '--scope', 'read,write', '--name', 'ci', '--expires', '30d']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout.trim()).toMatch(/^pyt_[0-9a-f]{16}_[0-9a-f]{40}$/);
+    const [listed] = JSON.parse((await cli(['token', 'list', '--data', data, '--json'])).stdout) as { id: string; name: string; repos: Record<string, string[]>; expiresAt: string }[];
+    expect(listed).toMatchObject({ name: 'ci', repos: { acme: ['read', 'write'] } });
+    expect(Date.parse(listed!.expiresAt) - Date.now()).toBeGreaterThan(29 * 86400_000);
+    expect((await cli(['token', 'create', '--data', data, '--name', 'nothing'])).stderr).toMatch(/--repo, or --admin/);
+    expect((await cli(['token', 'create', '--data', data, '--repo', 'acme', '--scope', 'root'])).stderr).toMatch(/invalid-request/);
+    expect((await cli(['token', 'revoke', listed!.id, '--data', data])).code).toBe(0);
+    expect(JSON.parse((await cli(['token', 'list', '--data', data, '--json'])).stdout)).toEqual([]);
+
+    const added = await cli(['oidc', 'add', '--data', data, '--repo', 'acme', '--audience', 'https://pkgs.example.com', '--claim', 'repository=acme/*', '--claim', 'ref=refs/heads/main', '--json']);
+    expect(added.code, added.stderr).toBe(0);
+    const policy = JSON.parse(added.stdout) as { id: string; issuer: string; scopes: string[] };
+    expect(policy).toMatchObject({ issuer: 'https://token.actions.githubusercontent.com', scopes: ['write'] });
+    expect((await cli(['oidc', 'list', '--data', data, '--repo', 'acme'])).stdout).toContain('repository=acme/* ref=refs/heads/main → write');
+    const insecure = await cli(['oidc', 'add', '--data', data, '--repo', 'acme', '--issuer', 'http://issuer.example.com', '--audience', 'x']);
+    expect(insecure.code).toBe(1);
+    expect(insecure.stderr).toMatch(/issuer: must be an https:\/\/ URL/);
+    expect((await cli(['oidc', 'remove', policy.id, '--data', data, '--repo', 'acme'])).code).toBe(0);
+    expect((await cli(['oidc', 'list', '--data', data, '--repo', 'acme', '--json'])).stdout.trim()).toBe('[]');
+  });
+
   it('uploads to a running server as one batch', async () => {
     await cli(['repo', 'create', 'fleet', '--url', server.url, '--token', server.token, '--distribution', 'stable']);
     const up = await cli(['upload', '--url', server.url, '--repo', 'fleet', '--distribution', 'stable', '--json', ...debs.map((d) => d.path)], { PACKYARD_TOKEN: server.token });
@@ -119,8 +145,11 @@ describe('packyard CLI', () => {
     expect(JSON.parse(up.stdout).changed).toBe(true);
     const denied = await cli(['upload', '--url', server.url, '--token', 'wrong', '--repo', 'fleet', '--distribution', 'stable', debs[0]!.path]);
     expect(denied.code).toBe(1);
-    expect(denied.stderr).toMatch(/403/);
-    const shown = JSON.parse((await cli(['repo', 'show', 'fleet', '--url', server.url, '--json'])).stdout);
+    expect(denied.stderr).toMatch(/401 invalid-credentials/);
+    // Private by default: showing it needs a token too.
+    expect((await cli(['repo', 'show', 'fleet', '--url', server.url])).stderr).toMatch(/401 unauthenticated/);
+    const shown = JSON.parse((await cli(['repo', 'show', 'fleet', '--url', server.url, '--token', server.token, '--json'])).stdout);
+    expect(shown.public).toBe(false);
     expect(shown.distributions.stable.components).toEqual(['main']);
   });
 
@@ -134,7 +163,7 @@ describe('packyard CLI', () => {
     const result = JSON.parse(up.stdout) as { packages: { package: string; sha256: string }[]; snapshot: { seq: number } };
     expect(result.packages.map((p) => p.package).sort()).toEqual(['alpha', 'huge']);
     expect(result.packages.find((p) => p.package === 'huge')!.sha256).toBe(big.sha256);
-    const served = await fetch(`${server.url}/parts/pool/main/h/huge/huge_1.0_amd64.deb`);
+    const served = await fetch(`${server.url}/parts/pool/main/h/huge/huge_1.0_amd64.deb`, { headers: { authorization: `Bearer ${server.token}` } });
     expect(createHash('sha256').update(Buffer.from(await served.arrayBuffer())).digest('hex')).toBe(big.sha256);
 
     const badThreshold = await cli(['upload', '--url', server.url, '--token', server.token, '--repo', 'parts', '--distribution', 'stable', '--resumable-above', 'lots', big.path]);

@@ -1,5 +1,6 @@
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { AdminToken } from '../../src/auth/admin-token.js';
+import { Access } from '../../src/auth/access.js';
 import { createApp } from '../../src/http/app.js';
 import { testService } from './service.js';
 
@@ -10,11 +11,12 @@ export async function testApp(now?: () => Date) {
   const storage = new MemoryStorage();
   const service = await testService(storage, now);
   const { admin } = await AdminToken.load(storage, ADMIN);
-  const app = createApp({ service, admin, signer: service.deps.signer });
+  const access = new Access(storage, admin);
+  const app = createApp({ service, access, signer: service.deps.signer });
   const request = (path: string, init: RequestInit & { token?: string | null } = {}) => {
     const headers = new Headers(init.headers);
     if (init.token !== null) headers.set('authorization', `Bearer ${init.token ?? ADMIN}`);
     return app.request(path, { ...init, headers });
   };
-  return { app, storage, service, request };
+  return { app, storage, service, access, request };
 }

@@ -210,8 +210,11 @@ export class ApiError extends Error {
 export interface Api {
   /** Raw request with the token (if any) as a Bearer header; for tests of error answers. */
   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>;
-  /** POST /api/v1/repos {"name","type":"deb"}. Throws ApiError unless 2xx. */
-  createRepo(name: string): Promise<unknown>;
+  /**
+   * POST /api/v1/repos {"name","type":"deb","public"}. Public unless asked otherwise: most tests
+   * are about serving, and test/e2e/access.test.ts is about private repositories. Throws ApiError unless 2xx.
+   */
+  createRepo(name: string, options?: { public?: boolean }): Promise<unknown>;
   /** POST /api/v1/repos/<repo>/packages?distribution=&component= with one multipart `file` field per file. */
   upload(repo: string, dist: string, comp: string, files: readonly string[]): Promise<unknown>;
   /** GET /<repo>/public.gpg: the binary public key for signed-by=. */
@@ -235,12 +238,12 @@ export function api(url: string, token?: string): Api {
   };
   return {
     fetch: call,
-    createRepo: async (name) =>
+    createRepo: async (name, options = {}) =>
       json(
         await call('/api/v1/repos', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ name, type: 'deb' }),
+          body: JSON.stringify({ name, type: 'deb', public: options.public ?? true }),
         }),
         `create repo ${name}`,
       ),

@@ -28,12 +28,12 @@ export interface StartedWorkerd extends RunningWorker {
 }
 
 /** `wrangler dev`: the Worker over local R2, as `npm run dev:worker` runs it; `/__scheduled` fires its cron. */
-export async function startWorker(): Promise<RunningWorker> {
+export async function startWorker(options: { vars?: Record<string, string> } = {}): Promise<RunningWorker> {
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
   const state = await mkdtemp(path.join(os.tmpdir(), 'packyard-worker-'));
   const wrangler = path.join(repoRoot, 'node_modules/.bin/wrangler');
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--var', `PACKYARD_ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false', '--log-level', 'log', '--test-scheduled'];
+  const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', state, '--var', `PACKYARD_ADMIN_TOKEN:${token}`, '--show-interactive-dev-session=false', '--log-level', 'log', '--test-scheduled', ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`])];
   return launch('wrangler-dev', wrangler, args, { WRANGLER_SEND_METRICS: 'false', CI: '1', NO_COLOR: '1' }, port, token, state);
 }
 

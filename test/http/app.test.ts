@@ -16,7 +16,7 @@ beforeAll(async () => {
 
 async function withPackage(now?: () => Date) {
   const t = await testApp(now);
-  expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme', type: 'deb' }) })).status).toBe(201);
+  expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme', type: 'deb', public: true }) })).status).toBe(201);
   const form = new FormData();
   form.append('file', new Blob([bytes]), 'hello.deb');
   const res = await t.request('/api/v1/repos/acme/packages?distribution=stable&component=main', { method: 'POST', body: form });
@@ -29,7 +29,7 @@ describe('HTTP API', () => {
     const t = await testApp();
     const cases: [string, RequestInit & { token?: string | null }, number, string][] = [
       ['/api/v1/repos', { method: 'POST', body: '{"name":"acme"}', token: null }, 401, 'unauthenticated'],
-      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme"}', token: 'wrong' }, 403, 'forbidden'],
+      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme"}', token: 'wrong' }, 401, 'invalid-credentials'],
       ['/api/v1/repos', { method: 'POST', body: 'not json' }, 400, 'invalid-json'],
       ['/api/v1/repos', { method: 'POST', body: '{"name":"Bad Name"}' }, 400, 'invalid-repo-name'],
       ['/api/v1/repos', { method: 'POST', body: '{"name":"acme","type":"rpm"}' }, 400, 'invalid-request'],
@@ -153,7 +153,7 @@ describe('serving repository files', () => {
   it('does not answer 304 to If-Modified-Since when two publishes share a second', async () => {
     let clock = Date.parse('2026-05-01T10:00:00.100Z');
     const t = await testApp(() => new Date(clock));
-    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme', distributions: { stable: { components: ['main'] } } }) });
+    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme', public: true, distributions: { stable: { components: ['main'] } } }) });
     clock += 2000;
     await t.request('/api/v1/repos/acme', { method: 'PATCH', body: JSON.stringify({ distributions: { stable: { label: 'first' } } }) });
     const first = await t.request('/acme/dists/stable/InRelease', { token: null });
@@ -168,7 +168,7 @@ describe('serving repository files', () => {
 
   it('never resolves a path outside the repository', async () => {
     const t = await withPackage();
-    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'other' }) });
+    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'other', public: true }) });
     const paths = [
       '/other/dists%2f..%2f..%2facme%2fdists%2fstable%2fInRelease',
       '/other/pool/..%2f..%2facme/pool/main/h/hello/hello_1.0_amd64.deb',

@@ -176,7 +176,7 @@ describe('requests malformed at the HTTP level are refused, leaving the reposito
     ['unknown repository', async () => ['/api/v1/repos/nope/packages?distribution=stable&component=main', good()], 404, 'repo-not-found'],
     ['invalid repository name', async () => ['/api/v1/repos/ACME/packages?distribution=stable&component=main', good()], 400, 'invalid-repo-name'],
     ['no admin token', async () => [UPLOAD, { ...good(), token: null }], 401, 'unauthenticated'],
-    ['a wrong admin token', async () => [UPLOAD, { ...good(), token: 'not-the-token' }], 403, 'forbidden'],
+    ['a wrong admin token', async () => [UPLOAD, { ...good(), token: 'not-the-token' }], 401, 'invalid-credentials'],
   ];
 
   test.each(requests)('%s', async (_, make, status, code) => {

@@ -25,6 +25,7 @@ interface PublishOptions {
   json?: boolean;
   url?: string;
   token?: string;
+  oidcAudience?: string;
   data?: string;
   resumableAbove?: string;
 }
@@ -124,6 +125,7 @@ export function registerPublish(program: Command): void {
   common(program.command('upload').description('upload .deb files to a Packyard server as one atomic batch').argument('<files...>', '.deb files'))
     .option('--url <url>', 'server URL (or PACKYARD_URL)')
     .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
+    .option('--oidc-audience <aud>', "in GitHub Actions: authenticate with the job's OIDC token for this audience (or PACKYARD_OIDC_AUDIENCE)")
     .option('--resumable-above <bytes>', 'send files larger than this in parts, as resumable uploads', String(RESUMABLE_ABOVE))
     .action((files: string[], options: PublishOptions) => {
       if (!options.url && !process.env.PACKYARD_URL) throw new CliError('upload needs --url (or PACKYARD_URL); to publish into a local data directory use `packyard add`');

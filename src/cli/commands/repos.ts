@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { connect, type ClientOptions } from '../client.js';
+import { CliError, connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
 
 interface RepoSummary {
   name: string;
   type: string;
+  public: boolean;
   architectures: string[];
   distributions: Record<string, { components: string[] }>;
   snapshot: { id: string; createdAt: string; actor: string };
@@ -24,6 +25,7 @@ export function target(cmd: Command): Command {
   return cmd
     .option('--url <url>', 'server URL (or PACKYARD_URL)')
     .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
+    .option('--oidc-audience <aud>', "in GitHub Actions: authenticate with the job's OIDC token for this audience (or PACKYARD_OIDC_AUDIENCE)")
     .option('--data <dir>', 'data directory, when no --url (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
     .option('--json', 'print JSON');
 }
@@ -34,12 +36,25 @@ export function registerRepos(program: Command): void {
   target(repo.command('create').description('create a repository').argument('<name>'))
     .option('--architectures <list>', 'comma-separated architectures', 'amd64,arm64')
     .option('--distribution <names...>', 'distributions to publish right away (with component main)')
-    .action(async (name: string, o: ClientOptions & { json?: boolean; architectures: string; distribution?: string[] }) => {
+    .option('--public', 'readable without a token (repositories are private by default)')
+    .action(async (name: string, o: ClientOptions & { json?: boolean; architectures: string; distribution?: string[]; public?: boolean }) => {
       const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, { components: ['main'] }]));
-      const body = { name, type: 'deb', architectures: o.architectures.split(',').map((a) => a.trim()).filter(Boolean), distributions };
+      const body = { name, type: 'deb', architectures: o.architectures.split(',').map((a) => a.trim()).filter(Boolean), distributions, public: !!o.public };
       const { repo: created } = (await (await connect(o)).request('POST', '/api/v1/repos', { json: body })) as { repo: RepoSummary };
       if (o.json) return printJson(created);
-      console.log(`Created repository ${created.name}.`);
+      console.log(`Created ${created.public ? 'public' : 'private'} repository ${created.name}.`);
+    });
+
+  target(repo.command('update').description("change a repository's settings").argument('<name>'))
+    .option('--public', 'make it readable without a token')
+    .option('--private', 'make reading need a token')
+    .option('--architectures <list>', 'comma-separated architectures')
+    .action(async (name: string, o: ClientOptions & { json?: boolean; public?: boolean; private?: boolean; architectures?: string }) => {
+      if (o.public && o.private) throw new CliError('choose --public or --private, not both');
+      const body = { ...(o.public || o.private ? { public: !!o.public } : {}), ...(o.architectures ? { architectures: o.architectures.split(',').map((a) => a.trim()).filter(Boolean) } : {}) };
+      const { repo: updated } = (await (await connect(o)).request('PATCH', `/api/v1/repos/${encodeURIComponent(name)}`, { json: body })) as { repo: RepoSummary };
+      if (o.json) return printJson(updated);
+      console.log(`Updated repository ${updated.name}: ${updated.public ? 'public' : 'private'}, ${updated.architectures.join(' ')}.`);
     });
 
   target(repo.command('list').description('list repositories')).action(async (o: ClientOptions & { json?: boolean }) => {
@@ -51,7 +66,7 @@ export function registerRepos(program: Command): void {
   target(repo.command('show').description('show a repository').argument('<name>')).action(async (name: string, o: ClientOptions & { json?: boolean }) => {
     const { repo: r } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(name)}`)) as { repo: RepoSummary };
     if (o.json) return printJson(r);
-    console.log(`Repository:    ${r.name} (${r.type})`);
+    console.log(`Repository:    ${r.name} (${r.type}, ${r.public ? 'public' : 'private'})`);
     console.log(`Architectures: ${r.architectures.join(' ')}`);
     console.log(`Snapshot:      ${r.snapshot.id} (${r.snapshot.createdAt} by ${r.snapshot.actor})`);
     for (const [d, info] of Object.entries(r.distributions)) console.log(`Distribution:  ${d} [${info.components.join(' ')}]`);

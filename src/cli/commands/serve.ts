@@ -3,6 +3,7 @@ import { openDataDir, loadAdminToken } from '../../hosts/node/runtime.js';
 import { startServer } from '../../hosts/node/server.js';
 import { log } from '../../hosts/node/log.js';
 import { aptLines } from '../apt-lines.js';
+import { ApiTokens } from '../../auth/tokens.js';
 
 interface ServeOptions {
   data: string;
@@ -23,14 +24,20 @@ export function registerServe(program: Command): void {
       const runtime = await openDataDir(o.data);
       const { admin, created } = await loadAdminToken(runtime.storage);
       const fresh = (await runtime.service.listRepos()).length === 0 && runtime.generatedKey;
-      if (fresh && o.defaultRepo) await runtime.service.createRepo({ name: 'default', type: 'deb', distributions: { stable: { components: ['main'] } } }, 'packyard serve');
+      const readTokens = new Map<string, string>();
+      if (fresh && o.defaultRepo) {
+        await runtime.service.createRepo({ name: 'default', type: 'deb', distributions: { stable: { components: ['main'] } } }, 'packyard serve');
+        // Private like every repository: a read token for apt, shown with the lines to paste.
+        const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
+        readTokens.set('default', token);
+      }
       const server = await startServer(runtime, admin, o.host, Number(o.port));
       log({ level: 'info', msg: 'listening', url: server.url, data: runtime.dataDir });
 
       const out: string[] = [`Packyard is serving ${runtime.dataDir} at ${server.url}`];
       if (runtime.generatedKey) out.push(`Generated signing key ${runtime.generatedKey}.`);
       if (created) out.push('', 'Admin token (shown once; only its hash is stored):', `  ${created}`);
-      for (const repo of await runtime.service.listRepos()) out.push('', ...aptLines(server.url, await runtime.service.getRepo(repo)));
+      for (const repo of await runtime.service.listRepos()) out.push('', ...aptLines(server.url, await runtime.service.getRepo(repo), readTokens.get(repo)));
       process.stdout.write(out.join('\n') + '\n');
 
       const stop = async () => {

@@ -1,10 +1,13 @@
 import { getRequestListener } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, rawPath } from '../../http/app.js';
 import { RepoFiles } from '../../http/repo-files.js';
 import type { ResponsePlan } from '../../http/serve-object.js';
+import { Access } from '../../auth/access.js';
 import type { AdminToken } from '../../auth/admin-token.js';
+import { PackyardError } from '../../util/errors.js';
 import type { Runtime } from './runtime.js';
 import { log } from './log.js';
 import { sendFile } from './send-file.js';
@@ -20,8 +23,9 @@ export interface RunningServer {
  * turn into a Response) and it is written with Node's own calls, pool files streamed from disk.
  */
 export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number): Promise<RunningServer> {
-  const files = new RepoFiles(runtime.service.store, runtime.signer);
-  const app = createApp({ service: runtime.service, signer: runtime.signer, admin, log, files });
+  const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
+  const files = new RepoFiles(runtime.service.store, runtime.signer, access);
+  const app = createApp({ service: runtime.service, signer: runtime.signer, access, log, files, clientOf: (c) => getConnInfo(c).remote.address ?? 'unknown' });
   const appListener = getRequestListener(app.fetch);
 
   const server = createServer((req, res) => {
@@ -32,6 +36,9 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
         if (!served) void appListener(req, res);
       },
       (err: unknown) => {
+        if (err instanceof PackyardError && !res.headersSent) {
+          return void res.writeHead(err.status, { ...err.headers, 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: err.code, message: err.message } }));
+        }
         log({ level: 'error', msg: 'request failed', method: req.method, path: url, error: String((err as Error).stack ?? err) });
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'internal', message: 'internal error' } }));
         else res.destroy();
@@ -56,6 +63,7 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
 async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const view = {
     method: req.method!,
+    client: req.socket.remoteAddress ?? 'unknown',
     // Scans the raw headers: reading `req.headers` builds an object per request, a cost that
     // showed in InRelease requests per second.
     header(name: string) {

@@ -13,6 +13,8 @@ export interface Env {
   /** Secret: an armored private signing key (`packyard key export --private`); made and kept in R2 when unset. */
   PACKYARD_SIGNING_KEY?: string;
   PACKYARD_SIGNING_KEY_PASSPHRASE?: string;
+  /** "1": accept http:// OIDC issuers on loopback addresses (tests only). */
+  PACKYARD_OIDC_ALLOW_INSECURE?: string;
   /** How long, in ms, an isolate reuses a repository's head for serving (default 1000). */
   PACKYARD_HEAD_TTL_MS?: string;
 }

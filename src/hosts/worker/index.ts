@@ -4,6 +4,7 @@
 import type { Hono } from 'hono';
 import { createApp } from '../../http/app.js';
 import { AdminToken } from '../../auth/admin-token.js';
+import { Access } from '../../auth/access.js';
 import { RepositoryService } from '../../repository/service.js';
 import { Keyring } from '../../signing/keyring.js';
 import { Signer } from '../../signing/signer.js';
@@ -38,7 +39,8 @@ async function buildApp(env: Env): Promise<Hono> {
   const service = new RepositoryService({ storage, signer, createHasher: createWorkerHasher, headTtlMs: Number(env.PACKYARD_HEAD_TTL_MS ?? 1000) });
   // No generated admin token here: there is nobody to show it to. Without the secret, writes get 401/403.
   const { admin } = await AdminToken.load(storage, env.PACKYARD_ADMIN_TOKEN || crypto.randomUUID());
-  return createApp({ service, signer, admin, log: (entry) => console.log(JSON.stringify(entry)) });
+  const access = new Access(storage, admin, { allowInsecureOidc: env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
+  return createApp({ service, signer, access, log: (entry) => console.log(JSON.stringify(entry)) });
 }
 
 /** R2 on Cloudflare; a directory served by a workerd disk service on-prem (deploy/workerd). */

@@ -41,9 +41,12 @@ describe('workerd on-prem over a data directory', () => {
 
     await workerd.stop();
     workerd = await startWorkerd({ data });
-    const packages = await (await fetch(`${workerd.url}/acme/dists/stable/main/binary-amd64/Packages`)).text();
+    // `packyard add` made the repository private: reads need a token.
+    const auth = { headers: { authorization: `Bearer ${workerd.token}` } };
+    expect((await fetch(`${workerd.url}/acme/dists/stable/InRelease`)).status).toBe(401);
+    const packages = await (await fetch(`${workerd.url}/acme/dists/stable/main/binary-amd64/Packages`, auth)).text();
     expect(packages.match(/^Package: .*/gm)?.sort()).toEqual(['Package: published', 'Package: seeded']);
-    const pool = await fetch(`${workerd.url}/acme/pool/main/s/seeded/seeded_1.0_amd64.deb`);
+    const pool = await fetch(`${workerd.url}/acme/pool/main/s/seeded/seeded_1.0_amd64.deb`, auth);
     expect(Buffer.from(await pool.arrayBuffer()).length).toBe(seeded.size);
 
     await workerd.stop();
