@@ -23,9 +23,9 @@ export async function run({ n, runs }) {
     },
     async aptly(work) {
       const config = aptly.create(work);
-      const { addMs, publishMs } = await aptly.addAndPublish(config, key, DIST, dir);
+      const { createMs, addMs, publishMs } = await aptly.addAndPublish(config, key, DIST, dir);
       const count = countStanzas(await readFile(join(work, `root/public/dists/${DIST}/main/binary-amd64/Packages.gz`)));
-      return { ms: addMs + publishMs, count, detail: { addMs, publishMs } };
+      return { ms: createMs + addMs + publishMs, count, detail: { createMs, addMs, publishMs } };
     },
     async reprepro(work) {
       reprepro.create(work, key, DIST);

@@ -36,9 +36,10 @@ export const aptly = {
   },
   async addAndPublish(config, key, dist, inputDir) {
     const env = key.env;
-    await run('aptly', [`-config=${config}`, 'repo', 'create', `-distribution=${dist}`, '-component=main', 'bench'], { env });
+    // Timed like Packyard's `repo create` + `add`: all three steps.
+    const create = await run('aptly', [`-config=${config}`, 'repo', 'create', `-distribution=${dist}`, '-component=main', 'bench'], { env });
     const add = await run('aptly', [`-config=${config}`, 'repo', 'add', 'bench', inputDir], { env });
     const publish = await run('aptly', [`-config=${config}`, 'publish', 'repo', `-gpg-key=${key.fpr}`, '-batch', 'bench'], { env });
-    return { addMs: add.ms, publishMs: publish.ms };
+    return { createMs: create.ms, addMs: add.ms, publishMs: publish.ms };
   },
 };
