@@ -1,22 +1,12 @@
 import { PackyardError } from '../../util/errors.js';
-import type { Gzip } from '../../util/compress.js';
-import { digestBytes, type HasherFactory } from '../../util/hash.js';
-import { layout } from '../../repository/layout.js';
-import type { RepoStore } from '../../repository/store.js';
+import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
 import { newSnapshotId, type Change, type FileEntry, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
-import type { Signer } from '../../signing/signer.js';
 import { recordId, type DebRecord } from './record.js';
-import { ListSet, renderShards, shardOf } from './package-lists.js';
-import { PoolSet } from './pool-set.js';
+import { renderShards, shardOf } from './package-lists.js';
+import { sortRecords } from './packages-index.js';
+import { ListSet } from '../../repository/package-lists.js';
+import { PoolSet } from '../../repository/pool-set.js';
 import { renderComponentRelease, renderRelease } from './release.js';
-
-export interface PublishContext {
-  store: RepoStore;
-  signer: Signer;
-  createHasher: HasherFactory;
-  gzip: Gzip;
-  now: () => Date;
-}
 
 interface Placement {
   distribution: string;
@@ -54,7 +44,7 @@ const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
  * needs; only the package lists it touches are loaded and only their indexes re-rendered.
  */
 export async function buildSnapshot(ctx: PublishContext, repo: string, current: Snapshot, mutation: Mutation): Promise<MutationResult> {
-  const lists = new ListSet(ctx.store, current);
+  const lists = new ListSet<DebRecord>(ctx.store, current, { id: recordId, sort: sortRecords });
   const pool = new PoolSet(ctx.store, current);
   const changes: Change[] = [];
   const unusedKeys: string[] = [];
@@ -169,7 +159,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
 }
 
 /** A replaced pool file changes under every distribution that lists it, so all their lists are updated. */
-async function replaceEverywhere(lists: ListSet, pool: PoolSet, record: DebRecord): Promise<void> {
+async function replaceEverywhere(lists: ListSet<DebRecord>, pool: PoolSet, record: DebRecord): Promise<void> {
   for (const list of await lists.allFor(record.architecture, shardOf(record.package))) {
     for (const [id, r] of list) if (r.filename === record.filename) list.set(id, { ...record });
   }
@@ -198,16 +188,3 @@ export function emptySnapshot(repo: string, settings: RepoSettings, actor: strin
   return { id: newSnapshotId(0), repo, type: 'deb', seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: {}, lists: {}, rendered: {} };
 }
 
-async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): Promise<FileEntry> {
-  const digests = await digestBytes(ctx.createHasher, data);
-  const key = layout.byHash(repo, 'SHA256', digests.sha256);
-  const storage = ctx.store.storage;
-  // Named by content: an object already there is this very content, and writing it again is
-  // harmless, so no conditional write (and its lock) is needed.
-  await Promise.all(
-    [key, layout.byHash(repo, 'SHA512', digests.sha512)].map(async (k) => {
-      if (!(await storage.head(k))) await storage.put(k, data);
-    }),
-  );
-  return { key, size: data.length, ...digests };
-}

@@ -1,5 +1,5 @@
-import type { RepoStore } from '../../repository/store.js';
-import { poolShard, type PoolEntry, type PoolMap, type Snapshot } from '../../repository/snapshot.js';
+import type { RepoStore } from './store.js';
+import { poolShard, type PoolEntry, type PoolMap, type Snapshot } from './snapshot.js';
 
 /** The pool-map shards a publish reads and changes, loaded lazily and written back once. */
 export class PoolSet {
