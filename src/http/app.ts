@@ -47,13 +47,19 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/v1', createApi({ ...deps, clientOf }));
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
-    const view = { method: c.req.method, header: (name: string) => c.req.header(name), client: clientOf(c) };
+    const view = { method: c.req.method, header: (name: string) => c.req.header(name), client: clientOf(c), origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')) };
     const plan = await files.planUrl(view, rawPath(c.req.url));
     const response = plan && (await files.objects.toResponse(plan));
     return response ?? c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
   });
 
   return app;
+}
+
+/** The origin the client used: the request URL's, with a proxy's `X-Forwarded-Proto` when there is one. */
+export function originOf(url: string, forwardedProto: string | undefined): string {
+  const origin = new URL(url).origin;
+  return forwardedProto === 'https' && origin.startsWith('http:') ? `https:${origin.slice(5)}` : origin;
 }
 
 /** Bodies up to this size are read to the end when a request is refused before its body was read. */

@@ -6,6 +6,7 @@ import type { Access } from '../auth/access.js';
 import { ObjectServer, type LastModified, type RequestView, type ResponsePlan } from './serve-object.js';
 import { REPO_NAME } from '../repository/layout.js';
 import { poolShard, type Snapshot } from '../repository/snapshot.js';
+import { rpmPoolPath } from '../formats/rpm/publish.js';
 
 const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
 
@@ -57,6 +58,11 @@ export class RepoFiles {
       return this.objects.plan(request, layout.byHash(repo, algorithm, hex), { etag: hex, contentType: 'application/octet-stream', immutable: true });
     }
 
+    if (snapshot.type === 'rpm') {
+      const rpm = RPM_REPODATA.exec(path) ?? RPM_PACKAGE.exec(path) ?? RPM_REPO_FILE.exec(path);
+      if (rpm) return this.rpmPlan(request, snapshot, rpm);
+    }
+
     const entry = snapshot.files[path];
     if (entry) return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot) });
 
@@ -68,9 +74,53 @@ export class RepoFiles {
     }
     return null;
   }
+
+  /** Repodata by its checksum-prefixed name (superseded ones too), packages, and the `.repo` file. */
+  private async rpmPlan(request: RequestView, snapshot: Snapshot, match: RegExpExecArray): Promise<ResponsePlan | null> {
+    const repo = snapshot.repo;
+    const { hash, dist, letter, file, repoFile } = match.groups!;
+    if (hash) return this.objects.plan(request, layout.byHash(repo, 'SHA256', hash), { etag: hash, contentType: 'application/gzip', immutable: true });
+    if (repoFile) {
+      if (!snapshot.lists[repoFile] && !snapshot.settings.distributions[repoFile]) return null;
+      return textPlan(dnfRepoFile(request.origin(), snapshot, repoFile), 'text/plain; charset=utf-8');
+    }
+    const path = rpmPoolPath(dist!, `Packages/${letter}/${file}`);
+    const poolKey = snapshot.pool[poolShard(path)];
+    const pool = poolKey ? await this.store.meta<PoolMap>(poolKey) : {};
+    const entry = Object.hasOwn(pool, path) ? pool[path] : undefined;
+    return entry ? this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: 'application/x-rpm', immutable: true }) : null;
+  }
+}
+
+const RPM_REPODATA = /^[^/]+\/[^/]+\/repodata\/(?<hash>[0-9a-f]{64})-[a-z_]+\.xml\.gz$/;
+const RPM_PACKAGE = /^(?<dist>[^/]+)\/[^/]+\/Packages\/(?<letter>[^/]+)\/(?<file>[^/]+\.rpm)$/;
+const RPM_REPO_FILE = /^(?<repoFile>[^/]+)\.repo$/;
+
+/**
+ * What a dnf user drops into /etc/yum.repos.d/. dnf checks repomd.xml's signature, and repomd.xml
+ * the checksum of every package; packages themselves are as their builders signed them, or not.
+ */
+function dnfRepoFile(origin: string, snapshot: Snapshot, distribution: string): string {
+  const base = `${origin}/${snapshot.repo}`;
+  const lines = [
+    `[${snapshot.repo}-${distribution}]`,
+    `name=${snapshot.repo} ${distribution}`,
+    `baseurl=${base}/${distribution}/$basearch`,
+    'enabled=1',
+    'repo_gpgcheck=1',
+    'gpgcheck=0',
+    `gpgkey=${base}/public.key`,
+  ];
+  if (!snapshot.settings.public) lines.push('# private: a read token (packyard token create --repo ' + snapshot.repo + ' --scope read)', 'username=dnf', 'password=<token>');
+  return `${lines.join('\n')}\n`;
 }
 
 const encoder = new TextEncoder();
+
+function textPlan(text: string, contentType: string): ResponsePlan {
+  const bytes = encoder.encode(text);
+  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'public, max-age=300', 'content-length': String(bytes.length) }, body: { bytes } };
+}
 
 function keyPlan(body: string | Uint8Array): ResponsePlan {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;

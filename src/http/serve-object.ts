@@ -8,6 +8,8 @@ export interface RequestView {
   header(name: string): string | undefined;
   /** The client's address (for throttling failed authentication). */
   client: string;
+  /** `scheme://host[:port]` as the client addressed the server, for absolute URLs in answers. */
+  origin(): string;
 }
 
 export interface LastModified {

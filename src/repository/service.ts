@@ -5,15 +5,23 @@ import type { HasherFactory } from '../util/hash.js';
 import { webGzip, type Gzip } from '../util/compress.js';
 import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
-import { buildSnapshot, emptySnapshot, type Mutation, type RemoveSpec } from '../formats/deb/publish.js';
+import { buildSnapshot, type Mutation, type RemoveSpec } from '../formats/deb/publish.js';
+import { buildRpmSnapshot } from '../formats/rpm/publish.js';
+import { readRpm } from '../formats/rpm/ingest.js';
+import type { RpmRecord } from '../formats/rpm/record.js';
+import { ingestPackage, ingestStoredPackage, type PackageReading } from './ingest.js';
 import type { PublishContext } from './publish-context.js';
-import { ingestDeb, ingestStoredDeb } from '../formats/deb/ingest.js';
+import { readDeb } from '../formats/deb/ingest.js';
 import type { Gunzip } from '../formats/deb/decompress.js';
 import type { DebRecord } from '../formats/deb/record.js';
+
+/** A package as stored in a repository's lists, whatever its format. */
+export type PackageRecord = DebRecord | RpmRecord;
 import { REPO_NAME } from './layout.js';
 import { RepoStore, type StoreOptions } from './store.js';
 import { COMPONENT_NAME, DEFAULT_ARCHITECTURES, DISTRIBUTION_NAME, createRepoSchema, updateRepoSchema } from './settings.js';
-import type { RepoSettings, Snapshot } from './snapshot.js';
+import { emptySnapshot, type RepoSettings, type RepoType, type Snapshot } from './snapshot.js';
+import { packageInfo } from './views.js';
 import { Uploads, startUploadSchema, type UploadSession } from './uploads.js';
 import type { PartInfo } from '../storage/types.js';
 
@@ -72,13 +80,13 @@ export class RepositoryService {
   async createRepo(input: unknown, actor: string): Promise<Snapshot> {
     const spec = parseInput(createRepoSchema, input);
     checkRepoName(spec.name);
-    const settings: RepoSettings = { architectures: spec.architectures ?? DEFAULT_ARCHITECTURES, distributions: spec.distributions ?? {}, public: spec.public ?? false };
+    const settings: RepoSettings = { architectures: spec.architectures ?? DEFAULT_ARCHITECTURES[spec.type], distributions: spec.distributions ?? {}, public: spec.public ?? false };
     const { snapshot } = await this.store.commit(
       spec.name,
       async () => {
         // Declared distributions are published right away, so apt can use them before any upload.
-        const base = emptySnapshot(spec.name, settings, actor, this.ctx.now());
-        const { snapshot: first } = await buildSnapshot(this.ctx, spec.name, base, { actor, settings });
+        const base = emptySnapshot(spec.name, spec.type, settings, actor, this.ctx.now());
+        const { snapshot: first } = await this.build(spec.name, base, { actor, settings });
         return first ? { ...first, id: base.id, seq: 0, parent: null, parentCreatedAt: null, changes: base.changes } : base;
       },
       { create: true },
@@ -115,16 +123,18 @@ export class RepositoryService {
   }
 
   /** Ingests every file, then publishes them together: all land, or none does. */
-  async upload(repo: string, files: AsyncIterable<UploadFile> | readonly UploadFile[], options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: DebRecord[] }> {
+  async upload(repo: string, files: AsyncIterable<UploadFile> | readonly UploadFile[], options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: PackageRecord[] }> {
     checkRepoName(repo);
     checkPlacement(options.distribution, options.component);
-    if (!(await this.store.readHead(repo))) throw notFound(repo);
-    const records: DebRecord[] = [];
+    const head = await this.store.readHead(repo);
+    if (!head) throw notFound(repo);
+    const type = head.snapshot.type;
+    const records: PackageRecord[] = [];
     let unused: string[] = [];
     try {
       const ingest = async (file: UploadFile) => {
         try {
-          records.push(await this.ingest(repo, options.component, file));
+          records.push(await this.ingest(repo, type, options, file));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;
@@ -135,12 +145,12 @@ export class RepositoryService {
       if (Array.isArray(files)) await forEachConcurrent(files, 8, ingest);
       else for await (const file of files) await ingest(file);
       if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
+      const { distribution, component, replace, actor } = options;
       const result = await this.store.commit(repo, async (current) => {
-        const built = await buildSnapshot(this.ctx, repo, current!, {
-          actor: options.actor,
-          replace: options.replace,
-          add: records.map((record) => ({ distribution: options.distribution, component: options.component, record })),
-        });
+        const built =
+          type === 'rpm'
+            ? await buildRpmSnapshot(this.ctx, repo, current!, { actor, replace, add: (records as RpmRecord[]).map((record) => ({ distribution, record })) })
+            : await buildSnapshot(this.ctx, repo, current!, { actor, replace, add: (records as DebRecord[]).map((record) => ({ distribution, component, record })) });
         unused = built.unusedKeys;
         return built.snapshot;
       });
@@ -153,12 +163,16 @@ export class RepositoryService {
     }
   }
 
-  private async ingest(repo: string, component: string, file: UploadFile): Promise<DebRecord> {
-    if ('ingest' in file) return file.ingest(repo, component);
-    if ('open' in file) return ingestDeb(this.deps, repo, component, await file.open());
+  private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile): Promise<PackageRecord> {
+    const reading: PackageReading<PackageRecord> = type === 'rpm' ? readRpm(this.deps, this.ctx.now) : readDeb(this.deps, options.component);
+    if ('ingest' in file) {
+      if (type !== 'deb') throw new PackyardError(400, 'wrong-format', `repository ${repo} holds RPMs, not .deb files`);
+      return file.ingest(repo, options.component);
+    }
+    if ('open' in file) return ingestPackage(this.deps.storage, repo, await file.open(), reading);
     const { key } = await this.uploads.complete(repo, file.upload);
     try {
-      return await ingestStoredDeb(this.deps, component, key);
+      return await ingestStoredPackage(this.deps.storage, key, reading);
     } catch (err) {
       await this.deps.storage.delete(key).catch(() => {});
       throw err;
@@ -201,9 +215,10 @@ export class RepositoryService {
       if (filter.distribution && filter.distribution !== distribution) continue;
       for (const [component, byArch] of Object.entries(components)) {
         for (const key of Object.values(byArch).flatMap((shards) => Object.values(shards))) {
-          for (const r of await this.store.meta<DebRecord[]>(key)) {
-            if (q && !r.package.toLowerCase().includes(q)) continue;
-            out.push({ package: r.package, version: r.version, architecture: r.architecture, distribution, component, filename: r.filename, size: r.size, sha256: r.sha256 });
+          for (const r of await this.store.meta<PackageRecord[]>(key)) {
+            const info = packageInfo(r);
+            if (q && !info.package.toLowerCase().includes(q)) continue;
+            out.push({ ...info, distribution, component });
           }
         }
       }
@@ -224,8 +239,15 @@ export class RepositoryService {
 
   private async mutate(repo: string, make: (current: Snapshot) => Mutation): Promise<Snapshot> {
     checkRepoName(repo);
-    const { snapshot } = await this.store.commit(repo, async (current) => (await buildSnapshot(this.ctx, repo, current!, make(current!))).snapshot);
+    const { snapshot } = await this.store.commit(repo, async (current) => (await this.build(repo, current!, make(current!))).snapshot);
     return snapshot;
+  }
+
+  /** The next snapshot by the repository's format; removals and settings changes alike. */
+  private build(repo: string, current: Snapshot, mutation: Mutation): Promise<{ snapshot: Snapshot | null }> {
+    if (current.type === 'deb') return buildSnapshot(this.ctx, repo, current, mutation);
+    const remove = mutation.remove?.map(({ distribution, package: name, version, architecture: arch }) => ({ distribution, name, version, arch }));
+    return buildRpmSnapshot(this.ctx, repo, current, { actor: mutation.actor, settings: mutation.settings, remove });
   }
 }
 

@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 export const DISTRIBUTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const COMPONENT_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const ARCH = /^[a-z0-9][a-z0-9-]{0,31}$/;
+// Debian's names, and RPM's (`x86_64`).
+const ARCH = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const field = z.string().max(200).regex(/^[^\n\r]*$/, 'must be a single line');
 
 export const distributionSettingsSchema = z
@@ -17,12 +18,12 @@ export const distributionSettingsSchema = z
   })
   .strict();
 
-export const architecturesSchema = z.array(z.string().regex(ARCH).refine((a) => a !== 'all' && a !== 'any', 'is not a concrete architecture')).min(1).max(32);
+export const architecturesSchema = z.array(z.string().regex(ARCH).refine((a) => !['all', 'any', 'noarch'].includes(a), 'is not a concrete architecture')).min(1).max(32);
 
 export const createRepoSchema = z
   .object({
     name: z.string(),
-    type: z.literal('deb').default('deb'),
+    type: z.enum(['deb', 'rpm']).default('deb'),
     architectures: architecturesSchema.optional(),
     distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distributionSettingsSchema).optional(),
     public: z.boolean().optional(),
@@ -38,4 +39,4 @@ export const updateRepoSchema = z
   .strict();
 
 
-export const DEFAULT_ARCHITECTURES = ['amd64', 'arm64'];
+export const DEFAULT_ARCHITECTURES = { deb: ['amd64', 'arm64'], rpm: ['x86_64', 'aarch64'] };

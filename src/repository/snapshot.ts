@@ -34,11 +34,13 @@ export interface Change {
   architecture?: string;
 }
 
+export type RepoType = 'deb' | 'rpm';
+
 /** One published state of a repository. Immutable once written. */
 export interface Snapshot {
   id: string;
   repo: string;
-  type: 'deb';
+  type: RepoType;
   seq: number;
   parent: string | null;
   createdAt: string;
@@ -73,6 +75,17 @@ export type PoolMap = Record<string, PoolEntry>;
 export function newSnapshotId(seq: number): string {
   const random = crypto.getRandomValues(new Uint8Array(4));
   return `${seq.toString().padStart(8, '0')}-${[...random].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The snapshot after `current`, made at `date` by `actor`: the parts a publish computed, the bookkeeping done here. */
+export function nextSnapshot(current: Snapshot, date: Date, parts: Pick<Snapshot, 'actor' | 'changes' | 'settings' | 'files' | 'pool' | 'lists' | 'rendered'>): Snapshot {
+  const seq = current.seq + 1;
+  return { id: newSnapshotId(seq), repo: current.repo, type: current.type, seq, parent: current.id, createdAt: date.toISOString(), parentCreatedAt: current.createdAt, ...parts };
+}
+
+/** A new repository's first snapshot, before anything is published in it. */
+export function emptySnapshot(repo: string, type: RepoType, settings: RepoSettings, actor: string, now: Date): Snapshot {
+  return { id: newSnapshotId(0), repo, type, seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: {}, lists: {}, rendered: {} };
 }
 
 /** The pool-map shard of a pool path: its component and prefix folders (`pool/main/h/…` → `main/h`). */

@@ -55,15 +55,18 @@ function report(result: UploadResponse, options: PublishOptions): void {
 async function add(files: string[], options: PublishOptions): Promise<void> {
   const sizes = fileSizes(files);
   const { service, dataDir } = await openDataDir(options.data ?? './packyard-data');
-  await service.createRepo({ name: options.repo, type: 'deb' }, 'packyard add').catch((err) => {
+  // A new repository is of the kind of its first files; an existing one refuses the other kind.
+  const type = files.every((f) => f.endsWith('.rpm')) ? 'rpm' : 'deb';
+  await service.createRepo({ name: options.repo, type }, 'packyard add').catch((err) => {
     if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
   });
   const bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
-  // Small files are ingested whole by worker threads; big ones are streamed here.
-  const pool = new IngestPool(dataDir, sizes.filter((size) => size <= SMALL_FILE).length);
+  // Small .debs are ingested whole by worker threads; the rest is streamed here.
+  const pooled = (i: number) => type === 'deb' && sizes[i]! <= SMALL_FILE;
+  const pool = new IngestPool(dataDir, files.filter((_, i) => pooled(i)).length);
   const uploads: UploadFile[] = files.map((path, i) => {
     const name = basename(path);
-    if (sizes[i]! <= SMALL_FILE) return { name, ingest: (repo, component) => pool.ingest(repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
+    if (pooled(i)) return { name, ingest: (repo, component) => pool.ingest(repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
     return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
   });
   try {
@@ -118,11 +121,11 @@ export function registerPublish(program: Command): void {
       .option('--replace', 'replace a package that exists with different content')
       .option('--json', 'print the result as JSON');
 
-  common(program.command('add').description('ingest .deb files and publish them straight into a data directory (no server needed)').argument('<files...>', '.deb files'))
+  common(program.command('add').description('ingest .deb or .rpm files and publish them straight into a data directory (no server needed)').argument('<files...>', '.deb or .rpm files'))
     .option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
     .action((files: string[], options: PublishOptions) => add(files, options));
 
-  common(program.command('upload').description('upload .deb files to a Packyard server as one atomic batch').argument('<files...>', '.deb files'))
+  common(program.command('upload').description('upload .deb or .rpm files to a Packyard server as one atomic batch').argument('<files...>', '.deb or .rpm files'))
     .option('--url <url>', 'server URL (or PACKYARD_URL)')
     .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
     .option('--oidc-audience <aud>', "in GitHub Actions: authenticate with the job's OIDC token for this audience (or PACKYARD_OIDC_AUDIENCE)")

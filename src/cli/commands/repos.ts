@@ -34,12 +34,14 @@ export function registerRepos(program: Command): void {
   const repo = program.command('repo').description('create, list and show repositories');
 
   target(repo.command('create').description('create a repository').argument('<name>'))
-    .option('--architectures <list>', 'comma-separated architectures', 'amd64,arm64')
-    .option('--distribution <names...>', 'distributions to publish right away (with component main)')
+    .option('--architectures <list>', 'comma-separated architectures (default amd64,arm64; for rpm x86_64,aarch64)')
+    .option('--distribution <names...>', 'distributions to publish right away (deb: with component main)')
     .option('--public', 'readable without a token (repositories are private by default)')
-    .action(async (name: string, o: ClientOptions & { json?: boolean; architectures: string; distribution?: string[]; public?: boolean }) => {
-      const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, { components: ['main'] }]));
-      const body = { name, type: 'deb', architectures: o.architectures.split(',').map((a) => a.trim()).filter(Boolean), distributions, public: !!o.public };
+    .option('--type <type>', 'deb (APT) or rpm (dnf/yum)', 'deb')
+    .action(async (name: string, o: ClientOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
+      const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, o.type === 'deb' ? { components: ['main'] } : {}]));
+      const architectures = o.architectures?.split(',').map((a) => a.trim()).filter(Boolean);
+      const body = { name, type: o.type, ...(architectures ? { architectures } : {}), distributions, public: !!o.public };
       const { repo: created } = (await (await connect(o)).request('POST', '/api/v1/repos', { json: body })) as { repo: RepoSummary };
       if (o.json) return printJson(created);
       console.log(`Created ${created.public ? 'public' : 'private'} repository ${created.name}.`);

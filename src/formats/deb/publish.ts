@@ -1,6 +1,6 @@
 import { PackyardError } from '../../util/errors.js';
 import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
-import { newSnapshotId, type Change, type FileEntry, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
+import { nextSnapshot, type Change, type FileEntry, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
 import { recordId, type DebRecord } from './record.js';
 import { renderShards, shardOf } from './package-lists.js';
 import { sortRecords } from './packages-index.js';
@@ -138,23 +138,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     rendered[`dists/${distribution}`] = settingsTag;
   }
 
-  const seq = current.seq + 1;
-  const snapshot: Snapshot = {
-    id: newSnapshotId(seq),
-    repo,
-    type: 'deb',
-    seq,
-    parent: current.id,
-    createdAt: date.toISOString(),
-    parentCreatedAt: current.createdAt,
-    actor: mutation.actor,
-    changes,
-    settings,
-    files,
-    pool: await pool.save(repo),
-    lists: nextLists,
-    rendered,
-  };
+  const snapshot = nextSnapshot(current, date, { actor: mutation.actor, changes, settings, files, pool: await pool.save(repo), lists: nextLists, rendered });
   return { snapshot, unusedKeys };
 }
 
@@ -182,9 +166,5 @@ async function dropRef(pool: PoolSet, filename: string): Promise<void> {
 
 function change(action: Change['action'], distribution: string, component: string, r: DebRecord): Change {
   return { action, distribution, component, package: r.package, version: r.version, architecture: r.architecture };
-}
-
-export function emptySnapshot(repo: string, settings: RepoSettings, actor: string, now: Date): Snapshot {
-  return { id: newSnapshotId(0), repo, type: 'deb', seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: {}, lists: {}, rendered: {} };
 }
 

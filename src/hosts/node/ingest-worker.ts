@@ -2,7 +2,8 @@
 // the data directory's storage and answers with their records.
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ingestDeb } from '../../formats/deb/ingest.js';
+import { readDeb } from '../../formats/deb/ingest.js';
+import { ingestPackage } from '../../repository/ingest.js';
 import { PackyardError } from '../../util/errors.js';
 import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';
@@ -13,7 +14,7 @@ const deps = { storage: new FsStorage(workerData as string), createHasher: creat
 const port = parentPort!;
 
 port.on('message', ({ id, repo, component, path }: IngestRequest) => {
-  ingestDeb(deps, repo, component, new Uint8Array(readFileSync(path))).then(
+  ingestPackage(deps.storage, repo, new Uint8Array(readFileSync(path)), readDeb(deps, component)).then(
     (record) => port.postMessage({ id, record } satisfies IngestReply),
     (err: unknown) => {
       const error = err instanceof PackyardError ? err : new PackyardError(500, 'internal', String((err as Error).stack ?? err));

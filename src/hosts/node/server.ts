@@ -2,7 +2,7 @@ import { getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp, rawPath } from '../../http/app.js';
+import { createApp, originOf, rawPath } from '../../http/app.js';
 import { RepoFiles } from '../../http/repo-files.js';
 import type { ResponsePlan } from '../../http/serve-object.js';
 import { Access } from '../../auth/access.js';
@@ -64,6 +64,7 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
   const view = {
     method: req.method!,
     client: req.socket.remoteAddress ?? 'unknown',
+    origin: () => originOf(`http://${req.headers.host ?? 'localhost'}`, view.header('x-forwarded-proto')),
     // Scans the raw headers: reading `req.headers` builds an object per request, a cost that
     // showed in InRelease requests per second.
     header(name: string) {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PackyardError } from '../../../src/util/errors.js';
 import { compareVersions, parseVersion } from '../../../src/formats/deb/version.js';
 import { runOk } from '../../helpers/exec.js';
+import { prng } from '../../helpers/random.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,38 +18,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Deterministic, so a failure can be replayed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { next, int, pick };
-}
-
 const rnd = prng(20240601);
-
-function digits(): string {
-  const zeros = rnd.next() < 0.2 ? '0'.repeat(1 + rnd.int(3)) : '';
-  // Now and then longer than any machine integer, to catch numeric overflow.
-  const length = rnd.next() < 0.05 ? 20 + rnd.int(10) : 1 + rnd.int(3);
-  let s = '';
-  for (let i = 0; i < length; i++) s += String(rnd.int(10));
-  return zeros + s;
-}
-
-function word(): string {
-  const letters = 'abcxyzABZ';
-  let s = '';
-  for (let i = 1 + rnd.int(3); i > 0; i--) s += rnd.pick([...letters]);
-  return s;
-}
+const digits = rnd.digits;
+const word = rnd.letters;
 
 /** A run of version characters; `extra` adds the separators allowed only in some places. */
 function part(extra: string): string {

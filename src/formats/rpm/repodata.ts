@@ -1,0 +1,330 @@
+// The rpm-md repository metadata dnf and zypper read: primary.xml, filelists.xml and other.xml
+// (gzipped, named by their checksum) and the repomd.xml that lists them, signed beside itself.
+//
+// The XML is byte for byte what createrepo_c writes for the same packages (checked against
+// createrepo_c 0.17, records made by RpmInspector, in test/formats/rpm/repodata.test.ts). The
+// records already hold createrepo_c's reading of the headers (which requires it leaves out, how it
+// splits versions, its changelog dates: see inspect.ts), so rendering is a walk over them; what is
+// left here is primary.xml's choice of files and the serialisation. createrepo_c serialises with
+// libxml2, whose escaping this follows:
+//   - text: & < > as entities, CR as &#13;, everything else as is (UTF-8);
+//   - attributes: & < > " as entities, TAB, LF, CR as &#9; &#10; &#13;, and every character
+//     outside ASCII as a hexadecimal character reference (&#xE9;), since the nodes have no
+//     document (and so no declared encoding) when libxml2 writes them.
+// Characters XML 1.0 cannot hold (C0 controls other than TAB, LF and CR, U+FFFE, U+FFFF, lone
+// surrogates) are dropped. createrepo_c refuses a package whose UTF-8 strings hold such controls and
+// drops them from strings it has to read as Latin-1; a registry cannot refuse a package at publish
+// time, so dropping is the one of its behaviours taken.
+import type { Gzip } from '../../util/compress.js';
+import { toHex } from '../../util/hash.js';
+import type { RpmDependency, RpmRecord } from './record.js';
+
+export type RepodataType = 'primary' | 'filelists' | 'other';
+
+const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
+const NS_COMMON = 'http://linux.duke.edu/metadata/common';
+const NS_RPM = 'http://linux.duke.edu/metadata/rpm';
+const NS_FILELISTS = 'http://linux.duke.edu/metadata/filelists';
+const NS_OTHER = 'http://linux.duke.edu/metadata/other';
+const NS_REPO = 'http://linux.duke.edu/metadata/repo';
+
+// ---------------------------------------------------------------------------------------------
+// Escaping. The tests (without the global flag, so no lastIndex state) let clean strings, nearly
+// all of them, through without a copy.
+
+const TEXT_SPECIAL = /[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]/;
+const TEXT_REPLACE = /[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const TEXT_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;' };
+
+/** Element content as libxml2 writes it. */
+export function escapeText(s: string): string {
+  if (!TEXT_SPECIAL.test(s)) return s;
+  return s.replace(TEXT_REPLACE, (c) => TEXT_ENTITIES[c] ?? '');
+}
+
+const ATTR_SPECIAL = /[&<>"\x00-\x1f\u0080-\uffff]/;
+// With the u flag a surrogate pair is one match (one code point); a lone surrogate is a match of its own.
+const ATTR_REPLACE = /[&<>"\x00-\x1f]|[^\x00-\x7f]/gu;
+const ATTR_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
+
+/** An attribute value (without the quotes) as libxml2 writes it for a node outside a document. */
+export function escapeAttr(s: string): string {
+  if (!ATTR_SPECIAL.test(s)) return s;
+  return s.replace(ATTR_REPLACE, (c) => {
+    const entity = ATTR_ENTITIES[c];
+    if (entity !== undefined) return entity;
+    const cp = c.codePointAt(0)!;
+    if (cp < 0x20 || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0xfffe || cp === 0xffff) return '';
+    return `&#x${cp.toString(16).toUpperCase()};`;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order and the per-package parts.
+
+/**
+ * Packages in createrepo_c's order: by file name, then by directory (plain string order; it
+ * compares UTF-8 bytes, which differs only between astral characters and U+E000–U+FFFF). Returns
+ * a new array.
+ */
+export function sortRecords(records: readonly RpmRecord[]): RpmRecord[] {
+  const keyed = records.map((record) => {
+    const slash = record.location.lastIndexOf('/');
+    return { record, file: record.location.slice(slash + 1), dir: slash < 0 ? '' : record.location.slice(0, slash) };
+  });
+  keyed.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
+  return keyed.map((k) => k.record);
+}
+
+/**
+ * The files primary.xml lists, so that file dependencies resolve without filelists (createrepo_c's
+ * cr_is_primary). A package's requires of such files of its own are left out (see inspect.ts).
+ */
+export function isPrimaryFile(path: string): boolean {
+  return path.startsWith('/etc/') || path === '/usr/lib/sendmail' || path.includes('bin/');
+}
+
+function versionElement(r: RpmRecord): string {
+  return `<version epoch="${escapeAttr(r.epoch)}" ver="${escapeAttr(r.version)}" rel="${escapeAttr(r.release)}"/>`;
+}
+
+/** `<tag>text</tag>`: libxml2 writes an empty text child as an open and a close tag, never `<tag/>`. */
+function textElement(indent: string, tag: string, value: string): string {
+  return `${indent}<${tag}>${escapeText(value)}</${tag}>\n`;
+}
+
+function dependencyList(out: string[], tag: string, deps: readonly RpmDependency[], requires: boolean): void {
+  if (deps.length === 0) return;
+  out.push(`    <rpm:${tag}>\n`);
+  let entries = 0;
+  for (const d of deps) {
+    if (!d.name) continue;
+    let entry = `      <rpm:entry name="${escapeAttr(d.name)}"`;
+    if (d.flags) {
+      // createrepo_c splits every versioned dependency into an epoch ("0" when none is written), version and release.
+      const epoch = d.epoch || (d.version ? '0' : '');
+      entry += ` flags="${d.flags}"`;
+      if (epoch) entry += ` epoch="${escapeAttr(epoch)}"`;
+      if (d.version) entry += ` ver="${escapeAttr(d.version)}"`;
+      if (d.release) entry += ` rel="${escapeAttr(d.release)}"`;
+    }
+    if (requires && d.pre) entry += ' pre="1"';
+    out.push(entry + '/>\n');
+    entries++;
+  }
+  // A list of nothing but nameless entries is an empty element, as libxml2 writes it.
+  if (entries === 0) out[out.length - 1] = `    <rpm:${tag}/>\n`;
+  else out.push(`    </rpm:${tag}>\n`);
+}
+
+function fileElement(indent: string, path: string, type: RpmRecord['files'][number]['type']): string {
+  return type === 'file' ? `${indent}<file>${escapeText(path)}</file>\n` : `${indent}<file type="${type}">${escapeText(path)}</file>\n`;
+}
+
+function primaryPackage(out: string[], r: RpmRecord): void {
+  out.push(
+    '<package type="rpm">\n',
+    textElement('  ', 'name', r.name),
+    textElement('  ', 'arch', r.arch),
+    `  ${versionElement(r)}\n`,
+    `  <checksum type="sha256" pkgid="YES">${escapeText(r.sha256)}</checksum>\n`,
+    textElement('  ', 'summary', r.summary),
+    textElement('  ', 'description', r.description),
+    textElement('  ', 'packager', r.packager),
+    textElement('  ', 'url', r.url),
+    `  <time file="${r.fileTime}" build="${r.buildTime}"/>\n`,
+    `  <size package="${r.packageSize}" installed="${r.installedSize}" archive="${r.archiveSize}"/>\n`,
+    `  <location href="${escapeAttr(r.location)}"/>\n`,
+    '  <format>\n',
+    textElement('    ', 'rpm:license', r.license),
+    textElement('    ', 'rpm:vendor', r.vendor),
+    textElement('    ', 'rpm:group', r.group),
+    textElement('    ', 'rpm:buildhost', r.buildhost),
+    textElement('    ', 'rpm:sourcerpm', r.sourcerpm),
+    `    <rpm:header-range start="${r.headerStart}" end="${r.headerEnd}"/>\n`,
+  );
+  // createrepo_c's order, weak dependencies included.
+  dependencyList(out, 'provides', r.provides, false);
+  dependencyList(out, 'requires', r.requires, true);
+  dependencyList(out, 'conflicts', r.conflicts, false);
+  dependencyList(out, 'obsoletes', r.obsoletes, false);
+  dependencyList(out, 'suggests', r.suggests, false);
+  dependencyList(out, 'enhances', r.enhances, false);
+  dependencyList(out, 'recommends', r.recommends, false);
+  dependencyList(out, 'supplements', r.supplements, false);
+  for (const f of r.files) if (isPrimaryFile(f.path)) out.push(fileElement('    ', f.path, f.type));
+  out.push('  </format>\n</package>\n');
+}
+
+function filelistsPackage(out: string[], r: RpmRecord): void {
+  out.push(`<package pkgid="${escapeAttr(r.sha256)}" name="${escapeAttr(r.name)}" arch="${escapeAttr(r.arch)}">\n  ${versionElement(r)}\n`);
+  for (const f of r.files) out.push(fileElement('  ', f.path, f.type));
+  out.push('</package>\n');
+}
+
+function otherPackage(out: string[], r: RpmRecord): void {
+  out.push(`<package pkgid="${escapeAttr(r.sha256)}" name="${escapeAttr(r.name)}" arch="${escapeAttr(r.arch)}">\n  ${versionElement(r)}\n`);
+  // Oldest first: the record's list backwards (createrepo_c prepends each entry it reads).
+  for (let i = r.changelogs.length - 1; i >= 0; i--) {
+    const c = r.changelogs[i]!;
+    out.push(`  <changelog author="${escapeAttr(c.author)}" date="${c.date}">${escapeText(c.text)}</changelog>\n`);
+  }
+  out.push('</package>\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole documents, built linearly: the small parts of a few thousand packages are joined into a
+// chunk, and the chunks once at the end. (One array of every part would live long enough to be
+// copied by the garbage collector again and again; chunks keep the short-lived parts short-lived.)
+// createrepo_c ends these three documents without a newline.
+
+const PARTS_PER_CHUNK = 4096;
+
+function renderDocument(open: string, close: string, records: readonly RpmRecord[], write: (out: string[], r: RpmRecord) => void): string {
+  const chunks: string[] = [XML_DECLARATION, open.replace('%N', String(records.length))];
+  let parts: string[] = [];
+  for (const r of records) {
+    write(parts, r);
+    if (parts.length >= PARTS_PER_CHUNK) {
+      chunks.push(parts.join(''));
+      parts = [];
+    }
+  }
+  chunks.push(parts.join(''), close);
+  return chunks.join('');
+}
+
+/** primary.xml of records already in sortRecords() order. */
+export function renderPrimarySorted(records: readonly RpmRecord[]): string {
+  return renderDocument(`<metadata xmlns="${NS_COMMON}" xmlns:rpm="${NS_RPM}" packages="%N">\n`, '</metadata>', records, primaryPackage);
+}
+
+/** filelists.xml of records already in sortRecords() order. */
+export function renderFilelistsSorted(records: readonly RpmRecord[]): string {
+  return renderDocument(`<filelists xmlns="${NS_FILELISTS}" packages="%N">\n`, '</filelists>', records, filelistsPackage);
+}
+
+/** other.xml of records already in sortRecords() order. */
+export function renderOtherSorted(records: readonly RpmRecord[]): string {
+  return renderDocument(`<otherdata xmlns="${NS_OTHER}" packages="%N">\n`, '</otherdata>', records, otherPackage);
+}
+
+export function renderPrimary(records: readonly RpmRecord[]): string {
+  return renderPrimarySorted(sortRecords(records));
+}
+
+export function renderFilelists(records: readonly RpmRecord[]): string {
+  return renderFilelistsSorted(sortRecords(records));
+}
+
+export function renderOther(records: readonly RpmRecord[]): string {
+  return renderOtherSorted(sortRecords(records));
+}
+
+// ---------------------------------------------------------------------------------------------
+// repomd.xml
+
+export interface RepomdEntry {
+  type: RepodataType;
+  /** Path from the repository root: `repodata/<checksum>-primary.xml.gz`. */
+  location: string;
+  /** SHA-256 (hex) of the file as served (gzipped). */
+  checksum: string;
+  /** SHA-256 (hex) of the uncompressed XML. */
+  openChecksum: string;
+  size: number;
+  openSize: number;
+  /** Seconds since the epoch. */
+  timestamp: number;
+}
+
+export interface RepomdInput {
+  /** createrepo_c's default is the generation time in seconds; anything that changes with the content will do. */
+  revision: string;
+  entries: readonly RepomdEntry[];
+}
+
+/** repomd.xml, the one file dnf fetches first and checks every other against. */
+export function renderRepomd(input: RepomdInput): string {
+  const out = [XML_DECLARATION, `<repomd xmlns="${NS_REPO}" xmlns:rpm="${NS_RPM}">\n`, `  <revision>${escapeText(input.revision)}</revision>\n`];
+  for (const e of input.entries) {
+    out.push(
+      `  <data type="${escapeAttr(e.type)}">\n`,
+      `    <checksum type="sha256">${e.checksum}</checksum>\n`,
+      `    <open-checksum type="sha256">${e.openChecksum}</open-checksum>\n`,
+      `    <location href="${escapeAttr(e.location)}"/>\n`,
+      `    <timestamp>${e.timestamp}</timestamp>\n`,
+      `    <size>${e.size}</size>\n`,
+      `    <open-size>${e.openSize}</open-size>\n`,
+      '  </data>\n',
+    );
+  }
+  out.push('</repomd>\n');
+  return out.join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The files to publish.
+
+export interface RepodataDeps {
+  gzip: Gzip;
+  /** SHA-256 of the bytes, lowercase hex. */
+  sha256: (data: Uint8Array) => Promise<string>;
+  /** Makes the ASCII-armored detached signature (Signer.detachSign). */
+  signer: { detachSign(data: Uint8Array): Promise<string> };
+  now: () => Date;
+}
+
+export interface RepodataOptions {
+  /** repomd.xml's `<revision>`; the generation time in seconds, as createrepo_c's, when absent. */
+  revision?: string;
+}
+
+export interface RepodataFile {
+  /** Path from the repository root (`repodata/…`). */
+  path: string;
+  bytes: Uint8Array;
+}
+
+export interface Repodata {
+  /** The three gzipped XML files, then `repodata/repomd.xml` and `repodata/repomd.xml.asc`. */
+  files: RepodataFile[];
+  /** What repomd.xml lists. */
+  entries: RepomdEntry[];
+}
+
+/**
+ * Renders, compresses and signs the metadata of a set of packages. The XML files are named by the
+ * checksum of their compressed bytes (createrepo_c's unique names), so that a mirror or a cache
+ * never mixes an old repomd.xml with new metadata; only repomd.xml and its signature keep fixed names.
+ */
+export async function buildRepodata(records: readonly RpmRecord[], deps: RepodataDeps, options: RepodataOptions = {}): Promise<Repodata> {
+  const sorted = sortRecords(records);
+  const timestamp = Math.floor(deps.now().getTime() / 1000);
+  const encoder = new TextEncoder();
+  const renderers: [RepodataType, (r: readonly RpmRecord[]) => string][] = [
+    ['primary', renderPrimarySorted],
+    ['filelists', renderFilelistsSorted],
+    ['other', renderOtherSorted],
+  ];
+  const files: RepodataFile[] = [];
+  const entries: RepomdEntry[] = [];
+  for (const [type, render] of renderers) {
+    // One document at a time, so that only one is held as a string.
+    const xml = encoder.encode(render(sorted));
+    const [gz, openChecksum] = await Promise.all([deps.gzip(xml), deps.sha256(xml)]);
+    const checksum = await deps.sha256(gz);
+    const location = `repodata/${checksum}-${type}.xml.gz`;
+    files.push({ path: location, bytes: gz });
+    entries.push({ type, location, checksum, openChecksum, size: gz.length, openSize: xml.length, timestamp });
+  }
+  const repomd = encoder.encode(renderRepomd({ revision: options.revision ?? String(timestamp), entries }));
+  const signature = encoder.encode(await deps.signer.detachSign(repomd));
+  files.push({ path: 'repodata/repomd.xml', bytes: repomd }, { path: 'repodata/repomd.xml.asc', bytes: signature });
+  return { files, entries };
+}
+
+/** SHA-256 through Web Crypto, lowercase hex: a `sha256` for buildRepodata on every host. */
+export async function webSha256(data: Uint8Array): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+}

@@ -1,0 +1,96 @@
+// RPM repositories in the repository service: where packages and repodata land per
+// distribution and architecture, identity and replacement, removal, and refused uploads.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { readText } from '../../src/storage/types.js';
+import { PackyardError } from '../../src/util/errors.js';
+import { buildRpm, malformedRpms, type BuiltRpm } from '../helpers/rpms.js';
+import { buildDeb, type DebFile } from '../helpers/debs.js';
+import { bytesUpload, fileUpload, testService } from '../helpers/service.js';
+
+let noarch: BuiltRpm;
+let x86: BuiltRpm;
+let x86Rebuilt: BuiltRpm;
+let deb: DebFile;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'packyard-rpm-service-'));
+  [noarch, x86, x86Rebuilt] = await Promise.all([
+    buildRpm({ name: 'common', version: '1.0', release: '1' }, join(dir, 'a')),
+    buildRpm({ name: 'tool', version: '2.0', release: '1', arch: 'x86_64', requires: ['common'] }, join(dir, 'a')),
+    buildRpm({ name: 'tool', version: '2.0', release: '1', arch: 'x86_64', summary: 'rebuilt, other bytes' }, join(dir, 'b')),
+  ]);
+  deb = await buildDeb({ name: 'hello', version: '1.0', arch: 'amd64' }, join(dir, 'deb'));
+}, 120_000);
+
+async function setup() {
+  const storage = new MemoryStorage();
+  const service = await testService(storage);
+  await service.createRepo({ name: 'yum', type: 'rpm', distributions: { el9: {} } }, 'test');
+  const primary = async (arch: string) => {
+    const snapshot = await service.getRepo('yum');
+    const path = Object.keys(snapshot.files).find((p) => p.startsWith(`el9/${arch}/repodata/`) && p.endsWith('-primary.xml.gz'));
+    if (!path) return null;
+    const obj = await storage.get(snapshot.files[path]!.key);
+    return gunzipSync(Buffer.from(await new Response(obj!.body).arrayBuffer())).toString();
+  };
+  return { storage, service, primary };
+}
+
+const names = (xml: string | null) => [...(xml ?? '').matchAll(/<name>([^<]+)<\/name>/g)].map((m) => m[1]).sort();
+
+describe('RPM repositories', () => {
+  it('publishes signed, empty repodata for each architecture of a declared distribution', async () => {
+    const { service, storage } = await setup();
+    const snapshot = await service.getRepo('yum');
+    expect(snapshot.settings.architectures).toEqual(['x86_64', 'aarch64']);
+    for (const arch of ['x86_64', 'aarch64']) {
+      expect(snapshot.files[`el9/${arch}/repodata/repomd.xml`]).toBeDefined();
+      const signature = await readText(storage, snapshot.files[`el9/${arch}/repodata/repomd.xml.asc`]!.key);
+      expect(signature).toMatch(/^-----BEGIN PGP SIGNATURE-----/);
+    }
+  });
+
+  it('lists noarch packages for every architecture, keeps identical re-uploads, refuses other content under the same NEVRA unless replacing, and removes', async () => {
+    const { service, primary } = await setup();
+    const options = { distribution: 'el9', component: 'main', actor: 'test' };
+    const first = await service.upload('yum', [await fileUpload(noarch.path), await fileUpload(x86.path)], options);
+    expect(first.changed).toBe(true);
+    expect(names(await primary('x86_64'))).toEqual(['common', 'tool']);
+    expect(names(await primary('aarch64'))).toEqual(['common']);
+
+    const again = await service.upload('yum', [await fileUpload(x86.path)], options);
+    expect(again.changed).toBe(false);
+    await expect(service.upload('yum', [await fileUpload(x86Rebuilt.path)], options)).rejects.toMatchObject({ status: 409, code: 'package-exists' });
+    const replaced = await service.upload('yum', [await fileUpload(x86Rebuilt.path)], { ...options, replace: true });
+    expect(replaced.changed).toBe(true);
+    expect(await primary('x86_64')).toContain('rebuilt, other bytes');
+
+    const removed = await service.remove('yum', { distribution: 'el9', package: 'tool', version: '2.0-1', architecture: 'x86_64' }, 'test');
+    expect(removed.changes).toEqual([{ action: 'remove', distribution: 'el9', package: 'tool', version: '2.0-1', architecture: 'x86_64' }]);
+    expect(names(await primary('x86_64'))).toEqual(['common']);
+    await expect(service.remove('yum', { distribution: 'el9', package: 'tool', version: '2.0-1', architecture: 'x86_64' }, 'test')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('refuses malformed RPMs and .deb files with a clear 422, storing nothing', async () => {
+    const { service, storage } = await setup();
+    const before = await service.getRepo('yum');
+    const keysBefore: string[] = [];
+    for await (const obj of storage.list('repos/yum/blobs/')) keysBefore.push(obj.key);
+    const cases = [...malformedRpms(), { name: 'a .deb', bytes: async () => new Uint8Array(await readFile(deb.path)), code: 'not-rpm' }];
+    for (const bad of cases) {
+      const err = await service.upload('yum', [bytesUpload(`${bad.name}.rpm`, await bad.bytes())], { distribution: 'el9', component: 'main', actor: 'test' }).catch((e: unknown) => e);
+      expect(err, bad.name).toBeInstanceOf(PackyardError);
+      expect((err as PackyardError).status, bad.name).toBe(422);
+      expect((err as PackyardError).code, bad.name).toBe(bad.code);
+    }
+    expect((await service.getRepo('yum')).id).toBe(before.id);
+    const keysAfter: string[] = [];
+    for await (const obj of storage.list('repos/yum/blobs/')) keysAfter.push(obj.key);
+    expect(keysAfter).toEqual(keysBefore);
+  });
+});
