@@ -62,22 +62,25 @@ export function originOf(url: string, forwardedProto: string | undefined): strin
   return forwardedProto === 'https' && origin.startsWith('http:') ? `https:${origin.slice(5)}` : origin;
 }
 
-/** Bodies up to this size are read to the end when a request is refused before its body was read. */
+/** Up to this much of a refused request's unread body is read to its end. */
 const DRAIN_LIMIT = 1024 * 1024;
 
 /**
  * A request refused before its body was read (a bad token on an upload): read the rest of a
  * small body, so the client sees the answer rather than a reset, and a Worker that streamed
  * the body on to a Durable Object is not left reading it after the answer, which workerd
- * forbids; a large one is cancelled.
+ * forbids; a larger one is cancelled.
  */
 async function dropUnreadBody(request: Request): Promise<void> {
   if (!request.body || request.bodyUsed || request.body.locked) return;
-  const length = Number(request.headers.get('content-length') ?? NaN);
-  if (!(length <= DRAIN_LIMIT)) return void (await request.body.cancel().catch(() => {}));
   const reader = request.body.getReader();
   try {
-    while (!(await reader.read()).done);
+    for (let read = 0; read <= DRAIN_LIMIT; ) {
+      const chunk = await reader.read();
+      if (chunk.done) return;
+      read += chunk.value.length;
+    }
+    await reader.cancel();
   } catch {
     // The client went away: nothing left to read.
   }

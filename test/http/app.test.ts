@@ -32,7 +32,7 @@ describe('HTTP API', () => {
       ['/api/v1/repos', { method: 'POST', body: '{"name":"acme"}', token: 'wrong' }, 401, 'invalid-credentials'],
       ['/api/v1/repos', { method: 'POST', body: 'not json' }, 400, 'invalid-json'],
       ['/api/v1/repos', { method: 'POST', body: '{"name":"Bad Name"}' }, 400, 'invalid-repo-name'],
-      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme","type":"rpm"}' }, 400, 'invalid-request'],
+      ['/api/v1/repos', { method: 'POST', body: '{"name":"acme","type":"apk"}' }, 400, 'invalid-request'],
       ['/api/v1/repos', { method: 'POST', body: '{"name":"acme","architectures":["all"]}' }, 400, 'invalid-request'],
       ['/api/v1/repos/nope', {}, 404, 'repo-not-found'],
       ['/api/v1/repos/nope/packages?distribution=stable', { method: 'POST', body: bytes }, 404, 'repo-not-found'],
