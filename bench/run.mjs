@@ -3,12 +3,12 @@
 import { parseArgs } from 'node:util';
 import { cleanup } from './lib/proc.mjs';
 
-const BENCHMARKS = ['ingest', 'add-one', 'serve', 'upload-memory', 'worker-cpu'];
+const BENCHMARKS = ['ingest', 'add-one', 'serve', 'upload-memory', 'worker-cpu', 'rpm'];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    n: { type: 'string', default: '10000' },
+    n: { type: 'string' },
     runs: { type: 'string' },
     duration: { type: 'string', default: '10' },
     help: { type: 'boolean', short: 'h' },
@@ -26,7 +26,8 @@ if (unknown.length) {
 }
 
 const selected = positionals.length ? positionals : BENCHMARKS;
-const options = { n: Number(values.n), runs: values.runs ? Number(values.runs) : undefined, duration: Number(values.duration) };
+// --n and --runs when given, else each benchmark's own default (N: 10000 unless it says otherwise).
+const options = { n: values.n ? Number(values.n) : undefined, runs: values.runs ? Number(values.runs) : undefined, duration: Number(values.duration) };
 const summaries = [];
 const started = performance.now();
 let failed = false;
@@ -34,7 +35,7 @@ try {
   for (const name of selected) {
     const bench = await import(`./${name}.mjs`);
     console.log(`\n== ${name}: ${bench.description}`);
-    const checks = await bench.run({ ...options, runs: options.runs ?? bench.defaultRuns });
+    const checks = await bench.run({ ...options, n: options.n ?? bench.defaultN ?? 10000, runs: options.runs ?? bench.defaultRuns });
     for (const c of checks) console.log(c.line);
     summaries.push(...checks);
   }

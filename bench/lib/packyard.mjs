@@ -30,13 +30,17 @@ export async function serve(data) {
   return { url, token, child, pid: child.pid, stop: () => child.stop() };
 }
 
-/** Uploads one .deb as a raw request body; resolves with the response JSON and the time it took. */
-export async function uploadRaw(server, repo, dist, file) {
+/**
+ * Uploads one package as a raw request body (a .deb unless `contentType` says otherwise; an .rpm
+ * has no component: pass `component: null`); resolves with the response JSON and the time it took.
+ */
+export async function uploadRaw(server, repo, dist, file, { component = 'main', contentType = 'application/vnd.debian.binary-package' } = {}) {
   const body = await readFile(file);
+  const query = new URLSearchParams({ distribution: dist, ...(component ? { component } : {}) });
   const started = performance.now();
-  const response = await fetch(`${server.url}/api/v1/repos/${repo}/packages?distribution=${dist}&component=main`, {
+  const response = await fetch(`${server.url}/api/v1/repos/${repo}/packages?${query}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/vnd.debian.binary-package' },
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': contentType },
     body,
   });
   const json = await response.json();
