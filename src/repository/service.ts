@@ -43,7 +43,7 @@ type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
 /** A file of an upload: opened here, or ingested somewhere else (a host's worker thread). */
 export type UploadFile = { name: string } & (
   | { /** Opens the file (a stream, or bytes for a small file read whole); called once, when its turn comes. */ open(): UploadBody | Promise<UploadBody> }
-  | { ingest(repo: string, component: string): Promise<DebRecord> }
+  | { ingest(repo: string, type: RepoType, component: string): Promise<PackageRecord> }
   | { /** The id of a resumable upload whose parts have all been sent. */ upload: string }
 );
 
@@ -165,10 +165,7 @@ export class RepositoryService {
 
   private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile): Promise<PackageRecord> {
     const reading: PackageReading<PackageRecord> = type === 'rpm' ? readRpm(this.deps, this.ctx.now) : readDeb(this.deps, options.component);
-    if ('ingest' in file) {
-      if (type !== 'deb') throw new PackyardError(400, 'wrong-format', `repository ${repo} holds RPMs, not .deb files`);
-      return file.ingest(repo, options.component);
-    }
+    if ('ingest' in file) return file.ingest(repo, type, options.component);
     if ('open' in file) return ingestPackage(this.deps.storage, repo, await file.open(), reading);
     const { key } = await this.uploads.complete(repo, file.upload);
     try {

@@ -61,12 +61,12 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
     if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
   });
   const bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
-  // Small .debs are ingested whole by worker threads; the rest is streamed here.
-  const pooled = (i: number) => type === 'deb' && sizes[i]! <= SMALL_FILE;
+  // Small files are ingested whole by worker threads; big ones are streamed here.
+  const pooled = (i: number) => sizes[i]! <= SMALL_FILE;
   const pool = new IngestPool(dataDir, files.filter((_, i) => pooled(i)).length);
   const uploads: UploadFile[] = files.map((path, i) => {
     const name = basename(path);
-    if (pooled(i)) return { name, ingest: (repo, component) => pool.ingest(repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
+    if (pooled(i)) return { name, ingest: (repo, repoType, component) => pool.ingest(repoType, repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
     return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
   });
   try {

@@ -1,16 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
-import type { DebRecord } from '../../formats/deb/record.js';
+import type { PackageRecord } from '../../repository/service.js';
+import type { RepoType } from '../../repository/snapshot.js';
 
 export interface IngestRequest {
   id: number;
+  type: RepoType;
   repo: string;
   component: string;
   path: string;
 }
 
-export type IngestReply = { id: number; record: DebRecord } | { id: number; error: { status: PackyardError['status']; code: string; message: string } };
+export type IngestReply = { id: number; record: PackageRecord } | { id: number; error: { status: PackyardError['status']; code: string; message: string } };
 
 /**
  * Worker threads that ingest package files from local paths into a data directory, for
@@ -20,7 +22,7 @@ export type IngestReply = { id: number; record: DebRecord } | { id: number; erro
  */
 export class IngestPool {
   private readonly workers: Worker[];
-  private readonly pending = new Map<number, { resolve(record: DebRecord): void; reject(err: Error): void }>();
+  private readonly pending = new Map<number, { resolve(record: PackageRecord): void; reject(err: Error): void }>();
   private nextId = 0;
   private broken: Error | undefined;
 
@@ -35,12 +37,12 @@ export class IngestPool {
     });
   }
 
-  ingest(repo: string, component: string, path: string): Promise<DebRecord> {
+  ingest(type: RepoType, repo: string, component: string, path: string): Promise<PackageRecord> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.broken) return reject(this.broken);
       this.pending.set(id, { resolve, reject });
-      this.workers[id % this.workers.length]!.postMessage({ id, repo, component, path } satisfies IngestRequest);
+      this.workers[id % this.workers.length]!.postMessage({ id, type, repo, component, path } satisfies IngestRequest);
     });
   }
 

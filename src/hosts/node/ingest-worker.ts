@@ -3,18 +3,21 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readDeb } from '../../formats/deb/ingest.js';
+import { readRpm } from '../../formats/rpm/ingest.js';
 import { ingestPackage } from '../../repository/ingest.js';
 import { PackyardError } from '../../util/errors.js';
 import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';
 import { nodeGunzip } from './gzip.js';
 import type { IngestReply, IngestRequest } from './ingest-pool.js';
+import type { PackageRecord } from '../../repository/service.js';
 
 const deps = { storage: new FsStorage(workerData as string), createHasher: createNodeHasher, gunzip: nodeGunzip };
 const port = parentPort!;
 
-port.on('message', ({ id, repo, component, path }: IngestRequest) => {
-  ingestPackage(deps.storage, repo, new Uint8Array(readFileSync(path)), readDeb(deps, component)).then(
+port.on('message', ({ id, type, repo, component, path }: IngestRequest) => {
+  const reading = type === 'rpm' ? readRpm(deps, () => new Date()) : readDeb(deps, component);
+  ingestPackage<PackageRecord>(deps.storage, repo, new Uint8Array(readFileSync(path)), reading).then(
     (record) => port.postMessage({ id, record } satisfies IngestReply),
     (err: unknown) => {
       const error = err instanceof PackyardError ? err : new PackyardError(500, 'internal', String((err as Error).stack ?? err));
