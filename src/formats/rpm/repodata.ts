@@ -180,11 +180,34 @@ function otherPackage(out: string[], r: RpmRecord): void {
 
 const PARTS_PER_CHUNK = 4096;
 
-function renderDocument(open: string, close: string, records: readonly RpmRecord[], write: (out: string[], r: RpmRecord) => void): string {
+/**
+ * Each package's rendered element, by record object: the repository keeps a publish's unchanged
+ * package lists (and so their records) in memory, so the next publish renders only the packages
+ * of the lists it changed, as createrepo_c --update reuses unchanged ones. Weak: elements go
+ * with their records.
+ */
+const rendered = new Map<PackageWriter, WeakMap<RpmRecord, string>>();
+
+type PackageWriter = (out: string[], r: RpmRecord) => void;
+
+function renderPackage(write: PackageWriter, r: RpmRecord): string {
+  let cache = rendered.get(write);
+  if (!cache) rendered.set(write, (cache = new WeakMap()));
+  let element = cache.get(r);
+  if (element === undefined) {
+    const out: string[] = [];
+    write(out, r);
+    element = out.join('');
+    cache.set(r, element);
+  }
+  return element;
+}
+
+function renderDocument(open: string, close: string, records: readonly RpmRecord[], write: PackageWriter): string {
   const chunks: string[] = [XML_DECLARATION, open.replace('%N', String(records.length))];
   let parts: string[] = [];
   for (const r of records) {
-    write(parts, r);
+    parts.push(renderPackage(write, r));
     if (parts.length >= PARTS_PER_CHUNK) {
       chunks.push(parts.join(''));
       parts = [];
