@@ -3,7 +3,7 @@ import { digestBytes, type HasherFactory } from '../util/hash.js';
 import type { Signer } from '../signing/signer.js';
 import { layout } from './layout.js';
 import type { RepoStore } from './store.js';
-import type { FileEntry } from './snapshot.js';
+import type { FileEntry, RepoType } from './snapshot.js';
 
 /** What every format's publish needs. */
 export interface PublishContext {
@@ -14,18 +14,23 @@ export interface PublishContext {
   now: () => Date;
 }
 
+/** The hashes clients ask for a repository's index files by: APT's by-hash uses both. */
+export function indexHashes(type: RepoType): ('SHA256' | 'SHA512')[] {
+  return type === 'deb' ? ['SHA256', 'SHA512'] : ['SHA256'];
+}
+
 /**
- * Stores a client-facing index file under its SHA-256 and SHA-512, the names clients may ask
- * for it by (APT's by-hash, repodata's checksum-prefixed names), and returns its entry.
+ * Stores a client-facing index file under the hashes clients may ask for it by (APT's by-hash,
+ * repodata's checksum-prefixed names), and returns its entry.
  */
-export async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array): Promise<FileEntry> {
+export async function storeIndex(ctx: PublishContext, repo: string, type: RepoType, data: Uint8Array): Promise<FileEntry> {
   const digests = await digestBytes(ctx.createHasher, data);
   const key = layout.byHash(repo, 'SHA256', digests.sha256);
   const storage = ctx.store.storage;
   // Named by content: an object already there is this very content, and writing it again is
   // harmless, so no conditional write (and its lock) is needed.
   await Promise.all(
-    [key, layout.byHash(repo, 'SHA512', digests.sha512)].map(async (k) => {
+    indexHashes(type).map((algorithm) => layout.byHash(repo, algorithm, algorithm === 'SHA256' ? digests.sha256 : digests.sha512)).map(async (k) => {
       if (!(await storage.head(k))) await storage.put(k, data);
     }),
   );

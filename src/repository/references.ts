@@ -1,4 +1,5 @@
 import { layout } from './layout.js';
+import { indexHashes } from './publish-context.js';
 import type { RepoStore } from './store.js';
 import type { PoolMap, Snapshot } from './snapshot.js';
 
@@ -36,7 +37,7 @@ export async function snapshotReferences(store: RepoStore, snapshot: Snapshot): 
   refs.set(layout.snapshot(repo, snapshot.id), {});
   for (const [path, entry] of Object.entries(snapshot.files)) {
     refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
-    refs.set(layout.byHash(repo, 'SHA512', entry.sha512), { size: entry.size, path });
+    if (indexHashes(snapshot.type).includes('SHA512')) refs.set(layout.byHash(repo, 'SHA512', entry.sha512), { size: entry.size, path });
   }
   for (const components of Object.values(snapshot.lists)) for (const byArch of Object.values(components)) for (const shards of Object.values(byArch)) for (const key of Object.values(shards)) refs.set(key, {});
   for (const key of Object.values(snapshot.pool)) {

@@ -117,8 +117,8 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
         if (rendered[dir] === inputs) continue;
         const packages = new TextEncoder().encode(await renderShards(ctx.store, byArch[arch] ?? {}, byArch.all ?? {}));
         // Compressing runs off the main thread on hosts that can: hash and store meanwhile.
-        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([storeIndex(ctx, repo, packages), ctx.gzip(packages).then((gz) => storeIndex(ctx, repo, gz))]);
-        files[`${dir}/Release`] = await storeIndex(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));
+        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([storeIndex(ctx, repo, 'deb', packages), ctx.gzip(packages).then((gz) => storeIndex(ctx, repo, 'deb', gz))]);
+        files[`${dir}/Release`] = await storeIndex(ctx, repo, 'deb', new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));
         rendered[dir] = inputs;
         dirty = true;
       }
@@ -132,9 +132,9 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     }
     const release = renderRelease({ repo, distribution, settings: distSettings, architectures, components: Object.keys(components).sort(), files: indexFiles, date });
     const releaseBytes = new TextEncoder().encode(release);
-    files[`${prefix}Release`] = await storeIndex(ctx, repo, releaseBytes);
-    files[`${prefix}InRelease`] = await storeIndex(ctx, repo, new TextEncoder().encode(await ctx.signer.clearSign(release)));
-    files[`${prefix}Release.gpg`] = await storeIndex(ctx, repo, new TextEncoder().encode(await ctx.signer.detachSign(releaseBytes)));
+    files[`${prefix}Release`] = await storeIndex(ctx, repo, 'deb', releaseBytes);
+    files[`${prefix}InRelease`] = await storeIndex(ctx, repo, 'deb', new TextEncoder().encode(await ctx.signer.clearSign(release)));
+    files[`${prefix}Release.gpg`] = await storeIndex(ctx, repo, 'deb', new TextEncoder().encode(await ctx.signer.detachSign(releaseBytes)));
     rendered[`dists/${distribution}`] = settingsTag;
   }
 

@@ -93,7 +93,8 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
       for (const keys of shards) for (const key of Object.values(keys)) records.push(...(await ctx.store.meta<RpmRecord[]>(key)));
       const repodata = await buildRepodata(records, { gzip: ctx.gzip, sha256: webSha256, signer: ctx.signer, now: () => date });
       for (const path of Object.keys(files)) if (path.startsWith(`${dir}/repodata/`)) delete files[path];
-      for (const file of repodata.files) files[`${dir}/${file.path}`] = await storeIndex(ctx, repo, file.bytes);
+      const stored = await Promise.all(repodata.files.map((file) => storeIndex(ctx, repo, 'rpm', file.bytes)));
+      repodata.files.forEach((file, i) => (files[`${dir}/${file.path}`] = stored[i]!));
       rendered[dir] = inputs;
     }
   }
