@@ -332,15 +332,22 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
   ];
   const files: RepodataFile[] = [];
   const entries: RepomdEntry[] = [];
+  // A document is rendered while the one before it compresses (off the main thread on hosts
+  // that can): at most two are held at once.
+  let previous: Promise<void> = Promise.resolve();
   for (const [type, render] of renderers) {
-    // One document at a time, so that only one is held as a string.
     const xml = encoder.encode(render(sorted));
-    const [gz, openChecksum] = await Promise.all([deps.gzip(xml), deps.sha256(xml)]);
-    const checksum = await deps.sha256(gz);
-    const location = `repodata/${checksum}-${type}.xml.gz`;
-    files.push({ path: location, bytes: gz });
-    entries.push({ type, location, checksum, openChecksum, size: gz.length, openSize: xml.length, timestamp });
+    await previous;
+    previous = (async () => {
+      const [gz, openChecksum] = await Promise.all([deps.gzip(xml), deps.sha256(xml)]);
+      const checksum = await deps.sha256(gz);
+      const location = `repodata/${checksum}-${type}.xml.gz`;
+      files.push({ path: location, bytes: gz });
+      entries.push({ type, location, checksum, openChecksum, size: gz.length, openSize: xml.length, timestamp });
+    })();
+    previous.catch(() => {}); // awaited above or below; not an unhandled rejection meanwhile
   }
+  await previous;
   const repomd = encoder.encode(renderRepomd({ revision: options.revision ?? String(timestamp), entries }));
   const signature = encoder.encode(await deps.signer.detachSign(repomd));
   files.push({ path: 'repodata/repomd.xml', bytes: repomd }, { path: 'repodata/repomd.xml.asc', bytes: signature });
