@@ -1,4 +1,5 @@
 import type { Storage } from '../storage/types.js';
+import type { Digests, HasherFactory } from '../util/hash.js';
 import { PackyardError } from '../util/errors.js';
 import { concatBytes } from '../util/bytes.js';
 import { layout } from './layout.js';
@@ -9,6 +10,25 @@ export interface PackageReading<R> {
   take(chunk: Uint8Array): void | Promise<void>;
   /** The package's record once all bytes were taken; `key` is where they are stored. */
   record(key: string): Promise<R>;
+}
+
+/**
+ * A reading that counts and hashes the bytes while `inspect` parses them; `record` makes the
+ * format's record from the key, the size and the digests.
+ */
+export function hashedReading<R>(createHasher: HasherFactory, inspect: (chunk: Uint8Array) => void, record: (key: string, size: number, digests: Digests) => Promise<R>): PackageReading<R> {
+  const hasher = createHasher();
+  let size = 0;
+  return {
+    take(chunk) {
+      size += chunk.length;
+      inspect(chunk);
+      return hasher.update(chunk);
+    },
+    async record(key) {
+      return record(key, size, await hasher.digest());
+    },
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { badPackage } from '../../util/errors.js';
+import { FailureLatch } from '../../util/failure-latch.js';
 
 /** One member of an `ar` archive; `data` is set only for members the caller chose to capture. */
 export interface ArMember {
@@ -35,7 +36,7 @@ export class ArReader {
   private filled = 0; // bytes of the magic or header seen so far
   private remaining = 0; // bytes of the current member still to come
   private current: ArMember | undefined;
-  private failure: unknown;
+  private readonly latch = new FailureLatch();
 
   constructor(opts: ArReaderOptions) {
     this.capture = opts.capture;
@@ -43,19 +44,12 @@ export class ArReader {
   }
 
   push(chunk: Uint8Array): void {
-    if (this.failure !== undefined) throw this.failure;
-    try {
-      this.consume(chunk);
-    } catch (err) {
-      // A parser that failed mid-chunk has lost its place; keep failing rather than misread.
-      this.failure = err;
-      throw err;
-    }
+    this.latch.run(() => this.consume(chunk));
   }
 
   /** Marks the end of input: returns the members, or throws if the archive stopped early. */
   end(): ArMember[] {
-    if (this.failure !== undefined) throw this.failure;
+    this.latch.check();
     if (this.state === 'magic') {
       if (this.filled === 0) throw badPackage('not-ar-archive', 'file is empty, not a .deb (ar) archive');
       throw badPackage('truncated', 'file ends inside the ar archive signature');

@@ -1,5 +1,5 @@
 import type { HasherFactory } from '../../util/hash.js';
-import type { PackageReading } from '../../repository/ingest.js';
+import { hashedReading, type PackageReading } from '../../repository/ingest.js';
 import { DebInspector } from './inspect.js';
 import type { Gunzip } from './decompress.js';
 import { poolPath, type DebRecord } from './record.js';
@@ -11,28 +11,19 @@ export interface DebReadingDeps {
 
 /** Hashes a `.deb`'s bytes and reads its control member as they go by, then makes its record. */
 export function readDeb({ createHasher, gunzip }: DebReadingDeps, component: string): PackageReading<DebRecord> {
-  const hasher = createHasher();
   const inspector = new DebInspector(gunzip);
-  let size = 0;
-  return {
-    take(chunk) {
-      size += chunk.length;
-      inspector.push(chunk);
-      return hasher.update(chunk);
-    },
-    async record(key) {
-      const info = await inspector.finish();
-      return {
-        package: info.package,
-        version: info.version,
-        architecture: info.architecture,
-        source: info.source,
-        control: info.control.text,
-        filename: poolPath(component, info.source, info.package, info.version, info.architecture),
-        size,
-        key,
-        ...(await hasher.digest()),
-      };
-    },
-  };
+  return hashedReading(createHasher, (chunk) => inspector.push(chunk), async (key, size, digests) => {
+    const info = await inspector.finish();
+    return {
+      package: info.package,
+      version: info.version,
+      architecture: info.architecture,
+      source: info.source,
+      control: info.control.text,
+      filename: poolPath(component, info.source, info.package, info.version, info.architecture),
+      size,
+      key,
+      ...digests,
+    };
+  });
 }

@@ -1,25 +1,15 @@
 import type { HasherFactory } from '../../util/hash.js';
-import type { PackageReading } from '../../repository/ingest.js';
+import { hashedReading, type PackageReading } from '../../repository/ingest.js';
 import { RpmInspector } from './inspect.js';
 import type { RpmRecord } from './record.js';
 
 /** Hashes an `.rpm`'s bytes and reads its headers as they go by, then makes its record. */
 export function readRpm({ createHasher }: { createHasher: HasherFactory }, now: () => Date): PackageReading<RpmRecord> {
-  const hasher = createHasher();
   const inspector = new RpmInspector();
-  let size = 0;
-  return {
-    take(chunk) {
-      size += chunk.length;
-      inspector.push(chunk);
-      return hasher.update(chunk);
-    },
-    async record(key) {
-      const info = inspector.finish();
-      const { sha256 } = await hasher.digest();
-      return { ...info, sha256, packageSize: size, location: rpmLocation(info), key, fileTime: Math.floor(now().getTime() / 1000) };
-    },
-  };
+  return hashedReading(createHasher, (chunk) => inspector.push(chunk), async (key, size, { sha256 }) => {
+    const info = inspector.finish();
+    return { ...info, sha256, packageSize: size, location: rpmLocation(info), key, fileTime: Math.floor(now().getTime() / 1000) };
+  });
 }
 
 /** Where a package is served below its distribution's architecture folder: `Packages/<first letter>/<file>`. */

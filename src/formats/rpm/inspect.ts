@@ -9,6 +9,7 @@ import { INTRO_SIZE, RpmHeader, SIGTAG, TAG, readIntro, type HeaderKind } from '
 import type { RpmChangelogEntry, RpmDependency, RpmFile, RpmRecord } from './record.js';
 import { isPrimaryFile } from './repodata.js';
 import { rpmvercmp } from './version.js';
+import { FailureLatch } from '../../util/failure-latch.js';
 
 /** What an .rpm says about itself: its record, less what only the caller knows. */
 export type RpmInfo = Omit<RpmRecord, 'sha256' | 'location' | 'key' | 'fileTime' | 'packageSize'>;
@@ -61,21 +62,14 @@ export class RpmInspector {
   private header: RpmHeader | undefined;
   private headerStart = 0;
   private headerEnd = 0;
-  private failure: unknown;
+  private readonly latch = new FailureLatch();
 
   push(chunk: Uint8Array): void {
-    if (this.failure !== undefined) throw this.failure;
-    try {
-      this.consume(chunk);
-    } catch (err) {
-      // A parser that failed mid-chunk has lost its place; keep failing rather than misread.
-      this.failure = err;
-      throw err;
-    }
+    this.latch.run(() => this.consume(chunk));
   }
 
   finish(): RpmInfo {
-    if (this.failure !== undefined) throw this.failure;
+    this.latch.check();
     switch (this.stage) {
       case 'lead':
         if (this.offset === 0) throw badPackage('not-rpm', 'file is empty, not an RPM');

@@ -5,6 +5,7 @@ import { storeIndex, type PublishContext } from '../../repository/publish-contex
 import { nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
 import { buildRepodata, sortRecords, webSha256 } from './repodata.js';
 import type { RpmRecord } from './record.js';
+import { formatEvr } from './version.js';
 
 export interface RpmMutation {
   add?: { distribution: string; record: RpmRecord }[];
@@ -20,8 +21,7 @@ const LISTS = 'rpm';
 /** Packages for every architecture, listed in each architecture's repodata. */
 const NOARCH = 'noarch';
 
-const evr = (r: Pick<RpmRecord, 'epoch' | 'version' | 'release'>) => `${r.epoch === '0' ? '' : `${r.epoch}:`}${r.version}-${r.release}`;
-const idOf = (r: RpmRecord) => `${r.name}-${evr(r)}.${r.arch}`;
+const idOf = (r: RpmRecord) => `${r.name}-${formatEvr(r)}.${r.arch}`;
 const shardOf = (name: string) => name.slice(0, 1).toLowerCase();
 
 /** The stored file of a package: one per distribution, whatever architecture folders list it. */
@@ -40,7 +40,7 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
   const pool = new PoolSet(ctx.store, current);
   const changes: Change[] = [];
   const unusedKeys: string[] = [];
-  const change = (action: Change['action'], distribution: string, r: RpmRecord): Change => ({ action, distribution, package: r.name, version: evr(r), architecture: r.arch });
+  const change = (action: Change['action'], distribution: string, r: RpmRecord): Change => ({ action, distribution, package: r.name, version: formatEvr(r), architecture: r.arch });
 
   for (const { distribution, record } of mutation.add ?? []) {
     const list = await lists.get(distribution, LISTS, record.arch, shardOf(record.name));
@@ -54,9 +54,9 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
       throw new PackyardError(409, 'package-exists', `${idOf(record)} is already in ${repo}/${distribution} with different content; upload with replace=true to replace it`);
     }
     // File names leave out the epoch: two epochs of one version would share a file.
-    if (!existing && (await pool.get(path))) throw new PackyardError(409, 'file-exists', `${record.location} is already in ${repo}/${distribution} for another package`);
+    const pooled = await pool.get(path);
+    if (!existing && pooled) throw new PackyardError(409, 'file-exists', `${record.location} is already in ${repo}/${distribution} for another package`);
     list.set(idOf(record), record);
-    await pool.get(path);
     pool.set(path, { key: record.key, size: record.packageSize, sha256: record.sha256, refs: 1 });
     changes.push(change(existing ? 'replace' : 'add', distribution, record));
   }

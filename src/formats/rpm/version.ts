@@ -5,6 +5,11 @@ export interface Evr {
   release: string;
 }
 
+/** `epoch:version-release` as rpm prints it: the epoch only when it is not 0. */
+export function formatEvr(r: Evr): string {
+  return `${r.epoch === '0' || r.epoch === '' ? '' : `${r.epoch}:`}${r.version}-${r.release}`;
+}
+
 /**
  * Orders two version (or release) strings exactly as rpm's rpmvercmp(): runs of ASCII digits
  * compare as numbers of any length, runs of ASCII letters as bytes, a digit run beats a letter
