@@ -63,6 +63,8 @@ describe.each([
 
   afterAll(async () => {
     await host?.stop();
+    // dnf's key import starts a gpg-agent per installroot that outlives it.
+    await run('pkill', ['-f', `gpg-agent --homedir ${work}/`]);
   });
 
   /** dnf confined to `root` and the repositories in `repos` (a reposdir). */
