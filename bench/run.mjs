@@ -1,7 +1,8 @@
 // Packyard's benchmarks against its peers. Usage: node bench/run.mjs [name...] [--n N] [--runs R]
 // (see bench/README.md). Prints a table per benchmark, then one PASS/FAIL line per budget.
 import { parseArgs } from 'node:util';
-import { cleanup } from './lib/proc.mjs';
+import { CACHE, cleanup } from './lib/proc.mjs';
+import { journallessExt4 } from './lib/filesystem.mjs';
 
 const BENCHMARKS = ['ingest', 'add-one', 'serve', 'upload-memory', 'worker-cpu', 'rpm'];
 
@@ -28,6 +29,11 @@ if (unknown.length) {
 const selected = positionals.length ? positionals : BENCHMARKS;
 // --n and --runs when given, else each benchmark's own default (N: 10000 unless it says otherwise).
 const options = { n: values.n ? Number(values.n) : undefined, runs: values.runs ? Number(values.runs) : undefined, duration: Number(values.duration) };
+const journalless = journallessExt4(CACHE);
+if (journalless) {
+  console.log(`note: ${CACHE} is on ${journalless}, an ext4 without a journal, where creating files soon after many were deleted`);
+  console.log('      is slow in the kernel and favours the tools that create fewer files; BENCH_DIR=<dir on another filesystem> avoids it (bench/README.md)');
+}
 const summaries = [];
 const started = performance.now();
 let failed = false;

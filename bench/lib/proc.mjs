@@ -7,7 +7,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CACHE = join(ROOT, '.cache/bench');
+/**
+ * Inputs, kept repositories, results and work directories. BENCH_DIR moves them all to another
+ * filesystem (tools that index in place need inputs and work on one filesystem for `cp -al`).
+ */
+export const CACHE = process.env.BENCH_DIR ? resolve(process.env.BENCH_DIR) : join(ROOT, '.cache/bench');
 export const PACKYARD = join(ROOT, 'bin/packyard.mjs');
 
 /** Every child process still running: stopped by cleanup(). */
@@ -15,7 +19,7 @@ const children = new Set();
 const dirs = new Set();
 const cleanups = [];
 
-/** A fresh directory under .cache/bench/work, removed at exit. */
+/** A fresh directory under CACHE/work, removed at exit. */
 export function tempDir(name) {
   mkdirSync(join(CACHE, 'work'), { recursive: true });
   const dir = mkdtempSync(join(CACHE, 'work', `${name}-`));
