@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { openDataDir, loadAdminToken } from '../../hosts/node/runtime.js';
-import { startServer } from '../../hosts/node/server.js';
 import { log } from '../../hosts/node/log.js';
 import { aptLines } from '../apt-lines.js';
 import { ApiTokens } from '../../auth/tokens.js';
@@ -31,6 +30,8 @@ export function registerServe(program: Command): void {
         const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
         readTokens.set('default', token);
       }
+      // The HTTP server's modules load only for `serve`, so other commands start faster.
+      const { startServer } = await import('../../hosts/node/server.js');
       const server = await startServer(runtime, admin, o.host, Number(o.port));
       log({ level: 'info', msg: 'listening', url: server.url, data: runtime.dataDir });
 
