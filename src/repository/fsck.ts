@@ -56,7 +56,7 @@ export async function fsck(store: RepoStore, createHasher: HasherFactory, repo: 
 async function hashObject(store: RepoStore, createHasher: HasherFactory, key: string): Promise<string> {
   const obj = await store.storage.get(key);
   if (!obj) return '';
-  const hasher = createHasher();
+  const hasher = createHasher(['sha256']);
   const reader = obj.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();

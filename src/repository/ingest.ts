@@ -1,5 +1,5 @@
 import type { Storage } from '../storage/types.js';
-import type { Digests, HasherFactory } from '../util/hash.js';
+import type { Digests, HashName, HasherFactory } from '../util/hash.js';
 import { PackyardError } from '../util/errors.js';
 import { concatBytes } from '../util/bytes.js';
 import { layout } from './layout.js';
@@ -13,11 +13,16 @@ export interface PackageReading<R> {
 }
 
 /**
- * A reading that counts and hashes the bytes while `inspect` parses them; `record` makes the
- * format's record from the key, the size and the digests.
+ * A reading that counts and hashes the bytes (with the digests `names`) while `inspect` parses
+ * them; `record` makes the format's record from the key, the size and the digests.
  */
-export function hashedReading<R>(createHasher: HasherFactory, inspect: (chunk: Uint8Array) => void, record: (key: string, size: number, digests: Digests) => Promise<R>): PackageReading<R> {
-  const hasher = createHasher();
+export function hashedReading<R, N extends HashName>(
+  createHasher: HasherFactory,
+  names: readonly N[],
+  inspect: (chunk: Uint8Array) => void,
+  record: (key: string, size: number, digests: Pick<Digests, N>) => Promise<R>,
+): PackageReading<R> {
+  const hasher = createHasher(names);
   let size = 0;
   return {
     take(chunk) {

@@ -6,17 +6,21 @@ export interface Digests {
   sha512: string;
 }
 
+export type HashName = keyof Digests;
+export const ALL_HASHES: readonly HashName[] = ['md5', 'sha1', 'sha256', 'sha512'];
+
 /**
- * Incremental hashing of all four digests at once, so a file is read a single time. A native
- * hasher may be asynchronous: wait for update's promise, if it returns one, before the next chunk
- * (that bounds memory); a synchronous one returns nothing and costs no promise per chunk.
+ * Incremental hashing of several digests at once (all four unless fewer are named), so a file is
+ * read a single time. A native hasher may be asynchronous: wait for update's promise, if it
+ * returns one, before the next chunk (that bounds memory); a synchronous one returns nothing and
+ * costs no promise per chunk.
  */
-export interface MultiHasher {
+export interface MultiHasher<N extends HashName = HashName> {
   update(chunk: Uint8Array): void | Promise<void>;
-  digest(): Digests | Promise<Digests>;
+  digest(): Pick<Digests, N> | Promise<Pick<Digests, N>>;
 }
 
-export type HasherFactory = () => MultiHasher;
+export type HasherFactory = <N extends HashName = HashName>(names?: readonly N[]) => MultiHasher<N>;
 
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);

@@ -1,4 +1,4 @@
-import type { HasherFactory } from '../../util/hash.js';
+import { ALL_HASHES, type HasherFactory } from '../../util/hash.js';
 import { hashedReading, type PackageReading } from '../../repository/ingest.js';
 import { DebInspector } from './inspect.js';
 import type { Gunzip } from './decompress.js';
@@ -12,7 +12,8 @@ export interface DebReadingDeps {
 /** Hashes a `.deb`'s bytes and reads its control member as they go by, then makes its record. */
 export function readDeb({ createHasher, gunzip }: DebReadingDeps, component: string): PackageReading<DebRecord> {
   const inspector = new DebInspector(gunzip);
-  return hashedReading(createHasher, (chunk) => inspector.push(chunk), async (key, size, digests) => {
+  // APT indexes list all four digests of every package.
+  return hashedReading(createHasher, ALL_HASHES, (chunk) => inspector.push(chunk), async (key, size, digests) => {
     const info = await inspector.finish();
     return {
       package: info.package,

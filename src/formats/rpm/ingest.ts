@@ -6,7 +6,8 @@ import type { RpmRecord } from './record.js';
 /** Hashes an `.rpm`'s bytes and reads its headers as they go by, then makes its record. */
 export function readRpm({ createHasher }: { createHasher: HasherFactory }, now: () => Date): PackageReading<RpmRecord> {
   const inspector = new RpmInspector();
-  return hashedReading(createHasher, (chunk) => inspector.push(chunk), async (key, size, { sha256 }) => {
+  // repodata identifies a package by its SHA-256 alone.
+  return hashedReading(createHasher, ['sha256'], (chunk) => inspector.push(chunk), async (key, size, { sha256 }) => {
     const info = inspector.finish();
     return { ...info, sha256, packageSize: size, location: rpmLocation(info), key, fileTime: Math.floor(now().getTime() / 1000) };
   });

@@ -108,5 +108,7 @@ describe('the core in workerd', () => {
     }
     const empty = await post('/hash', new Uint8Array(0));
     expect(JSON.parse(empty.text)).toEqual(nodeDigests(new Uint8Array(0)));
+    const some = await post('/hash?names=sha256,md5', data);
+    expect(JSON.parse(some.text)).toEqual({ sha256: expected.sha256, md5: expected.md5 });
   });
 });
