@@ -52,6 +52,8 @@ export interface UploadOptions {
   component: string;
   replace?: boolean;
   actor: string;
+  /** Files of an array ingested at once (default 8); a stream of parts is read one by one. */
+  concurrency?: number;
 }
 
 interface PackageSummary {
@@ -142,7 +144,7 @@ export class RepositoryService {
       };
       // Files at hand are read several at a time (storage latency, not CPU, bounds ingestion);
       // a stream of parts (a multipart body) can only be read in order.
-      if (Array.isArray(files)) await forEachConcurrent(files, 8, ingest);
+      if (Array.isArray(files)) await forEachConcurrent(files, options.concurrency ?? 8, ingest);
       else for await (const file of files) await ingest(file);
       if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
       const { distribution, component, replace, actor } = options;
@@ -164,8 +166,8 @@ export class RepositoryService {
   }
 
   private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile): Promise<PackageRecord> {
-    const reading: PackageReading<PackageRecord> = type === 'rpm' ? readRpm(this.deps, this.ctx.now) : readDeb(this.deps, options.component);
     if ('ingest' in file) return file.ingest(repo, type, options.component);
+    const reading: PackageReading<PackageRecord> = type === 'rpm' ? readRpm(this.deps, this.ctx.now) : readDeb(this.deps, options.component);
     if ('open' in file) return ingestPackage(this.deps.storage, repo, await file.open(), reading);
     const { key } = await this.uploads.complete(repo, file.upload);
     try {

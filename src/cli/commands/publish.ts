@@ -70,7 +70,14 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
     return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
   });
   try {
-    const result = await service.upload(options.repo, uploads, { distribution: options.distribution, component: options.component, replace: options.replace, actor: `${userInfo().username}@${hostname()} (packyard add)` });
+    const result = await service.upload(options.repo, uploads, {
+      distribution: options.distribution,
+      component: options.component,
+      replace: options.replace,
+      actor: `${userInfo().username}@${hostname()} (packyard add)`,
+      // Enough at once for the pool's threads to get their files in batches (ingest-pool.ts).
+      concurrency: 64,
+    });
     report({ snapshot: snapshotInfo(result.snapshot), changed: result.changed, packages: result.packages.map(packageInfo) }, options);
   } finally {
     bar?.stop();

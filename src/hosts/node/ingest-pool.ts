@@ -19,10 +19,14 @@ export type IngestReply = { id: number; record: PackageRecord } | { id: number; 
  * `packyard add`. Ingesting thousands of small files is mostly system calls (open, read,
  * create, write) and hashing, all synchronous on one thread; spread over the machine's cores
  * the batch lands in a fraction of the time (bench/ingest.mjs). Publishing stays on the caller.
+ *
+ * Requests made in one turn of the event loop travel to a worker as one message, and a worker
+ * answers a message with one: waking a thread per file cost more than ingesting a small file.
  */
 export class IngestPool {
-  private readonly workers: Worker[];
+  private readonly workers: { thread: Worker; outstanding: number }[];
   private readonly pending = new Map<number, { resolve(record: PackageRecord): void; reject(err: Error): void }>();
+  private queued: IngestRequest[] = [];
   private nextId = 0;
   private broken: Error | undefined;
 
@@ -30,9 +34,13 @@ export class IngestPool {
   constructor(dataDir: string, files: number) {
     const script = new URL('./ingest-worker.mjs', import.meta.url);
     this.workers = Array.from({ length: Math.min(availableParallelism(), 4, files) }, () => {
-      const worker = new Worker(script, { workerData: dataDir });
-      worker.on('message', (reply: IngestReply) => this.settle(reply));
-      worker.on('error', (err) => this.failAll(err));
+      const thread = new Worker(script, { workerData: dataDir });
+      const worker = { thread, outstanding: 0 };
+      thread.on('message', (replies: IngestReply[]) => {
+        worker.outstanding -= replies.length;
+        for (const reply of replies) this.settle(reply);
+      });
+      thread.on('error', (err) => this.failAll(err));
       return worker;
     });
   }
@@ -42,12 +50,25 @@ export class IngestPool {
     return new Promise((resolve, reject) => {
       if (this.broken) return reject(this.broken);
       this.pending.set(id, { resolve, reject });
-      this.workers[id % this.workers.length]!.postMessage({ id, type, repo, component, path } satisfies IngestRequest);
+      if (this.queued.length === 0) queueMicrotask(() => this.dispatch());
+      this.queued.push({ id, type, repo, component, path });
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  }
+
+  /** Sends the queued requests, each to the worker with the least work outstanding. */
+  private dispatch(): void {
+    const batches = new Map<(typeof this.workers)[number], IngestRequest[]>();
+    for (const request of this.queued) {
+      const worker = this.workers.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
+      worker.outstanding++;
+      batches.set(worker, [...(batches.get(worker) ?? []), request]);
+    }
+    this.queued = [];
+    for (const [worker, requests] of batches) worker.thread.postMessage(requests);
   }
 
   private settle(reply: IngestReply): void {

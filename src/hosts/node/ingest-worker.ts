@@ -1,5 +1,5 @@
 // A worker thread of the ingest pool (ingest-pool.ts): ingests package files named by path into
-// the data directory's storage and answers with their records.
+// the data directory's storage and answers each message of requests with one of records.
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readDeb } from '../../formats/deb/ingest.js';
@@ -15,13 +15,18 @@ import type { PackageRecord } from '../../repository/service.js';
 const deps = { storage: new FsStorage(workerData as string), createHasher: createNodeHasher, gunzip: nodeGunzip };
 const port = parentPort!;
 
-port.on('message', ({ id, type, repo, component, path }: IngestRequest) => {
-  const reading = type === 'rpm' ? readRpm(deps, () => new Date()) : readDeb(deps, component);
-  ingestPackage<PackageRecord>(deps.storage, repo, new Uint8Array(readFileSync(path)), reading).then(
-    (record) => port.postMessage({ id, record } satisfies IngestReply),
-    (err: unknown) => {
-      const error = err instanceof PackyardError ? err : new PackyardError(500, 'internal', String((err as Error).stack ?? err));
-      port.postMessage({ id, error: { status: error.status, code: error.code, message: error.message } } satisfies IngestReply);
-    },
-  );
+async function ingest({ id, type, repo, component, path }: IngestRequest): Promise<IngestReply> {
+  try {
+    const reading = type === 'rpm' ? readRpm(deps, () => new Date()) : readDeb(deps, component);
+    return { id, record: await ingestPackage<PackageRecord>(deps.storage, repo, new Uint8Array(readFileSync(path)), reading) };
+  } catch (err) {
+    const error = err instanceof PackyardError ? err : new PackyardError(500, 'internal', String((err as Error).stack ?? err));
+    return { id, error: { status: error.status, code: error.code, message: error.message } };
+  }
+}
+
+port.on('message', async (requests: IngestRequest[]) => {
+  const replies: IngestReply[] = [];
+  for (const request of requests) replies.push(await ingest(request));
+  port.postMessage(replies);
 });
