@@ -3,7 +3,7 @@ import { ListSet } from '../../repository/package-lists.js';
 import { PoolSet } from '../../repository/pool-set.js';
 import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
 import { nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
-import { buildRepodata, sortRecords, webSha256 } from './repodata.js';
+import { buildRepodata, sortRecords } from './repodata.js';
 import type { RpmRecord } from './record.js';
 import { formatEvr } from './version.js';
 
@@ -91,7 +91,7 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
       if (rendered[dir] === inputs) continue;
       const records: RpmRecord[] = [];
       for (const keys of shards) for (const key of Object.values(keys)) records.push(...(await ctx.store.meta<RpmRecord[]>(key)));
-      const repodata = await buildRepodata(records, { gzip: ctx.gzip, sha256: webSha256, signer: ctx.signer, now: () => date });
+      const repodata = await buildRepodata(records, { gzip: ctx.gzip, createHasher: ctx.createHasher, signer: ctx.signer, now: () => date });
       for (const path of Object.keys(files)) if (path.startsWith(`${dir}/repodata/`)) delete files[path];
       const stored = await Promise.all(repodata.files.map((file) => storeIndex(ctx, repo, 'rpm', file.bytes)));
       repodata.files.forEach((file, i) => (files[`${dir}/${file.path}`] = stored[i]!));

@@ -16,7 +16,8 @@
 // drops them from strings it has to read as Latin-1; a registry cannot refuse a package at publish
 // time, so dropping is the one of its behaviours taken.
 import type { Gzip } from '../../util/compress.js';
-import { toHex } from '../../util/hash.js';
+import { concatBytes } from '../../util/bytes.js';
+import type { HasherFactory } from '../../util/hash.js';
 import type { RpmDependency, RpmRecord } from './record.js';
 
 export type RepodataType = 'primary' | 'filelists' | 'other';
@@ -173,75 +174,46 @@ function otherPackage(out: string[], r: RpmRecord): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Whole documents, built linearly: the small parts of a few thousand packages are joined into a
-// chunk, and the chunks once at the end. (One array of every part would live long enough to be
-// copied by the garbage collector again and again; chunks keep the short-lived parts short-lived.)
-// createrepo_c ends these three documents without a newline.
-
-const PARTS_PER_CHUNK = 4096;
-
-/**
- * Each package's rendered element, by record object: the repository keeps a publish's unchanged
- * package lists (and so their records) in memory, so the next publish renders only the packages
- * of the lists it changed, as createrepo_c --update reuses unchanged ones. Weak: elements go
- * with their records.
- */
-const rendered = new Map<PackageWriter, WeakMap<RpmRecord, string>>();
+// Whole documents. createrepo_c ends these three without a newline.
 
 type PackageWriter = (out: string[], r: RpmRecord) => void;
 
-function renderPackage(write: PackageWriter, r: RpmRecord): string {
-  let cache = rendered.get(write);
-  if (!cache) rendered.set(write, (cache = new WeakMap()));
-  let element = cache.get(r);
-  if (element === undefined) {
-    const out: string[] = [];
-    write(out, r);
-    element = out.join('');
-    cache.set(r, element);
-  }
-  return element;
+interface DocumentShape {
+  /** The root element's start tag; %N is the number of packages. */
+  open: string;
+  close: string;
+  write: PackageWriter;
 }
 
-function renderDocument(open: string, close: string, records: readonly RpmRecord[], write: PackageWriter): string {
-  const chunks: string[] = [XML_DECLARATION, open.replace('%N', String(records.length))];
-  let parts: string[] = [];
-  for (const r of records) {
-    parts.push(renderPackage(write, r));
-    if (parts.length >= PARTS_PER_CHUNK) {
-      chunks.push(parts.join(''));
-      parts = [];
-    }
-  }
-  chunks.push(parts.join(''), close);
-  return chunks.join('');
+const DOCUMENTS: Record<RepodataType, DocumentShape> = {
+  primary: { open: `<metadata xmlns="${NS_COMMON}" xmlns:rpm="${NS_RPM}" packages="%N">\n`, close: '</metadata>', write: primaryPackage },
+  filelists: { open: `<filelists xmlns="${NS_FILELISTS}" packages="%N">\n`, close: '</filelists>', write: filelistsPackage },
+  other: { open: `<otherdata xmlns="${NS_OTHER}" packages="%N">\n`, close: '</otherdata>', write: otherPackage },
+};
+
+const documentHead = (shape: DocumentShape, packages: number) => XML_DECLARATION + shape.open.replace('%N', String(packages));
+
+function renderPackages(shape: DocumentShape, records: readonly RpmRecord[]): string {
+  const out: string[] = [];
+  for (const r of records) shape.write(out, r);
+  return out.join('');
 }
 
-/** primary.xml of records already in sortRecords() order. */
-export function renderPrimarySorted(records: readonly RpmRecord[]): string {
-  return renderDocument(`<metadata xmlns="${NS_COMMON}" xmlns:rpm="${NS_RPM}" packages="%N">\n`, '</metadata>', records, primaryPackage);
-}
-
-/** filelists.xml of records already in sortRecords() order. */
-export function renderFilelistsSorted(records: readonly RpmRecord[]): string {
-  return renderDocument(`<filelists xmlns="${NS_FILELISTS}" packages="%N">\n`, '</filelists>', records, filelistsPackage);
-}
-
-/** other.xml of records already in sortRecords() order. */
-export function renderOtherSorted(records: readonly RpmRecord[]): string {
-  return renderDocument(`<otherdata xmlns="${NS_OTHER}" packages="%N">\n`, '</otherdata>', records, otherPackage);
+function renderDocument(type: RepodataType, sorted: readonly RpmRecord[]): string {
+  const shape = DOCUMENTS[type];
+  return documentHead(shape, sorted.length) + renderPackages(shape, sorted) + shape.close;
 }
 
 export function renderPrimary(records: readonly RpmRecord[]): string {
-  return renderPrimarySorted(sortRecords(records));
+  return renderDocument('primary', sortRecords(records));
 }
 
 export function renderFilelists(records: readonly RpmRecord[]): string {
-  return renderFilelistsSorted(sortRecords(records));
+  return renderDocument('filelists', sortRecords(records));
 }
 
 export function renderOther(records: readonly RpmRecord[]): string {
-  return renderOtherSorted(sortRecords(records));
+  return renderDocument('other', sortRecords(records));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,8 +263,8 @@ export function renderRepomd(input: RepomdInput): string {
 
 export interface RepodataDeps {
   gzip: Gzip;
-  /** SHA-256 of the bytes, lowercase hex. */
-  sha256: (data: Uint8Array) => Promise<string>;
+  /** SHA-256 only is asked of it. */
+  createHasher: HasherFactory;
   /** Makes the ASCII-armored detached signature (Signer.detachSign). */
   signer: { detachSign(data: Uint8Array): Promise<string> };
   now: () => Date;
@@ -317,6 +289,93 @@ export interface Repodata {
 }
 
 /**
+ * A run of consecutive packages of a document, rendered and compressed as one gzip member.
+ * Concatenated members are one gzip file (RFC 1952; zlib's gzread, which dnf's librepo uses,
+ * reads them all), so a publish that adds a package to a large repository renders and compresses
+ * only the piece it lands in, as createrepo_c --update reuses the packages it had.
+ */
+interface Piece {
+  xml: Uint8Array;
+  gz: Uint8Array;
+}
+
+/**
+ * Pieces end after a package whose SHA-256 falls on a boundary (one in PIECE_AVERAGE), so an added
+ * or removed package changes the piece around it and no other: boundaries by position would all
+ * move. A piece grown past twice the average takes a commoner boundary, still by content;
+ * PIECE_MAX cuts only the very rare run that has none.
+ */
+const PIECE_AVERAGE = 128;
+const PIECE_MAX = 16 * PIECE_AVERAGE;
+
+function cutPieces(sorted: readonly RpmRecord[]): RpmRecord[][] {
+  const pieces: RpmRecord[][] = [];
+  let piece: RpmRecord[] = [];
+  for (const r of sorted) {
+    piece.push(r);
+    const mark = parseInt(r.sha256.slice(0, 8), 16);
+    if (mark % PIECE_AVERAGE === 0 || (piece.length >= 2 * PIECE_AVERAGE && mark % (PIECE_AVERAGE / 16) === 0) || piece.length >= PIECE_MAX) {
+      pieces.push(piece);
+      piece = [];
+    }
+  }
+  if (piece.length) pieces.push(piece);
+  return pieces;
+}
+
+/**
+ * Pieces recently built, by document type and the stored keys of their packages (a record never
+ * changes once stored, so its key names its rendering). Least recently used go first beyond
+ * PIECE_CACHE_BYTES: a 5,000-package repository's three documents take about 10 MB.
+ */
+const PIECE_CACHE_BYTES = 32 * 1024 * 1024;
+const pieceCache = new Map<string, Piece>();
+let pieceCacheBytes = 0;
+
+function cachedPiece(id: string): Piece | undefined {
+  const piece = pieceCache.get(id);
+  if (piece) {
+    pieceCache.delete(id);
+    pieceCache.set(id, piece);
+  }
+  return piece;
+}
+
+function cachePiece(id: string, piece: Piece): Piece {
+  if (pieceCache.has(id)) return piece;
+  pieceCache.set(id, piece);
+  pieceCacheBytes += piece.xml.length + piece.gz.length;
+  for (const [oldest, old] of pieceCache) {
+    if (pieceCacheBytes <= PIECE_CACHE_BYTES) break;
+    pieceCache.delete(oldest);
+    pieceCacheBytes -= old.xml.length + old.gz.length;
+  }
+  return piece;
+}
+
+/** One document as its pieces (the head, with the package count, and the close tag are pieces too). */
+async function documentPieces(type: RepodataType, sorted: readonly RpmRecord[], deps: RepodataDeps): Promise<Piece[]> {
+  const shape = DOCUMENTS[type];
+  const encoder = new TextEncoder();
+  const build = async (xml: string): Promise<Piece> => {
+    const bytes = encoder.encode(xml);
+    return { xml: bytes, gz: await deps.gzip(bytes) };
+  };
+  const reused = async (id: string, xml: () => string) => cachedPiece(id) ?? cachePiece(id, await build(xml()));
+  return Promise.all([
+    build(documentHead(shape, sorted.length)),
+    ...cutPieces(sorted).map((records) => reused(`${type}\n${records.map((r) => r.key).join('\n')}`, () => renderPackages(shape, records))),
+    reused(`${type}\nclose`, () => shape.close),
+  ]);
+}
+
+async function sha256Of(createHasher: HasherFactory, parts: readonly Uint8Array[]): Promise<string> {
+  const hasher = createHasher(['sha256']);
+  for (const part of parts) await hasher.update(part);
+  return (await hasher.digest()).sha256;
+}
+
+/**
  * Renders, compresses and signs the metadata of a set of packages. The XML files are named by the
  * checksum of their compressed bytes (createrepo_c's unique names), so that a mirror or a cache
  * never mixes an old repomd.xml with new metadata; only repomd.xml and its signature keep fixed names.
@@ -325,36 +384,21 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
   const sorted = sortRecords(records);
   const timestamp = Math.floor(deps.now().getTime() / 1000);
   const encoder = new TextEncoder();
-  const renderers: [RepodataType, (r: readonly RpmRecord[]) => string][] = [
-    ['primary', renderPrimarySorted],
-    ['filelists', renderFilelistsSorted],
-    ['other', renderOtherSorted],
-  ];
-  const files: RepodataFile[] = [];
-  const entries: RepomdEntry[] = [];
-  // A document is rendered while the one before it compresses (off the main thread on hosts
-  // that can): at most two are held at once.
-  let previous: Promise<void> = Promise.resolve();
-  for (const [type, render] of renderers) {
-    const xml = encoder.encode(render(sorted));
-    await previous;
-    previous = (async () => {
-      const [gz, openChecksum] = await Promise.all([deps.gzip(xml), deps.sha256(xml)]);
-      const checksum = await deps.sha256(gz);
+  const types: RepodataType[] = ['primary', 'filelists', 'other'];
+  const documents = await Promise.all(
+    types.map(async (type) => {
+      const pieces = await documentPieces(type, sorted, deps);
+      const gz = concatBytes(pieces.map((p) => p.gz));
+      const [checksum, openChecksum] = await Promise.all([sha256Of(deps.createHasher, [gz]), sha256Of(deps.createHasher, pieces.map((p) => p.xml))]);
       const location = `repodata/${checksum}-${type}.xml.gz`;
-      files.push({ path: location, bytes: gz });
-      entries.push({ type, location, checksum, openChecksum, size: gz.length, openSize: xml.length, timestamp });
-    })();
-    previous.catch(() => {}); // awaited above or below; not an unhandled rejection meanwhile
-  }
-  await previous;
+      const entry: RepomdEntry = { type, location, checksum, openChecksum, size: gz.length, openSize: pieces.reduce((n, p) => n + p.xml.length, 0), timestamp };
+      return { file: { path: location, bytes: gz }, entry };
+    }),
+  );
+  const files: RepodataFile[] = documents.map((d) => d.file);
+  const entries = documents.map((d) => d.entry);
   const repomd = encoder.encode(renderRepomd({ revision: options.revision ?? String(timestamp), entries }));
   const signature = encoder.encode(await deps.signer.detachSign(repomd));
   files.push({ path: 'repodata/repomd.xml', bytes: repomd }, { path: 'repodata/repomd.xml.asc', bytes: signature });
   return { files, entries };
-}
-
-/** SHA-256 through Web Crypto, lowercase hex: a `sha256` for buildRepodata on every host. */
-export async function webSha256(data: Uint8Array): Promise<string> {
-  return toHex(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
 }

@@ -19,11 +19,11 @@ import {
   renderPrimary,
   renderRepomd,
   sortRecords,
-  webSha256,
   type Repodata,
   type RepomdEntry,
 } from '../../../src/formats/rpm/repodata.js';
 import { webGzip } from '../../../src/util/compress.js';
+import { createNodeHasher } from '../../../src/hosts/node/hasher.js';
 import { run, runOk } from '../../helpers/exec.js';
 import { buildRpm, buildSrpm, type RpmSpec } from '../../helpers/rpms.js';
 import { testSigner } from '../../helpers/service.js';
@@ -187,7 +187,7 @@ beforeAll(async () => {
   }
 
   records = await recordsOfDir(ours);
-  repodata = await buildRepodata(records, { gzip: webGzip, sha256: webSha256, signer: await testSigner(), now: () => NOW });
+  repodata = await buildRepodata(records, { gzip: webGzip, createHasher: createNodeHasher, signer: await testSigner(), now: () => NOW });
   for (const f of repodata.files) {
     await mkdir(path.dirname(path.join(ours, f.path)), { recursive: true });
     await writeFile(path.join(ours, f.path), f.bytes);
@@ -428,6 +428,28 @@ describe('scale', () => {
     }));
   }
 
+  test('adding a package compresses only the piece it lands in, and every document stays exact', async () => {
+    const records = synthetic(3_000).map((r, i) => ({ ...r, key: `repos/t/blobs/${i}` }));
+    const added = { ...synthetic(3_001)[3_000]!, name: 'pkg1500a', location: 'Packages/p/pkg1500a-1.0-1.x86_64.rpm', key: 'repos/t/blobs/added' };
+    let compressed = 0;
+    const deps = { gzip: (data: Uint8Array) => (compressed++, webGzip(data)), createHasher: createNodeHasher, signer: await testSigner(), now: () => NOW };
+    await buildRepodata(records, deps);
+    const first = compressed;
+    compressed = 0;
+    const built = await buildRepodata([...records, added], deps);
+    // Per document: its head (the package count changed) and the piece the package joined.
+    expect(compressed).toBe(6);
+    expect(first).toBeGreaterThan(3 * 20);
+    const render = { primary: renderPrimary, filelists: renderFilelists, other: renderOther };
+    for (const e of built.entries) {
+      const gz = built.files.find((f) => f.path === e.location)!.bytes;
+      const xml = gunzipSync(gz);
+      expect(xml.toString('utf8')).toBe(render[e.type]([...records, added]));
+      expect(createHash('sha256').update(xml).digest('hex')).toBe(e.openChecksum);
+      expect(createHash('sha256').update(gz).digest('hex')).toBe(e.checksum);
+    }
+  });
+
   test('20,000 records render, compress and sign in seconds (linear)', { timeout: 120_000 }, async () => {
     const many = synthetic(20_000);
     const t: Record<string, number> = {};
@@ -442,7 +464,7 @@ describe('scale', () => {
     const filelists = time('filelists', () => renderFilelists(sorted));
     const other = time('other', () => renderOther(sorted));
     const t0 = performance.now();
-    const built = await buildRepodata(many, { gzip: webGzip, sha256: webSha256, signer: await testSigner(), now: () => NOW });
+    const built = await buildRepodata(many, { gzip: webGzip, createHasher: createNodeHasher, signer: await testSigner(), now: () => NOW });
     t.buildRepodata = Math.round(performance.now() - t0);
     const small = synthetic(5_000);
     const t1 = performance.now();
