@@ -65,7 +65,9 @@ export class IngestPool {
     for (const request of this.queued) {
       const worker = this.workers.reduce((a, b) => (b.outstanding < a.outstanding ? b : a));
       worker.outstanding++;
-      batches.set(worker, [...(batches.get(worker) ?? []), request]);
+      let batch = batches.get(worker);
+      if (!batch) batches.set(worker, (batch = []));
+      batch.push(request);
     }
     this.queued = [];
     for (const [worker, requests] of batches) worker.thread.postMessage(requests);
