@@ -18,7 +18,8 @@ const port = parentPort!;
 async function ingest({ id, type, repo, component, path }: IngestRequest): Promise<IngestReply> {
   try {
     const reading = type === 'rpm' ? readRpm(deps, () => new Date()) : readDeb(deps, component);
-    return { id, record: await ingestPackage<PackageRecord>(deps.storage, repo, new Uint8Array(readFileSync(path)), reading) };
+    // readFileSync gives the file its own buffer (never a pooled one), so no copy is needed.
+    return { id, record: await ingestPackage<PackageRecord>(deps.storage, repo, readFileSync(path), reading) };
   } catch (err) {
     const error = err instanceof PackyardError ? err : new PackyardError(500, 'internal', String((err as Error).stack ?? err));
     return { id, error: { status: error.status, code: error.code, message: error.message } };
