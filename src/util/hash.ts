@@ -29,9 +29,10 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   return out;
 }
 
-export async function digestBytes(createHasher: HasherFactory, data: Uint8Array): Promise<Digests> {
-  const hasher = createHasher();
-  await hasher.update(data);
+/** The digests (all four unless `names` says) of bytes held in memory, in one part or several. */
+export async function digestBytes<N extends HashName = HashName>(createHasher: HasherFactory, data: Uint8Array | readonly Uint8Array[], names?: readonly N[]): Promise<Pick<Digests, N>> {
+  const hasher = createHasher(names);
+  for (const part of data instanceof Uint8Array ? [data] : data) await hasher.update(part);
   return hasher.digest();
 }
 

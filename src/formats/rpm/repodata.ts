@@ -17,7 +17,7 @@
 // time, so dropping is the one of its behaviours taken.
 import type { Gzip } from '../../util/compress.js';
 import { concatBytes } from '../../util/bytes.js';
-import type { HasherFactory } from '../../util/hash.js';
+import { digestBytes, type HasherFactory } from '../../util/hash.js';
 import type { RpmDependency, RpmRecord } from './record.js';
 
 export type RepodataType = 'primary' | 'filelists' | 'other';
@@ -369,12 +369,6 @@ async function documentPieces(type: RepodataType, sorted: readonly RpmRecord[], 
   ]);
 }
 
-async function sha256Of(createHasher: HasherFactory, parts: readonly Uint8Array[]): Promise<string> {
-  const hasher = createHasher(['sha256']);
-  for (const part of parts) await hasher.update(part);
-  return (await hasher.digest()).sha256;
-}
-
 /**
  * Renders, compresses and signs the metadata of a set of packages. The XML files are named by the
  * checksum of their compressed bytes (createrepo_c's unique names), so that a mirror or a cache
@@ -389,7 +383,10 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
     types.map(async (type) => {
       const pieces = await documentPieces(type, sorted, deps);
       const gz = concatBytes(pieces.map((p) => p.gz));
-      const [checksum, openChecksum] = await Promise.all([sha256Of(deps.createHasher, [gz]), sha256Of(deps.createHasher, pieces.map((p) => p.xml))]);
+      const [{ sha256: checksum }, { sha256: openChecksum }] = await Promise.all([
+        digestBytes(deps.createHasher, gz, ['sha256']),
+        digestBytes(deps.createHasher, pieces.map((p) => p.xml), ['sha256']),
+      ]);
       const location = `repodata/${checksum}-${type}.xml.gz`;
       const entry: RepomdEntry = { type, location, checksum, openChecksum, size: gz.length, openSize: pieces.reduce((n, p) => n + p.xml.length, 0), timestamp };
       return { file: { path: location, bytes: gz }, entry };
