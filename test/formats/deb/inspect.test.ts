@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DebInspector, type DebInfo } from '../../../src/formats/deb/inspect.js';
-import { PackyardError } from '../../../src/util/errors.js';
 import { DEBIAN_BINARY, GOOD_CONTROL, ar, arHeader, compress, malformedDebs, members, tarball } from '../../fixtures/malformed-debs.js';
 import { buildDeb, fetchRealDebs, type DebCompression } from '../../helpers/debs.js';
+import { packyardError } from '../../helpers/errors.js';
 import { runOk } from '../../helpers/exec.js';
 
 let dir: string;
@@ -33,15 +33,7 @@ async function inspect(bytes: Uint8Array, size: number | 'random' = 65536): Prom
 }
 
 /** The error inspect() fails with: anything but a PackyardError fails the test. */
-async function failure(bytes: Uint8Array, size?: number): Promise<PackyardError> {
-  try {
-    await inspect(bytes, size);
-  } catch (err) {
-    if (err instanceof PackyardError) return err;
-    throw err;
-  }
-  throw new Error('expected the package to be rejected');
-}
+const failure = (bytes: Uint8Array, size?: number) => packyardError(() => inspect(bytes, size));
 
 const DESCRIPTION = 'Ünïcödé test package\nThe extended description has several lines.\n\nAnd an empty one, written " .".';
 const MAINTAINER = 'Zoë Ðøé-Łukasz 测试 <zoe@example.org>';

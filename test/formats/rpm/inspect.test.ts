@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SIGTAG, TAG } from '../../../src/formats/rpm/header.js';
 import { RpmInspector, splitEvr, type RpmInfo } from '../../../src/formats/rpm/inspect.js';
-import { PackyardError } from '../../../src/util/errors.js';
+import { packyardError } from '../../helpers/errors.js';
 import { runOk } from '../../helpers/exec.js';
 import {
   DEPENDENCY_KINDS,
@@ -45,15 +45,7 @@ function inspect(bytes: Uint8Array, size: number | 'random' = bytes.length || 1)
 }
 
 /** The error inspect() fails with: anything but a PackyardError fails the test. */
-function failure(bytes: Uint8Array, size?: number): PackyardError {
-  try {
-    inspect(bytes, size);
-  } catch (err) {
-    if (err instanceof PackyardError) return err;
-    throw err;
-  }
-  throw new Error('expected the package to be rejected');
-}
+const failure = (bytes: Uint8Array, size?: number) => packyardError(() => inspect(bytes, size));
 
 // Field and record separators for --queryformat: they cannot occur in the values.
 const FS = '\x1f';
@@ -439,16 +431,16 @@ describe('rejects malformed packages with a precise code', () => {
 
   test.each(cases.map((c) => [c.name, c] as const))('%s', async (_, { bytes: make, code }) => {
     const bytes = await make();
-    const err = failure(bytes);
+    const err = await failure(bytes);
     expect(err.code, err.message).toBe(code);
     expect(err.status).toBe(422);
     // Split anywhere, the same input fails the same way.
-    expect(failure(bytes, 1).code).toBe(code);
-    expect(failure(bytes, 13).code).toBe(code);
+    expect((await failure(bytes, 1)).code).toBe(code);
+    expect((await failure(bytes, 13)).code).toBe(code);
   });
 
   test('messages name the defect', async () => {
-    const message = async (name: string) => failure(await cases.find((c) => c.name === name)!.bytes()).message;
+    const message = async (name: string) => (await failure(await cases.find((c) => c.name === name)!.bytes())).message;
     expect(await message('no NAME')).toBe('the main header has no NAME');
     expect(await message('NAME stored as an integer')).toBe('main header tag 1000 NAME has type INT32, expected a string');
     expect(await message('a zip file')).toMatch(/^not an RPM/);
