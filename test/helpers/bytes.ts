@@ -9,3 +9,12 @@ export function concat(...parts: (Uint8Array | string)[]): Uint8Array {
   }
   return out;
 }
+
+/** Hands `bytes` to `push` in chunks of `size`, or of random sizes up to 64 KiB: a streaming parser must not care. */
+export function inChunks(bytes: Uint8Array, size: number | 'random', push: (chunk: Uint8Array) => void): void {
+  for (let pos = 0; pos < bytes.length; ) {
+    const n = size === 'random' ? 1 + Math.floor(Math.random() * 65536) : size;
+    push(bytes.subarray(pos, pos + n));
+    pos += n;
+  }
+}

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DebInspector, type DebInfo } from '../../../src/formats/deb/inspect.js';
 import { DEBIAN_BINARY, GOOD_CONTROL, ar, arHeader, compress, malformedDebs, members, tarball } from '../../fixtures/malformed-debs.js';
 import { buildDeb, fetchRealDebs, type DebCompression } from '../../helpers/debs.js';
+import { inChunks } from '../../helpers/bytes.js';
 import { packyardError } from '../../helpers/errors.js';
 import { runOk } from '../../helpers/exec.js';
 
@@ -24,11 +25,7 @@ const enc = new TextEncoder();
 /** Pushes `bytes` in chunks of `size` (or of random sizes up to 64 KiB when size is 'random'). */
 async function inspect(bytes: Uint8Array, size: number | 'random' = 65536): Promise<DebInfo> {
   const inspector = new DebInspector();
-  for (let pos = 0; pos < bytes.length; ) {
-    const n = size === 'random' ? 1 + Math.floor(Math.random() * 65536) : size;
-    inspector.push(bytes.subarray(pos, pos + n));
-    pos += n;
-  }
+  inChunks(bytes, size, (chunk) => inspector.push(chunk));
   return inspector.finish();
 }
 

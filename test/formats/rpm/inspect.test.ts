@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SIGTAG, TAG } from '../../../src/formats/rpm/header.js';
 import { RpmInspector, splitEvr, type RpmInfo } from '../../../src/formats/rpm/inspect.js';
+import { inChunks } from '../../helpers/bytes.js';
 import { packyardError } from '../../helpers/errors.js';
 import { runOk } from '../../helpers/exec.js';
 import {
@@ -36,11 +37,7 @@ afterAll(async () => {
 /** Pushes `bytes` in chunks of `size` (or of random sizes up to 64 KiB). */
 function inspect(bytes: Uint8Array, size: number | 'random' = bytes.length || 1): RpmInfo {
   const inspector = new RpmInspector();
-  for (let pos = 0; pos < bytes.length; ) {
-    const n = size === 'random' ? 1 + Math.floor(Math.random() * 65536) : size;
-    inspector.push(bytes.subarray(pos, pos + n));
-    pos += n;
-  }
+  inChunks(bytes, size, (chunk) => inspector.push(chunk));
   return inspector.finish();
 }
 
