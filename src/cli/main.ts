@@ -17,7 +17,7 @@ try {
 }
 
 const program = new Command('packyard')
-  .description('A private package registry: signed APT repositories served from a local data directory.')
+  .description('A private package registry: signed APT and YUM/DNF repositories, served from a local data directory.')
   .version('0.1.0')
   .option('--config <file>', 'JSON config file (or PACKYARD_CONFIG): data, host, port, adminToken, keyAlgorithm, url, token')
   .showHelpAfterError()

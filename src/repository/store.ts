@@ -1,6 +1,7 @@
 import { PackyardError } from '../util/errors.js';
 import { deleteAll, readJson, type Storage } from '../storage/types.js';
 import { layout } from './layout.js';
+import { streamBytes } from '../util/bytes.js';
 import { Lru } from './lru.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -62,7 +63,7 @@ export class RepoStore {
       this.heads.delete(repo);
       return null;
     }
-    const head = JSON.parse(await new Response(obj.body).text()) as Head;
+    const head = JSON.parse(new TextDecoder().decode(await streamBytes(obj.body))) as Head;
     const snapshot = await this.snapshot(repo, head.snapshot);
     if (!snapshot) throw new PackyardError(500, 'missing-snapshot', `repository ${repo}: head names missing snapshot ${head.snapshot}`);
     const entry = { snapshot, etag: obj.etag, readAt: this.now() };

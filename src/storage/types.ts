@@ -1,3 +1,5 @@
+import { streamBytes } from '../util/bytes.js';
+
 /**
  * The storage every backend provides. Keys are `/`-separated paths without a leading slash.
  * Objects are immutable by convention except the few pointers changed through `put` with a
@@ -79,7 +81,7 @@ export interface Storage extends MultipartStorage {
 export async function readBytes(storage: Storage, key: string): Promise<Uint8Array | null> {
   const obj = await storage.get(key);
   if (!obj) return null;
-  return new Uint8Array(await new Response(obj.body).arrayBuffer());
+  return streamBytes(obj.body);
 }
 
 export async function readText(storage: Storage, key: string): Promise<string | null> {

@@ -1,3 +1,4 @@
+import { streamBytes } from '../util/bytes.js';
 export type Gzip = (data: Uint8Array) => Promise<Uint8Array>;
 
 /** gzip through the platform's CompressionStream (native in Workers and Node). */
@@ -7,5 +8,5 @@ export async function webGzip(data: Uint8Array): Promise<Uint8Array> {
   // One chunk, not a Blob's many: each chunk is a round trip to the compressor.
   void writer.write(data as Uint8Array<ArrayBuffer>);
   void writer.close();
-  return new Uint8Array(await new Response(stream.readable).arrayBuffer());
+  return streamBytes(stream.readable);
 }

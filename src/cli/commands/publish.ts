@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
 import { openDataDir } from '../../hosts/node/runtime.js';
@@ -47,29 +47,34 @@ function fileSizes(files: string[]): number[] {
 
 function report(result: UploadResponse, options: PublishOptions): void {
   if (options.json) return printJson(result);
-  for (const p of result.packages) console.log(`${p.package} ${p.version} ${p.architecture}  ${p.filename}`);
+  // One write: thousands of console.log calls cost more than the rest of a small add.
+  const lines = result.packages.map((p) => `${p.package} ${p.version} ${p.architecture}  ${p.filename}\n`);
+  process.stdout.write(lines.join(''));
   console.log(result.changed ? `Published snapshot ${result.snapshot.id} of ${options.repo} (${options.distribution}/${options.component}).` : `Nothing changed: ${options.repo} already had these packages.`);
 }
 
 /** `packyard add`: the repository service on a data directory, reading several files at once. */
 async function add(files: string[], options: PublishOptions): Promise<void> {
   const sizes = fileSizes(files);
-  const { service, dataDir } = await openDataDir(options.data ?? './packyard-data');
-  // A new repository is of the kind of its first files; an existing one refuses the other kind.
-  const type = files.every((f) => f.endsWith('.rpm')) ? 'rpm' : 'deb';
-  await service.createRepo({ name: options.repo, type }, 'packyard add').catch((err) => {
-    if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
-  });
-  const bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
-  // Small files are ingested whole by worker threads; big ones are streamed here.
+  const data = options.data ?? './packyard-data';
+  // Small files are ingested whole by worker threads; big ones are streamed here. The threads
+  // start first, so that they load their code while this one opens the data directory.
   const pooled = (i: number) => sizes[i]! <= SMALL_FILE;
-  const pool = new IngestPool(dataDir, files.filter((_, i) => pooled(i)).length);
-  const uploads: UploadFile[] = files.map((path, i) => {
-    const name = basename(path);
-    if (pooled(i)) return { name, ingest: (repo, repoType, component) => pool.ingest(repoType, repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
-    return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
-  });
+  const pool = new IngestPool(resolve(data), files.filter((_, i) => pooled(i)).length);
+  let bar: ReturnType<typeof progressBar> | undefined;
   try {
+    const { service } = await openDataDir(data);
+    // A new repository is of the kind of its first files; an existing one refuses the other kind.
+    const type = files.every((f) => f.endsWith('.rpm')) ? 'rpm' : 'deb';
+    await service.createRepo({ name: options.repo, type }, 'packyard add').catch((err) => {
+      if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
+    });
+    bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
+    const uploads: UploadFile[] = files.map((path, i) => {
+      const name = basename(path);
+      if (pooled(i)) return { name, ingest: (repo, repoType, component) => pool.ingest(repoType, repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
+      return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
+    });
     const result = await service.upload(options.repo, uploads, {
       distribution: options.distribution,
       component: options.component,
