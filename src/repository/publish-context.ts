@@ -1,4 +1,5 @@
 import type { Gzip } from '../util/compress.js';
+import type { Gunzip } from '../formats/deb/decompress.js';
 import { digestBytes, type HasherFactory } from '../util/hash.js';
 import type { Signer } from '../signing/signer.js';
 import { layout } from './layout.js';
@@ -11,6 +12,8 @@ export interface PublishContext {
   signer: Signer;
   createHasher: HasherFactory;
   gzip: Gzip;
+  /** The host's gunzip, when it has one faster than the compression streams. */
+  gunzip?: Gunzip;
   now: () => Date;
 }
 

@@ -76,7 +76,7 @@ export class RepositoryService {
   constructor(readonly deps: ServiceDeps) {
     this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs });
     this.uploads = new Uploads(deps.storage, deps.uploadPartSize);
-    this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, gzip: deps.gzip ?? webGzip, now: deps.now ?? (() => new Date()) };
+    this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, gzip: deps.gzip ?? webGzip, gunzip: deps.gunzip, now: deps.now ?? (() => new Date()) };
   }
 
   async createRepo(input: unknown, actor: string): Promise<Snapshot> {

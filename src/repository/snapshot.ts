@@ -58,7 +58,7 @@ export interface Snapshot {
    * package-name prefix). Sharding keeps what one publish rewrites small in a large repository.
    */
   lists: Record<string, Record<string, Record<string, Record<string, string>>>>;
-  /** What each rendered index was built from, so a publish re-renders only what changed. */
+  /** What each rendered index was built from (and where repodata's pieces lie), so a publish re-renders only what changed. */
   rendered: Record<string, string>;
 }
 

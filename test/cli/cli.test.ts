@@ -78,9 +78,9 @@ describe('packyard CLI', () => {
     expect(JSON.parse(gc.stdout)[0].deleted.objects).toBeGreaterThan(0);
   });
 
-  it('adds a batch on worker threads all or nothing', async () => {
+  it('adds a batch on worker threads (16 small files or more) all or nothing', async () => {
     const data = join(work, 'data-batch');
-    const many = await Promise.all(Array.from({ length: 12 }, (_, i) => buildDeb({ name: `many${i}`, version: '1.0', arch: 'amd64' }, join(work, 'many'))));
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => buildDeb({ name: `many${i}`, version: '1.0', arch: 'amd64' }, join(work, 'many'))));
     const bad = join(work, 'many', 'zz-bad.deb');
     await writeFile(bad, '!<arch>\nnot really');
     const failed = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', ...many.map((d) => d.path), bad]);

@@ -14,6 +14,8 @@ import { sendInParts } from '../resumable-upload.js';
 import { printJson, progressBar } from '../output.js';
 
 const SMALL_FILE = 4 * 1024 * 1024;
+/** Fewer small files than this are ingested on the main thread: a worker thread takes ~50 ms to start. */
+const POOL_MIN = 16;
 /** Files above this size are sent as resumable uploads, in parts (request bodies are capped at the edge). */
 const RESUMABLE_ABOVE = 64 * 1024 * 1024;
 
@@ -57,10 +59,12 @@ function report(result: UploadResponse, options: PublishOptions): void {
 async function add(files: string[], options: PublishOptions): Promise<void> {
   const sizes = fileSizes(files);
   const data = options.data ?? './packyard-data';
-  // Small files are ingested whole by worker threads; big ones are streamed here. The threads
-  // start first, so that they load their code while this one opens the data directory.
-  const pooled = (i: number) => sizes[i]! <= SMALL_FILE;
-  const pool = new IngestPool(resolve(data), files.filter((_, i) => pooled(i)).length);
+  // Many small files are ingested whole by worker threads; big ones, and a few small ones (not
+  // worth a thread's start-up), are streamed here. The threads start first, so that they load
+  // their code while this one opens the data directory.
+  const small = sizes.filter((size) => size <= SMALL_FILE).length;
+  const pool = small >= POOL_MIN ? new IngestPool(resolve(data), small) : undefined;
+  const pooled = (i: number) => pool !== undefined && sizes[i]! <= SMALL_FILE;
   let bar: ReturnType<typeof progressBar> | undefined;
   try {
     const { service } = await openDataDir(data);
@@ -72,7 +76,7 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
     bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
     const uploads: UploadFile[] = files.map((path, i) => {
       const name = basename(path);
-      if (pooled(i)) return { name, ingest: (repo, repoType, component) => pool.ingest(repoType, repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
+      if (pooled(i)) return { name, ingest: (repo, repoType, component) => pool!.ingest(repoType, repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
       return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
     });
     const result = await service.upload(options.repo, uploads, {
@@ -86,7 +90,7 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
     report({ snapshot: snapshotInfo(result.snapshot), changed: result.changed, packages: result.packages.map(packageInfo) }, options);
   } finally {
     bar?.stop();
-    await pool.close();
+    await pool?.close();
   }
 }
 

@@ -3,7 +3,8 @@ import { ListSet } from '../../repository/package-lists.js';
 import { PoolSet } from '../../repository/pool-set.js';
 import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
 import { nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
-import { buildRepodata, sortRecords } from './repodata.js';
+import { buildRepodata, sortRecords, type PieceTable, type PreviousDocument, type RepodataType } from './repodata.js';
+import { readBytes } from '../../storage/types.js';
 import type { RpmRecord } from './record.js';
 import { formatEvr } from './version.js';
 
@@ -27,6 +28,20 @@ const shardOf = (name: string) => name.slice(0, 1).toLowerCase();
 /** The stored file of a package: one per distribution, whatever architecture folders list it. */
 export function rpmPoolPath(distribution: string, location: string): string {
   return `pool/${distribution}/${location.slice('Packages/'.length)}`;
+}
+
+const REPODATA_TYPES: RepodataType[] = ['primary', 'filelists', 'other'];
+const piecesTag = (dir: string, type: RepodataType) => `${dir}/repodata/${type}`;
+
+/** The repodata documents `dir` has published, for buildRepodata to reuse their pieces. */
+function previousDocuments(ctx: PublishContext, files: Snapshot['files'], rendered: Snapshot['rendered'], dir: string): Partial<Record<RepodataType, PreviousDocument>> {
+  const previous: Partial<Record<RepodataType, PreviousDocument>> = {};
+  for (const type of REPODATA_TYPES) {
+    const table = rendered[piecesTag(dir, type)];
+    const path = Object.keys(files).find((p) => p.startsWith(`${dir}/repodata/`) && p.endsWith(`-${type}.xml.gz`));
+    if (table && path) previous[type] = { table: JSON.parse(table) as PieceTable, bytes: () => readBytes(ctx.store.storage, files[path]!.key) };
+  }
+  return previous;
 }
 
 /**
@@ -91,11 +106,13 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
       if (rendered[dir] === inputs) continue;
       const records: RpmRecord[] = [];
       for (const keys of shards) for (const key of Object.values(keys)) records.push(...(await ctx.store.meta<RpmRecord[]>(key)));
-      const repodata = await buildRepodata(records, { gzip: ctx.gzip, createHasher: ctx.createHasher, signer: ctx.signer, now: () => date });
+      const previous = previousDocuments(ctx, files, rendered, dir);
+      const repodata = await buildRepodata(records, { gzip: ctx.gzip, gunzip: ctx.gunzip, createHasher: ctx.createHasher, signer: ctx.signer, now: () => date }, { previous });
       for (const path of Object.keys(files)) if (path.startsWith(`${dir}/repodata/`)) delete files[path];
       const stored = await Promise.all(repodata.files.map((file) => storeIndex(ctx, repo, 'rpm', file.bytes)));
       repodata.files.forEach((file, i) => (files[`${dir}/${file.path}`] = stored[i]!));
       rendered[dir] = inputs;
+      for (const type of REPODATA_TYPES) rendered[piecesTag(dir, type)] = JSON.stringify(repodata.pieces[type]);
     }
   }
 

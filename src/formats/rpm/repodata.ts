@@ -17,7 +17,8 @@
 // time, so dropping is the one of its behaviours taken.
 import type { Gzip } from '../../util/compress.js';
 import { concatBytes } from '../../util/bytes.js';
-import { digestBytes, type HasherFactory } from '../../util/hash.js';
+import { digestBytes, sha256Hex, type HasherFactory } from '../../util/hash.js';
+import { decompress, type Gunzip } from '../deb/decompress.js';
 import type { RpmDependency, RpmRecord } from './record.js';
 
 export type RepodataType = 'primary' | 'filelists' | 'other';
@@ -268,11 +269,27 @@ export interface RepodataDeps {
   /** Makes the ASCII-armored detached signature (Signer.detachSign). */
   signer: { detachSign(data: Uint8Array): Promise<string> };
   now: () => Date;
+  /** The host's gunzip, for reusing pieces of previous documents (compression streams without it). */
+  gunzip?: Gunzip;
+}
+
+/**
+ * Where a document's pieces lie in its gzip file, in order: the piece's id (the head's is empty),
+ * its compressed and its XML length. Kept with the snapshot, so that a publish in another process
+ * (the CLI, a restarted server, a fresh Worker isolate) reuses the pieces of the published files.
+ */
+export type PieceTable = [id: string, gzLength: number, xmlLength: number][];
+
+/** A document as last published: its piece table and its bytes (read only when a piece is reused). */
+export interface PreviousDocument {
+  table: PieceTable;
+  bytes(): Promise<Uint8Array | null>;
 }
 
 export interface RepodataOptions {
   /** repomd.xml's `<revision>`; the generation time in seconds, as createrepo_c's, when absent. */
   revision?: string;
+  previous?: Partial<Record<RepodataType, PreviousDocument>>;
 }
 
 export interface RepodataFile {
@@ -286,6 +303,8 @@ export interface Repodata {
   files: RepodataFile[];
   /** What repomd.xml lists. */
   entries: RepomdEntry[];
+  /** Each document's pieces, for the next publish's `previous`. */
+  pieces: Record<RepodataType, PieceTable>;
 }
 
 /**
@@ -295,6 +314,8 @@ export interface Repodata {
  * only the piece it lands in, as createrepo_c --update reuses the packages it had.
  */
 interface Piece {
+  /** Empty for the head, which changes with every count. */
+  id: string;
   xml: Uint8Array;
   gz: Uint8Array;
 }
@@ -324,9 +345,9 @@ function cutPieces(sorted: readonly RpmRecord[]): RpmRecord[][] {
 }
 
 /**
- * Pieces recently built, by document type and the stored keys of their packages (a record never
- * changes once stored, so its key names its rendering). Least recently used go first beyond
- * PIECE_CACHE_BYTES: a 5,000-package repository's three documents take about 10 MB.
+ * Pieces recently built, by id: a hash of the document type and the stored keys of the piece's
+ * packages (a record never changes once stored, so its key names its rendering). Least recently
+ * used go first beyond PIECE_CACHE_BYTES: a 5,000-package repository's three documents take about 10 MB.
  */
 const PIECE_CACHE_BYTES = 32 * 1024 * 1024;
 const pieceCache = new Map<string, Piece>();
@@ -341,9 +362,9 @@ function cachedPiece(id: string): Piece | undefined {
   return piece;
 }
 
-function cachePiece(id: string, piece: Piece): Piece {
-  if (pieceCache.has(id)) return piece;
-  pieceCache.set(id, piece);
+function cachePiece(piece: Piece): Piece {
+  if (pieceCache.has(piece.id)) return piece;
+  pieceCache.set(piece.id, piece);
   pieceCacheBytes += piece.xml.length + piece.gz.length;
   for (const [oldest, old] of pieceCache) {
     if (pieceCacheBytes <= PIECE_CACHE_BYTES) break;
@@ -353,19 +374,51 @@ function cachePiece(id: string, piece: Piece): Piece {
   return piece;
 }
 
+/**
+ * The pieces of a previously published document, by id, cut out of its bytes on first use. Any
+ * doubt (the file gone, a member that does not inflate to its recorded length) makes it give
+ * nothing, and the piece is rendered again.
+ */
+function previousPieces(previous: PreviousDocument | undefined, gunzip: Gunzip | undefined): (id: string) => Promise<Piece | null> {
+  const at = new Map<string, { offset: number; gzLength: number; xmlLength: number }>();
+  let offset = 0;
+  for (const [id, gzLength, xmlLength] of previous?.table ?? []) {
+    if (id) at.set(id, { offset, gzLength, xmlLength });
+    offset += gzLength;
+  }
+  let bytes: Promise<Uint8Array | null> | undefined;
+  return async (id) => {
+    const place = at.get(id);
+    if (!place) return null;
+    try {
+      const file = await (bytes ??= previous!.bytes());
+      if (!file || file.length !== offset) return null;
+      const gz = file.slice(place.offset, place.offset + place.gzLength);
+      const xml = await decompress(gz, 'gz', place.xmlLength, gunzip);
+      return xml.length === place.xmlLength ? { id, xml, gz } : null;
+    } catch {
+      return null;
+    }
+  };
+}
+
 /** One document as its pieces (the head, with the package count, and the close tag are pieces too). */
-async function documentPieces(type: RepodataType, sorted: readonly RpmRecord[], deps: RepodataDeps): Promise<Piece[]> {
+async function documentPieces(type: RepodataType, sorted: readonly RpmRecord[], deps: RepodataDeps, previous?: PreviousDocument): Promise<Piece[]> {
   const shape = DOCUMENTS[type];
   const encoder = new TextEncoder();
-  const build = async (xml: string): Promise<Piece> => {
+  const build = async (id: string, xml: string): Promise<Piece> => {
     const bytes = encoder.encode(xml);
-    return { xml: bytes, gz: await deps.gzip(bytes) };
+    return { id, xml: bytes, gz: await deps.gzip(bytes) };
   };
-  const reused = async (id: string, xml: () => string) => cachedPiece(id) ?? cachePiece(id, await build(xml()));
+  const fromPrevious = previousPieces(previous, deps.gunzip);
+  const reused = async (name: string, xml: () => string) => {
+    const id = (await sha256Hex(`${type}\n${name}`)).slice(0, 32);
+    return cachedPiece(id) ?? cachePiece((await fromPrevious(id)) ?? (await build(id, xml())));
+  };
   return Promise.all([
-    build(documentHead(shape, sorted.length)),
-    ...cutPieces(sorted).map((records) => reused(`${type}\n${records.map((r) => r.key).join('\n')}`, () => renderPackages(shape, records))),
-    reused(`${type}\nclose`, () => shape.close),
+    build('', documentHead(shape, sorted.length)),
+    ...cutPieces(sorted).map((records) => reused(records.map((r) => r.key).join('\n'), () => renderPackages(shape, records))),
+    reused('close', () => shape.close),
   ]);
 }
 
@@ -381,7 +434,7 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
   const types: RepodataType[] = ['primary', 'filelists', 'other'];
   const documents = await Promise.all(
     types.map(async (type) => {
-      const pieces = await documentPieces(type, sorted, deps);
+      const pieces = await documentPieces(type, sorted, deps, options.previous?.[type]);
       const gz = concatBytes(pieces.map((p) => p.gz));
       const [{ sha256: checksum }, { sha256: openChecksum }] = await Promise.all([
         digestBytes(deps.createHasher, gz, ['sha256']),
@@ -389,7 +442,8 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
       ]);
       const location = `repodata/${checksum}-${type}.xml.gz`;
       const entry: RepomdEntry = { type, location, checksum, openChecksum, size: gz.length, openSize: pieces.reduce((n, p) => n + p.xml.length, 0), timestamp };
-      return { file: { path: location, bytes: gz }, entry };
+      const table: PieceTable = pieces.map((p) => [p.id, p.gz.length, p.xml.length]);
+      return { file: { path: location, bytes: gz }, entry, table };
     }),
   );
   const files: RepodataFile[] = documents.map((d) => d.file);
@@ -397,5 +451,6 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
   const repomd = encoder.encode(renderRepomd({ revision: options.revision ?? String(timestamp), entries }));
   const signature = encoder.encode(await deps.signer.detachSign(repomd));
   files.push({ path: 'repodata/repomd.xml', bytes: repomd }, { path: 'repodata/repomd.xml.asc', bytes: signature });
-  return { files, entries };
+  const pieces = Object.fromEntries(types.map((type, i) => [type, documents[i]!.table])) as Record<RepodataType, PieceTable>;
+  return { files, entries, pieces };
 }

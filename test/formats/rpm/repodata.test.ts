@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { RpmInspector } from '../../../src/formats/rpm/inspect.js';
 import type { RpmRecord } from '../../../src/formats/rpm/record.js';
 import {
@@ -448,6 +448,44 @@ describe('scale', () => {
       expect(createHash('sha256').update(xml).digest('hex')).toBe(e.openChecksum);
       expect(createHash('sha256').update(gz).digest('hex')).toBe(e.checksum);
     }
+  });
+
+  test('a build with a fresh cache reuses the pieces of the published documents, and renders them when those cannot be trusted', async () => {
+    const records = synthetic(2_000).map((r, i) => ({ ...r, key: `repos/t/blobs/${i}` }));
+    const added = { ...synthetic(2_001)[2_000]!, name: 'pkg1000a', location: 'Packages/p/pkg1000a-1.0-1.x86_64.rpm', key: 'repos/t/blobs/added' };
+    const signer = await testSigner();
+    const published = await buildRepodata(records, { gzip: webGzip, createHasher: createNodeHasher, signer, now: () => NOW });
+    const fileOf = (type: RepomdEntry['type']) => published.files.find((f) => f.path === published.entries.find((e) => e.type === type)!.location)!.bytes;
+    const render = { primary: renderPrimary, filelists: renderFilelists, other: renderOther };
+
+    // As another process would: the module (and its cache of pieces) loaded anew.
+    const build = async (bytes: (type: RepomdEntry['type']) => Uint8Array | null) => {
+      vi.resetModules();
+      const fresh = await import('../../../src/formats/rpm/repodata.js');
+      let compressed = 0;
+      const previous = Object.fromEntries((['primary', 'filelists', 'other'] as const).map((type) => [type, { table: published.pieces[type], bytes: async () => bytes(type) }]));
+      const built = await fresh.buildRepodata([...records, added], { gzip: (data) => (compressed++, webGzip(data)), createHasher: createNodeHasher, signer, now: () => NOW }, { previous });
+      for (const e of built.entries) {
+        const gz = built.files.find((f) => f.path === e.location)!.bytes;
+        expect(gunzipSync(gz).toString('utf8')).toBe(render[e.type]([...records, added]));
+        expect(createHash('sha256').update(gz).digest('hex')).toBe(e.checksum);
+        expect(createHash('sha256').update(gunzipSync(gz)).digest('hex')).toBe(e.openChecksum);
+      }
+      return compressed;
+    };
+    // Per document: its head and the piece the package joined.
+    expect(await build(fileOf)).toBe(6);
+    // A published file gone, or not what its table says (one byte changed: the member's CRC fails).
+    const everything = published.pieces.primary.length * 3;
+    expect(await build(() => null)).toBeGreaterThanOrEqual(everything);
+    const damaged = (type: RepomdEntry['type']) => {
+      const copy = fileOf(type).slice();
+      let end = 0;
+      // One bit of every member's CRC-32 (the first four of its eight trailer bytes) flipped.
+      for (const [, gzLength] of published.pieces[type]) copy[(end += gzLength) - 6]! ^= 1;
+      return copy;
+    };
+    expect(await build(damaged)).toBeGreaterThanOrEqual(everything);
   });
 
   test('20,000 records render, compress and sign in seconds (linear)', { timeout: 120_000 }, async () => {
