@@ -3,7 +3,7 @@ import { ListSet } from '../../repository/package-lists.js';
 import { PoolSet } from '../../repository/pool-set.js';
 import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
 import { nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
-import { buildRepodata, sortRecords, type PieceTable, type PreviousDocument, type RepodataType } from './repodata.js';
+import { buildRepodata, REPODATA_TYPES, sortRecords, type PieceTable, type PreviousDocument, type RepodataType } from './repodata.js';
 import { readBytes } from '../../storage/types.js';
 import type { RpmRecord } from './record.js';
 import { formatEvr } from './version.js';
@@ -30,7 +30,6 @@ export function rpmPoolPath(distribution: string, location: string): string {
   return `pool/${distribution}/${location.slice('Packages/'.length)}`;
 }
 
-const REPODATA_TYPES: RepodataType[] = ['primary', 'filelists', 'other'];
 const piecesTag = (dir: string, type: RepodataType) => `${dir}/repodata/${type}`;
 
 /** The repodata documents `dir` has published, for buildRepodata to reuse their pieces. */

@@ -22,6 +22,7 @@ import { decompress, type Gunzip } from '../deb/decompress.js';
 import type { RpmDependency, RpmRecord } from './record.js';
 
 export type RepodataType = 'primary' | 'filelists' | 'other';
+export const REPODATA_TYPES: readonly RepodataType[] = ['primary', 'filelists', 'other'];
 
 const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 const NS_COMMON = 'http://linux.duke.edu/metadata/common';
@@ -393,6 +394,7 @@ function previousPieces(previous: PreviousDocument | undefined, gunzip: Gunzip |
     try {
       const file = await (bytes ??= previous!.bytes());
       if (!file || file.length !== offset) return null;
+      // A copy: a cached piece must not keep the whole old file alive.
       const gz = file.slice(place.offset, place.offset + place.gzLength);
       const xml = await decompress(gz, 'gz', place.xmlLength, gunzip);
       return xml.length === place.xmlLength ? { id, xml, gz } : null;
@@ -431,9 +433,8 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
   const sorted = sortRecords(records);
   const timestamp = Math.floor(deps.now().getTime() / 1000);
   const encoder = new TextEncoder();
-  const types: RepodataType[] = ['primary', 'filelists', 'other'];
   const documents = await Promise.all(
-    types.map(async (type) => {
+    REPODATA_TYPES.map(async (type) => {
       const pieces = await documentPieces(type, sorted, deps, options.previous?.[type]);
       const gz = concatBytes(pieces.map((p) => p.gz));
       const [{ sha256: checksum }, { sha256: openChecksum }] = await Promise.all([
@@ -451,6 +452,6 @@ export async function buildRepodata(records: readonly RpmRecord[], deps: Repodat
   const repomd = encoder.encode(renderRepomd({ revision: options.revision ?? String(timestamp), entries }));
   const signature = encoder.encode(await deps.signer.detachSign(repomd));
   files.push({ path: 'repodata/repomd.xml', bytes: repomd }, { path: 'repodata/repomd.xml.asc', bytes: signature });
-  const pieces = Object.fromEntries(types.map((type, i) => [type, documents[i]!.table])) as Record<RepodataType, PieceTable>;
+  const pieces = Object.fromEntries(REPODATA_TYPES.map((type, i) => [type, documents[i]!.table])) as Record<RepodataType, PieceTable>;
   return { files, entries, pieces };
 }
