@@ -17,7 +17,7 @@
 // time, so dropping is the one of its behaviours taken.
 import type { Gzip } from '../../util/compress.js';
 import { concatBytes } from '../../util/bytes.js';
-import { digestBytes, sha256Hex, type HasherFactory } from '../../util/hash.js';
+import { digestBytes, type HasherFactory } from '../../util/hash.js';
 import { decompress, type Gunzip } from '../deb/decompress.js';
 import type { RpmDependency, RpmRecord } from './record.js';
 
@@ -414,7 +414,7 @@ async function documentPieces(type: RepodataType, sorted: readonly RpmRecord[], 
   };
   const fromPrevious = previousPieces(previous, deps.gunzip);
   const reused = async (name: string, xml: () => string) => {
-    const id = (await sha256Hex(`${type}\n${name}`)).slice(0, 32);
+    const id = (await digestBytes(deps.createHasher, encoder.encode(`${type}\n${name}`), ['sha256'])).sha256.slice(0, 32);
     return cachedPiece(id) ?? cachePiece((await fromPrevious(id)) ?? (await build(id, xml())));
   };
   return Promise.all([
