@@ -48,8 +48,17 @@ export class RepoFiles {
     if (path === 'public.gpg') return keyPlan(this.signer.publicKeyBinary);
     const snapshot = await this.store.current(repo);
     if (!snapshot) return null;
-    if (!snapshot.settings.public) await this.access.require(request, repo, 'read');
+    if (snapshot.settings.public) return this.find(request, snapshot, path);
+    await this.access.require(request, repo, 'read');
+    const plan = await this.find(request, snapshot, path);
+    // Answers to a credential: a shared cache (a proxy, a CDN) must not hand them to anyone else.
+    if (plan) plan.headers['cache-control'] = plan.headers['cache-control']!.replace('public', 'private');
+    return plan;
+  }
 
+  /** A file of the repository at `snapshot`, by its path below the repository. */
+  private async find(request: RequestView, snapshot: Snapshot, path: string): Promise<ResponsePlan | null> {
+    const repo = snapshot.repo;
     const byHash = BY_HASH.exec(path);
     if (byHash) {
       const [, algorithm, hex] = byHash as unknown as [string, 'SHA256' | 'SHA512', string];

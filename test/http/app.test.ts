@@ -126,6 +126,24 @@ describe('serving repository files', () => {
     expect((await head.arrayBuffer()).byteLength).toBe(0);
   });
 
+  it("lets shared caches keep a public repository's files but not a private one's", async () => {
+    const t = await withPackage();
+    expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'secret', public: false }) })).status).toBe(201);
+    const form = new FormData();
+    form.append('file', new Blob([bytes]), 'hello.deb');
+    expect((await t.request('/api/v1/repos/secret/packages?distribution=stable&component=main', { method: 'POST', body: form })).status).toBe(201);
+    for (const path of ['dists/stable/InRelease', 'pool/main/h/hello/hello_1.0_amd64.deb']) {
+      const open = await t.request(`/acme/${path}`, { token: null });
+      expect(open.headers.get('cache-control'), path).toMatch(/^public, /);
+      const closed = await t.request(`/secret/${path}`);
+      expect(closed.status, path).toBe(200);
+      expect(closed.headers.get('cache-control'), path).toMatch(/^private, /);
+      const revalidated = await t.request(`/secret/${path}`, { headers: { 'if-none-match': closed.headers.get('etag')! } });
+      expect(revalidated.status, path).toBe(304);
+      expect(revalidated.headers.get('cache-control'), path).toMatch(/^private, /);
+    }
+  });
+
   it('serves indexes by path and by hash, InRelease with a short cache life and If-Modified-Since', async () => {
     let clock = Date.parse('2026-05-01T10:00:00Z');
     const t = await withPackage(() => new Date((clock += 1500)));
