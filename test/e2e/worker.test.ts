@@ -107,7 +107,9 @@ describe.each([
   });
 
   it(`collects garbage ${hasCron ? 'on its cron trigger' : 'through the API'} without touching what apt reads`, async () => {
-    const repos = ['acme', 'big', 'busy'];
+    // A private repository too: the cron job must see it.
+    await api(worker.url, worker.token).createRepo('hidden', { public: false });
+    const repos = ['acme', 'big', 'busy', 'hidden'];
     if (hasCron) {
       expect((await fetch(`${worker.url}/__scheduled?cron=17+4+*+*+*`)).status).toBe(200);
       let log = '';

@@ -70,9 +70,11 @@ export default {
   async scheduled(_event: ScheduledController, env: Env): Promise<void> {
     if (!env.PACKYARD_ADMIN_TOKEN) return console.log(JSON.stringify({ level: 'warn', msg: 'gc skipped: PACKYARD_ADMIN_TOKEN is not set' }));
     const app = await appFor(env);
-    const { repos } = (await (await app.request('/api/v1/repos')).json()) as { repos: { name: string }[] };
+    const headers = { authorization: `Bearer ${env.PACKYARD_ADMIN_TOKEN}` };
+    // As the admin: an anonymous listing shows only the public repositories.
+    const { repos } = (await (await app.request('/api/v1/repos', { headers })).json()) as { repos: { name: string }[] };
     for (const { name } of repos) {
-      const request = new Request(`https://packyard.internal/api/v1/repos/${encodeURIComponent(name)}/gc`, { method: 'POST', headers: { authorization: `Bearer ${env.PACKYARD_ADMIN_TOKEN}` } });
+      const request = new Request(`https://packyard.internal/api/v1/repos/${encodeURIComponent(name)}/gc`, { method: 'POST', headers });
       const res = await (publisherFor(request, env) ?? app).fetch(request);
       console.log(JSON.stringify({ level: res.ok ? 'info' : 'error', msg: 'gc', repo: name, status: res.status, ...((await res.json()) as object) }));
     }
