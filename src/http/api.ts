@@ -3,6 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import { PackyardError } from '../util/errors.js';
 import type { RepositoryService, UploadFile } from '../repository/service.js';
 import type { Snapshot } from '../repository/snapshot.js';
+import { REPO_NAME } from '../repository/layout.js';
 import type { UploadSession } from '../repository/uploads.js';
 import type { PartInfo } from '../storage/types.js';
 import { packageInfo, snapshotInfo } from '../repository/views.js';
@@ -33,10 +34,14 @@ export function createApi({ service, access, clientOf }: ApiDeps): Hono<Env> {
       await next();
     });
 
-  /** Reading: anyone for a public repository, else a credential that may read it. */
+  /**
+   * Reading: anyone for a public repository, else a credential that may read it. The head as
+   * cached, as for repository files; a bad name or a missing repository is the handler's to answer.
+   */
   const readable = createMiddleware<Env>(async (c, next) => {
     const repo = c.req.param('repo')!;
-    if (!(await service.getRepo(repo)).settings.public) await access.require(credentials(c), repo, 'read');
+    const snapshot = REPO_NAME.test(repo) ? await service.store.current(repo) : null;
+    if (snapshot && !snapshot.settings.public) await access.require(credentials(c), repo, 'read');
     await next();
   });
 
