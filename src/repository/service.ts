@@ -2,21 +2,16 @@ import { PackyardError } from '../util/errors.js';
 import { parseInput } from '../util/input.js';
 import { forEachConcurrent } from '../util/concurrency.js';
 import type { HasherFactory } from '../util/hash.js';
-import { webGzip, type Gzip } from '../util/compress.js';
+import { webGzip, type Gunzip, type Gzip } from '../util/compress.js';
 import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
 import { buildSnapshot, type Mutation, type RemoveSpec } from '../formats/deb/publish.js';
 import { buildRpmSnapshot } from '../formats/rpm/publish.js';
-import { readRpm } from '../formats/rpm/ingest.js';
 import type { RpmRecord } from '../formats/rpm/record.js';
-import { ingestPackage, ingestStoredPackage, type PackageReading } from './ingest.js';
+import { ingestPackage, ingestStoredPackage } from './ingest.js';
+import { packageReading } from './package-reading.js';
 import type { PublishContext } from './publish-context.js';
-import { readDeb } from '../formats/deb/ingest.js';
-import type { Gunzip } from '../formats/deb/decompress.js';
 import type { DebRecord } from '../formats/deb/record.js';
-
-/** A package as stored in a repository's lists, whatever its format. */
-export type PackageRecord = DebRecord | RpmRecord;
 import { REPO_NAME } from './layout.js';
 import { RepoStore, type StoreOptions } from './store.js';
 import { COMPONENT_NAME, DEFAULT_ARCHITECTURES, DISTRIBUTION_NAME, createRepoSchema, updateRepoSchema } from './settings.js';
@@ -24,6 +19,9 @@ import { emptySnapshot, type RepoSettings, type RepoType, type Snapshot } from '
 import { packageInfo } from './views.js';
 import { Uploads, startUploadSchema, type UploadSession } from './uploads.js';
 import type { PartInfo } from '../storage/types.js';
+
+/** A package as stored in a repository's lists, whatever its format. */
+export type PackageRecord = DebRecord | RpmRecord;
 
 export interface ServiceDeps {
   headTtlMs?: StoreOptions['headTtlMs'];
@@ -167,7 +165,7 @@ export class RepositoryService {
 
   private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile): Promise<PackageRecord> {
     if ('ingest' in file) return file.ingest(repo, type, options.component);
-    const reading: PackageReading<PackageRecord> = type === 'rpm' ? readRpm(this.deps, this.ctx.now) : readDeb(this.deps, options.component);
+    const reading = packageReading(type, this.deps, options.component, this.ctx.now);
     if ('open' in file) return ingestPackage(this.deps.storage, repo, await file.open(), reading);
     const { key } = await this.uploads.complete(repo, file.upload);
     try {

@@ -1,5 +1,12 @@
-import { streamBytes } from '../util/bytes.js';
+import { streamBytes } from './bytes.js';
+
 export type Gzip = (data: Uint8Array) => Promise<Uint8Array>;
+
+/**
+ * A host's one-shot gunzip, for members already in memory: null when the output would pass
+ * `maxBytes`; throws on corrupt data. Much cheaper per small member than a DecompressionStream.
+ */
+export type Gunzip = (data: Uint8Array, maxBytes: number) => Uint8Array | null;
 
 /** gzip through the platform's CompressionStream (native in Workers and Node). */
 export async function webGzip(data: Uint8Array): Promise<Uint8Array> {

@@ -2,14 +2,9 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { PackyardError, badPackage } from '../../util/errors.js';
 import { XzLimitError, unxz } from './xz.js';
 import { concatBytes } from '../../util/bytes.js';
+import type { Gunzip } from '../../util/compress.js';
 
 export type Compression = 'none' | 'gz' | 'xz' | 'zst';
-
-/**
- * A host's one-shot gunzip, for members already in memory: null when the output would pass
- * `maxBytes`; throws on corrupt data. Much cheaper per small member than a DecompressionStream.
- */
-export type Gunzip = (data: Uint8Array, maxBytes: number) => Uint8Array | null;
 
 /** Input is fed in slices this small so one slice cannot inflate far past the limit before we notice. */
 const SLICE = 4096;

@@ -1,7 +1,8 @@
 import { PackyardError, badPackage } from '../../util/errors.js';
 import { ArReader } from './ar.js';
 import { type ControlParagraph, type PackageIdentity, packageIdentity, parseControl } from './control.js';
-import { type Compression, type Gunzip, decompress } from './decompress.js';
+import { type Compression, decompress } from './decompress.js';
+import type { Gunzip } from '../../util/compress.js';
 import { readTar } from './tar.js';
 
 /** What an uploaded `.deb` says about itself, validated. */

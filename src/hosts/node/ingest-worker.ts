@@ -2,24 +2,22 @@
 // the data directory's storage and answers each message of requests with one of records.
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { readDeb } from '../../formats/deb/ingest.js';
-import { readRpm } from '../../formats/rpm/ingest.js';
 import { ingestPackage } from '../../repository/ingest.js';
+import { packageReading } from '../../repository/package-reading.js';
 import { PackyardError } from '../../util/errors.js';
 import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';
 import { nodeGunzip } from './gzip.js';
 import type { IngestReply, IngestRequest } from './ingest-pool.js';
-import type { PackageRecord } from '../../repository/service.js';
 
 const deps = { storage: new FsStorage(workerData as string), createHasher: createNodeHasher, gunzip: nodeGunzip };
 const port = parentPort!;
 
 async function ingest({ id, type, repo, component, path }: IngestRequest): Promise<IngestReply> {
   try {
-    const reading = type === 'rpm' ? readRpm(deps, () => new Date()) : readDeb(deps, component);
+    const reading = packageReading(type, deps, component, () => new Date());
     // readFileSync gives the file its own buffer (never a pooled one), so no copy is needed.
-    return { id, record: await ingestPackage<PackageRecord>(deps.storage, repo, readFileSync(path), reading) };
+    return { id, record: await ingestPackage(deps.storage, repo, readFileSync(path), reading) };
   } catch (err) {
     const error = err instanceof PackyardError ? err : new PackyardError(500, 'internal', String((err as Error).stack ?? err));
     return { id, error: { status: error.status, code: error.code, message: error.message } };
