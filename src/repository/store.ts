@@ -2,6 +2,7 @@ import { PackyardError } from '../util/errors.js';
 import { deleteAll, readJson, type Storage } from '../storage/types.js';
 import { layout } from './layout.js';
 import { streamBytes } from '../util/bytes.js';
+import { KeyedQueue } from '../util/concurrency.js';
 import { Lru } from './lru.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -30,7 +31,8 @@ export class RepoStore {
   private readonly snapshots = new Lru<string, Snapshot>(64);
   // Lists and pool maps are sharded (dozens of small documents per repository): keep plenty.
   private readonly metas = new Lru<string, unknown>(1024);
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** One publish at a time per repository within this process; compare-and-swap covers the rest. */
+  private readonly publishes = new KeyedQueue();
   private readonly headReads = new Map<string, Promise<CachedHead | null>>();
   private readonly headTtlMs: number;
   private readonly now: () => number;
@@ -108,7 +110,7 @@ export class RepoStore {
    * first, `build` runs again on top of theirs, so no one's change is lost.
    */
   async commit(repo: string, build: (current: Snapshot | null) => Promise<Snapshot | null>, options: { create?: boolean } = {}): Promise<{ snapshot: Snapshot; changed: boolean }> {
-    return this.serialise(repo, async () => {
+    return this.publishes.run(repo, async () => {
       for (let attempt = 0; ; attempt++) {
         const head = await this.readHead(repo);
         if (!head && !options.create) throw new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
@@ -133,7 +135,7 @@ export class RepoStore {
   }
 
   async deleteRepo(repo: string): Promise<void> {
-    await this.serialise(repo, async () => {
+    await this.publishes.run(repo, async () => {
       const head = await this.readHead(repo);
       if (!head) throw new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
       await this.storage.delete(layout.head(repo));
@@ -146,17 +148,5 @@ export class RepoStore {
     const names: string[] = [];
     for await (const name of this.storage.listFolders(layout.reposPrefix)) if (await this.storage.head(layout.head(name))) names.push(name);
     return names.sort();
-  }
-
-  /** One publish at a time per repository within this process; compare-and-swap covers the rest. */
-  private serialise<T>(repo: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(repo) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const tail = run.catch(() => {});
-    this.locks.set(repo, tail);
-    void tail.then(() => {
-      if (this.locks.get(repo) === tail) this.locks.delete(repo);
-    });
-    return run;
   }
 }

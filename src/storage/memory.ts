@@ -1,6 +1,7 @@
 import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
 import { PartsAsObjects } from './parts.js';
 import { toBytes } from './body.js';
+import { streamOf } from '../util/bytes.js';
 
 /** Keeps objects in a Map: for tests and throwaway servers. */
 export class MemoryStorage extends PartsAsObjects implements Storage {
@@ -17,13 +18,8 @@ export class MemoryStorage extends PartsAsObjects implements Storage {
       data = data.subarray(range.offset, end);
       returned = { offset: range.offset, length: data.length };
     }
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(data.slice());
-        controller.close();
-      },
-    });
-    return { ...entry.info, body, range: returned };
+    // A copy: the caller may keep or change what it reads.
+    return { ...entry.info, body: streamOf(data.slice()), range: returned };
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

@@ -1,6 +1,7 @@
 import { PackyardError } from '../util/errors.js';
 import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
 import type { ByteRange, ObjectInfo, PartInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
+import { streamOf } from '../util/bytes.js';
 
 // The few parts of a Workers R2 binding this backend uses, declared structurally so that `src`
 // needs neither @cloudflare/workers-types' globals (which clash with DOM and Node types) nor a
@@ -81,7 +82,7 @@ export class R2Storage implements Storage {
       const current = range && (await this.head(key));
       if (!range || (current && range.offset < current.size && range.length !== 0)) throw err;
       if (!current) return null;
-      return { ...current, body: emptyStream(), range: { offset: range.offset, length: 0 } };
+      return { ...current, body: streamOf(new Uint8Array(0)), range: { offset: range.offset, length: 0 } };
     }
     if (!obj) return null;
     let returned: StoredObject['range'];
@@ -264,8 +265,4 @@ function r2Code(err: unknown): number | undefined {
 
 function uploadError(err: unknown, uploadId: string): unknown {
   return r2Code(err) === 10024 ? new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`) : err;
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (controller) => controller.close() });
 }

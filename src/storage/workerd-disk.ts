@@ -1,4 +1,6 @@
 import { toHex } from '../util/hash.js';
+import { KeyedQueue } from '../util/concurrency.js';
+import { streamOf } from '../util/bytes.js';
 import { PartsAsObjects } from './parts.js';
 import { toBytes } from './body.js';
 import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
@@ -27,7 +29,8 @@ const TAGGED_BY_CONTENT = 64 * 1024;
  * directory while this one runs.
  */
 export class WorkerdDiskStorage extends PartsAsObjects implements Storage {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Conditional writes to one key, one at a time (check, then write). */
+  private readonly writes = new KeyedQueue();
 
   constructor(private readonly disk: DiskServiceLike) {
     super();
@@ -51,16 +54,16 @@ export class WorkerdDiskStorage extends PartsAsObjects implements Storage {
       // Past the end: no bytes, but the object exists.
       await res.body?.cancel();
       const head = await this.head(key);
-      return head && { ...head, body: emptyStream(), range: { offset: range!.offset, length: 0 } };
+      return head && { ...head, body: streamOf(new Uint8Array(0)), range: { offset: range!.offset, length: 0 } };
     }
     await expectOk(res, 'GET', key);
     const total = res.status === 206 ? Number(res.headers.get('content-range')!.split('/')[1]) : Number(res.headers.get('content-length'));
     if (total > TAGGED_BY_CONTENT) {
       if (range && !ranged) {
         await res.body?.cancel();
-        return { ...info(key, res, total), body: emptyStream(), range: { offset: range.offset, length: 0 } };
+        return { ...info(key, res, total), body: streamOf(new Uint8Array(0)), range: { offset: range.offset, length: 0 } };
       }
-      return { ...info(key, res, total), body: res.body ?? emptyStream(), range: range && { offset: range.offset, length: Number(res.headers.get('content-length')) } };
+      return { ...info(key, res, total), body: res.body ?? streamOf(new Uint8Array(0)), range: range && { offset: range.offset, length: Number(res.headers.get('content-length')) } };
     }
     // Small: the content tag needs all of it, whatever range was asked for.
     if (res.status === 206) {
@@ -81,7 +84,7 @@ export class WorkerdDiskStorage extends PartsAsObjects implements Storage {
     if (options.ifMatch === undefined && options.ifNoneMatch === undefined) return this.write(key, body);
     // Read the body first: nothing slow may sit between the check and the write.
     const bytes = await toBytes(body);
-    return this.serialise(key, async () => {
+    return this.writes.run(key, async () => {
       const current = await this.head(key);
       if (options.ifNoneMatch === '*' && current) return null;
       if (options.ifMatch !== undefined && current?.etag !== options.ifMatch) return null;
@@ -145,15 +148,6 @@ export class WorkerdDiskStorage extends PartsAsObjects implements Storage {
     return this.disk.fetch(new Request(`http://disk/${encodeKey(key)}`, { ...init, method }));
   }
 
-  private serialise<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const run = (this.locks.get(key) ?? Promise.resolve()).then(work, work);
-    const tail = run.catch(() => {});
-    this.locks.set(key, tail);
-    void tail.then(() => {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    });
-    return run;
-  }
 }
 
 function encodeKey(key: string): string {
@@ -195,14 +189,3 @@ function watchErrors(body: ReadableStream<Uint8Array>, onError: (err: unknown) =
     cancel: (reason) => reader.cancel(reason),
   });
 }
-
-function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      if (bytes.length) controller.enqueue(bytes);
-      controller.close();
-    },
-  });
-}
-
-const emptyStream = () => streamOf(new Uint8Array(0));

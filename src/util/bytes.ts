@@ -9,6 +9,16 @@ export async function streamBytes(stream: ReadableStream<Uint8Array>): Promise<U
   return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }
 
+/** A stream of these bytes, in one chunk (none when they are empty). */
+export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.length) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
 /** The chunks, one after another, in one new array of `total` bytes. */
 export function concatBytes(chunks: readonly Uint8Array[], total = chunks.reduce((n, c) => n + c.length, 0)): Uint8Array {
   const out = new Uint8Array(total);

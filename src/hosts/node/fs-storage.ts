@@ -7,6 +7,7 @@ import type { Stats } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from '../../storage/types.js';
 import { PartsAsObjects } from '../../storage/parts.js';
+import { streamOf } from '../../util/bytes.js';
 
 const TMP_MARK = '.tmp-';
 
@@ -68,12 +69,7 @@ export class FsStorage extends PartsAsObjects implements Storage {
       } finally {
         await handle.close();
       }
-      body = new ReadableStream({
-        start(controller) {
-          if (bytes.length) controller.enqueue(bytes);
-          controller.close();
-        },
-      });
+      body = streamOf(bytes);
     } else {
       const stream = createReadStream('', { fd: handle, start: offset, end: offset + length - 1, highWaterMark: 1024 * 1024 });
       body = Readable.toWeb(stream) as ReadableStream<Uint8Array>;
