@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PackyardError } from '../util/errors.js';
 import { toHex } from '../util/hash.js';
 import { parseInput } from '../util/input.js';
+import { SCOPES, type Scope } from './tokens.js';
 
 /** A repository's trust in the OIDC tokens of one issuer: those whose audience and claims match get `scopes`. */
 export interface OidcPolicy {
@@ -12,7 +13,7 @@ export interface OidcPolicy {
   audience: string;
   /** claim name -> exact value or glob with `*` (matches any run of characters, including '/'); all must match. */
   claims: Record<string, string>;
-  scopes: ('read' | 'write' | 'admin')[];
+  scopes: Scope[];
   createdAt: string;
 }
 
@@ -66,7 +67,7 @@ export function oidcPolicySchema(options: { allowInsecure?: boolean } = {}) {
         }
       })
       .default({}),
-    scopes: z.array(z.enum(['read', 'write', 'admin'], 'must be "read", "write" or "admin"')).min(1, 'needs at least one of "read", "write", "admin"'),
+    scopes: z.array(z.enum(SCOPES, 'must be "read", "write" or "admin"')).min(1, 'needs at least one of "read", "write", "admin"'),
   });
 }
 

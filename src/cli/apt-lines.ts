@@ -1,4 +1,4 @@
-import type { Snapshot } from '../repository/snapshot.js';
+import { distributionsOf, type Snapshot } from '../repository/snapshot.js';
 
 /**
  * The commands a user pastes on a client machine to use a repository, with signature checking
@@ -7,7 +7,7 @@ import type { Snapshot } from '../repository/snapshot.js';
 export function aptLines(url: string, snapshot: Snapshot, readToken?: string): string[] {
   const repo = snapshot.repo;
   if (snapshot.type === 'rpm') return dnfLines(url, snapshot);
-  const dists = [...new Set([...Object.keys(snapshot.lists), ...Object.keys(snapshot.settings.distributions)])].sort();
+  const dists = distributionsOf(snapshot);
   const lines = [`Repository ${repo}: on each machine, run`, `  sudo install -d /etc/apt/keyrings`, `  curl -fsSL ${url}/${repo}/public.gpg | sudo tee /etc/apt/keyrings/${repo}.gpg >/dev/null`];
   if (!snapshot.settings.public) lines[0] += ` (private: apt reads it with a token${readToken ? ', shown once' : ''})`;
   if (dists.length === 0) {
@@ -32,7 +32,7 @@ export function aptLines(url: string, snapshot: Snapshot, readToken?: string): s
 /** For an RPM repository: the `.repo` file of each distribution, for /etc/yum.repos.d/. */
 function dnfLines(url: string, snapshot: Snapshot): string[] {
   const repo = snapshot.repo;
-  const dists = [...new Set([...Object.keys(snapshot.lists), ...Object.keys(snapshot.settings.distributions)])].sort();
+  const dists = distributionsOf(snapshot);
   const lines = [`Repository ${repo} (RPM): on each machine, run`];
   if (dists.length === 0) lines.push(`  (no distribution yet: upload a package with --distribution, e.g. el9)`);
   for (const dist of dists) lines.push(`  curl -fsSL ${url}/${repo}/${dist}.repo | sudo tee /etc/yum.repos.d/${repo}-${dist}.repo`);

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { PackyardError } from '../util/errors.js';
 import type { RepositoryService, UploadFile } from '../repository/service.js';
-import type { Snapshot } from '../repository/snapshot.js';
+import { distributionsOf, type Snapshot } from '../repository/snapshot.js';
 import { REPO_NAME } from '../repository/layout.js';
 import type { UploadSession } from '../repository/uploads.js';
 import type { PartInfo } from '../storage/types.js';
@@ -259,7 +259,7 @@ function summary(s: Snapshot) {
     public: s.settings.public ?? false,
     architectures: s.settings.architectures,
     distributions: Object.fromEntries(
-      [...new Set([...Object.keys(s.settings.distributions), ...Object.keys(s.lists)])].sort().map((d) => [d, { ...s.settings.distributions[d], components: Object.keys(s.lists[d] ?? {}).sort() }]),
+      distributionsOf(s).map((d) => [d, { ...s.settings.distributions[d], components: Object.keys(s.lists[d] ?? {}).sort() }]),
     ),
     snapshot: snapshotInfo(s),
   };

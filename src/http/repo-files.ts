@@ -1,11 +1,10 @@
 import type { RepoStore } from '../repository/store.js';
-import type { PoolMap } from '../repository/snapshot.js';
 import { layout } from '../repository/layout.js';
 import type { Signer } from '../signing/signer.js';
 import type { Access } from '../auth/access.js';
 import { ObjectServer, type LastModified, type RequestView, type ResponsePlan } from './serve-object.js';
 import { REPO_NAME } from '../repository/layout.js';
-import { poolShard, type Snapshot } from '../repository/snapshot.js';
+import { distributionsOf, poolShard, type PoolEntry, type PoolMap, type Snapshot } from '../repository/snapshot.js';
 import { rpmPoolPath } from '../formats/rpm/publish.js';
 
 const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
@@ -44,8 +43,8 @@ export class RepoFiles {
   }
 
   async plan(request: RequestView, repo: string, path: string): Promise<ResponsePlan | null> {
-    if (path === 'public.key') return keyPlan(this.signer.publicKeyArmored);
-    if (path === 'public.gpg') return keyPlan(this.signer.publicKeyBinary);
+    if (path === 'public.key') return textPlan(this.signer.publicKeyArmored, 'application/pgp-keys');
+    if (path === 'public.gpg') return textPlan(this.signer.publicKeyBinary, 'application/pgp-keys');
     const snapshot = await this.store.current(repo);
     if (!snapshot) return null;
     if (snapshot.settings.public) return this.find(request, snapshot, path);
@@ -72,16 +71,19 @@ export class RepoFiles {
       if (rpm) return this.rpmPlan(request, snapshot, rpm);
     }
 
-    const entry = snapshot.files[path];
+    const entry = Object.hasOwn(snapshot.files, path) ? snapshot.files[path] : undefined;
     if (entry) return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot) });
 
-    const poolKey = path.startsWith('pool/') ? snapshot.pool[poolShard(path)] : undefined;
-    if (poolKey) {
-      const pool = await this.store.meta<PoolMap>(poolKey);
-      const file = Object.hasOwn(pool, path) ? pool[path] : undefined;
-      if (file) return this.objects.plan(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true });
-    }
-    return null;
+    const file = path.startsWith('pool/') ? await this.poolFile(snapshot, path) : undefined;
+    return file ? this.objects.plan(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true }) : null;
+  }
+
+  /** A pool file's entry, from the pool-map shard that holds it. */
+  private async poolFile(snapshot: Snapshot, path: string): Promise<PoolEntry | undefined> {
+    const shard = poolShard(path);
+    if (!Object.hasOwn(snapshot.pool, shard)) return undefined;
+    const pool = await this.store.meta<PoolMap>(snapshot.pool[shard]!);
+    return Object.hasOwn(pool, path) ? pool[path] : undefined;
   }
 
   /** Repodata by its checksum-prefixed name (superseded ones too), packages, and the `.repo` file. */
@@ -90,13 +92,10 @@ export class RepoFiles {
     const { hash, dist, letter, file, repoFile } = match.groups!;
     if (hash) return this.objects.plan(request, layout.byHash(repo, 'SHA256', hash), { etag: hash, contentType: 'application/gzip', immutable: true });
     if (repoFile) {
-      if (!snapshot.lists[repoFile] && !snapshot.settings.distributions[repoFile]) return null;
+      if (!distributionsOf(snapshot).includes(repoFile)) return null;
       return textPlan(dnfRepoFile(request.origin(), snapshot, repoFile), 'text/plain; charset=utf-8');
     }
-    const path = rpmPoolPath(dist!, `Packages/${letter}/${file}`);
-    const poolKey = snapshot.pool[poolShard(path)];
-    const pool = poolKey ? await this.store.meta<PoolMap>(poolKey) : {};
-    const entry = Object.hasOwn(pool, path) ? pool[path] : undefined;
+    const entry = await this.poolFile(snapshot, rpmPoolPath(dist!, `Packages/${letter}/${file}`));
     return entry ? this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: 'application/x-rpm', immutable: true }) : null;
   }
 }
@@ -126,14 +125,10 @@ function dnfRepoFile(origin: string, snapshot: Snapshot, distribution: string): 
 
 const encoder = new TextEncoder();
 
-function textPlan(text: string, contentType: string): ResponsePlan {
-  const bytes = encoder.encode(text);
-  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'public, max-age=300', 'content-length': String(bytes.length) }, body: { bytes } };
-}
-
-function keyPlan(body: string | Uint8Array): ResponsePlan {
+/** A small generated file (a key, a `.repo` file), cached for five minutes. */
+function textPlan(body: string | Uint8Array, contentType: string): ResponsePlan {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;
-  return { status: 200, headers: { 'content-type': 'application/pgp-keys', 'cache-control': 'public, max-age=300', 'content-length': String(bytes.length) }, body: { bytes } };
+  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'public, max-age=300', 'content-length': String(bytes.length) }, body: { bytes } };
 }
 
 /** Decodes a URL path once; null when it is not valid percent-encoding. */

@@ -88,6 +88,11 @@ export function emptySnapshot(repo: string, type: RepoType, settings: RepoSettin
   return { id: newSnapshotId(0), repo, type, seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: {}, lists: {}, rendered: {} };
 }
 
+/** The distributions a repository serves: those with packages and those its settings declare, sorted. */
+export function distributionsOf(s: Pick<Snapshot, 'lists' | 'settings'>): string[] {
+  return [...new Set([...Object.keys(s.lists), ...Object.keys(s.settings.distributions)])].sort();
+}
+
 /** The pool-map shard of a pool path: its component and prefix folders (`pool/main/h/…` → `main/h`). */
 export function poolShard(path: string): string {
   return path.split('/').slice(1, 3).join('/');

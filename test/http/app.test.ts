@@ -126,6 +126,13 @@ describe('serving repository files', () => {
     expect((await head.arrayBuffer()).byteLength).toBe(0);
   });
 
+  it("answers 404 for paths named like an object's own properties", async () => {
+    const t = await withPackage();
+    for (const path of ['constructor', 'toString', 'pool/constructor', 'pool/__proto__/x.deb', 'dists/stable/__proto__']) {
+      expect((await t.request(`/acme/${path}`, { token: null })).status, path).toBe(404);
+    }
+  });
+
   it("lets shared caches keep a public repository's files but not a private one's", async () => {
     const t = await withPackage();
     expect((await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'secret', public: false }) })).status).toBe(201);

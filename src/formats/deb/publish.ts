@@ -1,6 +1,6 @@
 import { PackyardError } from '../../util/errors.js';
 import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
-import { nextSnapshot, type Change, type FileEntry, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
+import { distributionsOf, nextSnapshot, type Change, type FileEntry, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
 import { recordId, type DebRecord } from './record.js';
 import { renderShards, shardOf } from './package-lists.js';
 import { sortRecords } from './packages-index.js';
@@ -105,7 +105,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
   const rendered = { ...current.rendered };
   const date = ctx.now();
 
-  for (const distribution of new Set([...Object.keys(nextLists), ...Object.keys(settings.distributions)])) {
+  for (const distribution of distributionsOf({ lists: nextLists, settings })) {
     const distSettings = settings.distributions[distribution] ?? {};
     const components: Record<string, Record<string, Record<string, string>>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...nextLists[distribution] };
     const settingsTag = JSON.stringify(distSettings) + architectures.join(',');

@@ -2,7 +2,7 @@ import { PackyardError } from '../../util/errors.js';
 import { ListSet } from '../../repository/package-lists.js';
 import { PoolSet } from '../../repository/pool-set.js';
 import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
-import { nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
+import { distributionsOf, nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
 import { buildRepodata, REPODATA_TYPES, sortRecords, type PieceTable, type PreviousDocument, type RepodataType } from './repodata.js';
 import { readBytes } from '../../storage/types.js';
 import type { RpmRecord } from './record.js';
@@ -95,7 +95,7 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
   const files = { ...current.files };
   const rendered = { ...current.rendered };
   const date = ctx.now();
-  for (const distribution of new Set([...Object.keys(nextLists), ...Object.keys(settings.distributions)])) {
+  for (const distribution of distributionsOf({ lists: nextLists, settings })) {
     const byArch = nextLists[distribution]?.[LISTS] ?? {};
     const folders = [...new Set([...settings.architectures, ...Object.keys(byArch)])].filter((a) => a !== NOARCH).sort();
     for (const arch of folders) {
