@@ -28,14 +28,13 @@ const CHALLENGE = { 'www-authenticate': 'Basic realm="packyard", charset="UTF-8"
 export class Access {
   readonly tokens: ApiTokens;
   readonly policies: OidcPolicies;
-  readonly allowInsecureOidc: boolean;
   private readonly auth: Authenticator;
 
   constructor(storage: Storage, admin: AdminToken, options: AccessOptions = {}) {
     this.tokens = new ApiTokens(storage);
-    this.policies = new OidcPolicies(storage, options.now);
-    this.allowInsecureOidc = options.allowInsecureOidc ?? false;
-    const oidc = new OidcVerifier({ allowInsecure: this.allowInsecureOidc, fetch: options.fetch, now: options.now });
+    const allowInsecure = options.allowInsecureOidc ?? false;
+    this.policies = new OidcPolicies(storage, { now: options.now, allowInsecure });
+    const oidc = new OidcVerifier({ allowInsecure, fetch: options.fetch, now: options.now });
     this.auth = new Authenticator({ admin, tokens: this.tokens, oidc, policies: this.policies, throttle: new Throttle({ now: options.now }), now: options.now });
   }
 

@@ -10,10 +10,17 @@ const FRESH_MS = 5_000;
 export class OidcPolicies {
   private readonly cache = new Map<string, { policies: OidcPolicy[]; at: number }>();
 
+  private readonly now: () => number;
+  /** Admits `http://` issuers on a loopback host (tests, local issuers). */
+  private readonly allowInsecure: boolean;
+
   constructor(
     private readonly storage: Storage,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: { now?: () => number; allowInsecure?: boolean } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.allowInsecure = options.allowInsecure ?? false;
+  }
 
   async list(repo: string): Promise<OidcPolicy[]> {
     const cached = this.cache.get(repo);
@@ -29,8 +36,8 @@ export class OidcPolicies {
   }
 
   /** Validates and stores a new policy from API input. */
-  async add(repo: string, input: unknown, options: { allowInsecure: boolean }): Promise<OidcPolicy> {
-    const policy = newOidcPolicy(input, options, new Date(this.now()));
+  async add(repo: string, input: unknown): Promise<OidcPolicy> {
+    const policy = newOidcPolicy(input, { allowInsecure: this.allowInsecure }, new Date(this.now()));
     await this.storage.put(layout.oidcPolicy(repo, policy.id), JSON.stringify(policy), { ifNoneMatch: '*' });
     this.cache.delete(repo);
     return policy;

@@ -146,7 +146,7 @@ export function createApi({ service, access, clientOf }: ApiDeps): Hono<Env> {
   api.post('/repos/:repo/oidc-policies', needs('admin'), async (c) => {
     const repo = c.req.param('repo');
     await service.getRepo(repo);
-    const policy = await access.policies.add(repo, await jsonBody(c), { allowInsecure: access.allowInsecureOidc });
+    const policy = await access.policies.add(repo, await jsonBody(c));
     return c.json({ policy }, 201);
   });
 
