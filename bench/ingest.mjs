@@ -6,7 +6,7 @@ import { aptly, reprepro, throwawayKey } from './lib/peers.mjs';
 import { ADD_BATCH, add } from './lib/packyard.mjs';
 import { DIST, REPO, countStanzas, createPackyardRepo, packyardCount, saveBase } from './lib/repos.mjs';
 import { run as exec, tempDir } from './lib/proc.mjs';
-import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
+import { check, fmt, median, rotated, table, writeResults } from './lib/stats.mjs';
 
 export const description = 'ingest and publish N .debs into an empty repository: packyard add vs aptly repo add + publish vs reprepro includedeb';
 export const defaultRuns = 3;
@@ -37,8 +37,7 @@ export async function run({ n, runs }) {
   const samples = Object.fromEntries(names.map((t) => [t, []]));
   const kept = {};
   for (let r = 0; r < runs; r++) {
-    // Rotate the order so that no tool always runs first (or last) on a noisy machine.
-    for (const tool of names.map((_, i) => names[(i + r) % names.length])) {
+    for (const tool of rotated(names, r)) {
       const work = tempDir(`ingest-${tool}`);
       // Each tool starts with the disk quiet: the previous tool's writes and deletions (tens of
       // thousands of files) are otherwise still being written back while it runs.

@@ -1,12 +1,12 @@
 // rpm: N real RPMs (rpmbuild) published as an rpm-md repository, Packyard against createrepo_c;
 // then one more RPM added to that repository, Packyard's API against createrepo_c --update.
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { copyFile, readFile, rm, unlink } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { extraRpms, generatedRpms } from './lib/rpm-inputs.mjs';
 import { add, serve, uploadRaw } from './lib/packyard.mjs';
 import { PACKYARD, run as exec, tempDir } from './lib/proc.mjs';
-import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
+import { check, fmt, median, rotated, table, writeResults } from './lib/stats.mjs';
 
 export const description = 'RPM repositories: publish N RPMs (packyard repo create + add vs createrepo_c), then add one more (packyard API vs createrepo_c --update)';
 /** N when --n is not given: the issue's budget is stated for 5,000 RPMs. */
@@ -87,8 +87,7 @@ async function publish(n, runs, rpms) {
   const details = Object.fromEntries(names.map((t) => [t, []]));
   const kept = {};
   for (let r = 0; r < runs; r++) {
-    // Rotate the order so that no tool always runs first (or last) on a noisy machine.
-    for (const tool of names.map((_, i) => names[(i + r) % names.length])) {
+    for (const tool of rotated(names, r)) {
       const work = tempDir('rpm-publish');
       // The disk quiet before each run (createrepo_c's runs sync again after linking their inputs).
       await exec('sync', []);
@@ -125,18 +124,16 @@ async function addOne(n, runs, kept) {
   // another through the CLI.
   const extra = (await extraRpms(2 * (runs + 1))).files;
   const server = await serve(data);
+  // The file copied in untimed, then `createrepo_c --update ARGS DIR` timed.
+  const update = (dir, args) => async (rpm) => {
+    await copyFile(rpm, join(dir, basename(rpm)));
+    await exec('sync', []);
+    return (await exec('createrepo_c', ['--update', ...args, dir])).ms;
+  };
   const paths = {
     api: async (rpm) => (await uploadRaw(server, REPO, DIST, rpm, { component: null, contentType: 'application/x-rpm' })).ms,
-    'createrepo_c --update --no-database': async (rpm) => {
-      await copyFile(rpm, join(plain, rpm.slice(rpm.lastIndexOf('/') + 1)));
-      await exec('sync', []);
-      return (await exec('createrepo_c', ['--update', '--no-database', plain])).ms;
-    },
-    'createrepo_c --update (sqlite too)': async (rpm) => {
-      await copyFile(rpm, join(withDb, rpm.slice(rpm.lastIndexOf('/') + 1)));
-      await exec('sync', []);
-      return (await exec('createrepo_c', ['--update', withDb])).ms;
-    },
+    'createrepo_c --update --no-database': update(plain, ['--no-database']),
+    'createrepo_c --update (sqlite too)': update(withDb, []),
     cli: async (_, cliRpm) => add(data, REPO, DIST, [cliRpm]),
   };
   const names = Object.keys(paths);
@@ -146,7 +143,7 @@ async function addOne(n, runs, kept) {
     const rpm = extra[2 * r];
     const cliRpm = extra[2 * r + 1];
     const ms = {};
-    for (const p of names.map((_, i) => names[(i + r) % names.length])) {
+    for (const p of rotated(names, r)) {
       await exec('sync', []);
       ms[p] = await paths[p](rpm, cliRpm);
     }

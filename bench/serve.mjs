@@ -7,7 +7,7 @@ import { serve } from './lib/packyard.mjs';
 import { DIST, REPO, baseRepos } from './lib/repos.mjs';
 import { PACKYARD, ROOT, copyTree, daemon, freePort, run as exec, tempDir, waitForHttp } from './lib/proc.mjs';
 import { curlDownload, startNginx, wrk } from './lib/http.mjs';
-import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
+import { check, fmt, median, rotated, table, writeResults } from './lib/stats.mjs';
 
 export const description = 'packyard serve vs nginx (sendfile, 1 worker) serving the packyard export tree: InRelease, Packages.gz, a 512 MiB .deb';
 export const defaultRuns = 3;
@@ -54,10 +54,9 @@ export async function run({ n, runs, duration }) {
   const names = ['packyard', 'nginx', 'node'];
   const servers = { packyard, nginx, node };
   const samples = Object.fromEntries(names.map((name) => [name, { inrelease: [], packages: [], deb: [] }]));
-  const rotate = (list, r) => list.map((_, i) => list[(i + r) % list.length]);
   for (let r = 0; r < runs; r++) {
     for (const what of ['inrelease', 'packages']) {
-      for (const name of rotate(names, r)) {
+      for (const name of rotated(names, r)) {
         const result = await wrk(`${servers[name].url}${paths[what]}`, { threads: 1, connections: 32, seconds: duration });
         samples[name][what].push(result);
         console.error(`serve run ${r + 1}/${runs}: ${name} ${what} ${fmt.rps(result.rps)} ${fmt.mbps(result.bytesPerSec)}`);
@@ -65,7 +64,7 @@ export async function run({ n, runs, duration }) {
     }
   }
   for (let r = 0; r < DOWNLOADS; r++) {
-    for (const name of rotate(['packyard', 'nginx'], r)) {
+    for (const name of rotated(['packyard', 'nginx'], r)) {
       const result = await curlDownload(`${servers[name].url}${paths.deb}`, sizes.deb);
       samples[name].deb.push(result);
       console.error(`serve download ${r + 1}/${DOWNLOADS}: ${name} ${fmt.mbps(result.bytesPerSec)}`);

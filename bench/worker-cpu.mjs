@@ -2,12 +2,11 @@
 // spends per request on an N-package repository, against Cloudflare's per-request CPU limits.
 import { join } from 'node:path';
 import { rm, stat } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
 import { writeBigDeb } from './lib/deb.mjs';
 import { debFileName, packageFields, writeSmallDeb } from './lib/inputs.mjs';
 import { throwawayKey } from './lib/peers.mjs';
 import { uploadRaw } from './lib/packyard.mjs';
-import { DIST, REPO, baseRepos, countStanzas } from './lib/repos.mjs';
+import { DIST, REPO, baseRepos, countStanzas, packagesText } from './lib/repos.mjs';
 import { ROOT, copyTree, run as runCommand, tempDir } from './lib/proc.mjs';
 import { cpuDelta, cpuSample, cpuTotal, workerd } from './lib/workerd.mjs';
 import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
@@ -226,7 +225,3 @@ export async function run({ n, runs }) {
   return checks;
 }
 
-/** The text of a Packages or Packages.gz file's bytes. */
-function packagesText(bytes) {
-  return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
-}

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { smallDeb, writeBigDeb } from './deb.mjs';
 import { CACHE } from './proc.mjs';
 
-const WORDS = ['core', 'net', 'xml', 'json', 'crypt', 'image', 'audio', 'video', 'text', 'util', 'data', 'http', 'sql', 'gtk', 'qt',
+/** Words generated package names and texts are made of. */
+export const WORDS = ['core', 'net', 'xml', 'json', 'crypt', 'image', 'audio', 'video', 'text', 'util', 'data', 'http', 'sql', 'gtk', 'qt',
   'yaml', 'font', 'theme', 'proto', 'zip', 'event', 'log', 'math', 'geo', 'usb', 'pci', 'dbus', 'mesa', 'ssl', 'curl'];
 const SECTIONS = ['libs', 'utils', 'net', 'devel', 'admin', 'web', 'text', 'graphics', 'sound', 'misc'];
 

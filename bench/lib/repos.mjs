@@ -58,10 +58,14 @@ export async function baseRepos(n, key) {
   return { packyard: join(dir, 'packyard'), reprepro: join(dir, 'reprepro') };
 }
 
+/** The text of a Packages or Packages.gz file's bytes. */
+export function packagesText(bytes) {
+  return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+}
+
 /** Number of stanzas in a Packages or Packages.gz file's bytes. */
 export function countStanzas(bytes) {
-  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
-  return (text.match(/^Package: /gm) ?? []).length;
+  return (packagesText(bytes).match(/^Package: /gm) ?? []).length;
 }
 
 /** Stanzas in the amd64 Packages a Packyard data directory currently publishes (read from storage). */

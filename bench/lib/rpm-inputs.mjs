@@ -5,9 +5,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CACHE, run, tempDir } from './proc.mjs';
+import { WORDS } from './inputs.mjs';
 
-const WORDS = ['core', 'net', 'xml', 'json', 'crypt', 'image', 'audio', 'video', 'text', 'util', 'data', 'http', 'sql', 'gtk', 'qt',
-  'yaml', 'font', 'theme', 'proto', 'zip', 'event', 'log', 'math', 'geo', 'usb', 'pci', 'dbus', 'mesa', 'ssl', 'curl'];
 const GROUPS = ['System Environment/Libraries', 'Applications/System', 'Development/Tools', 'Applications/Internet', 'Applications/Text'];
 
 /** Subpackages per spec file: rpmbuild's time per subpackage grows with the spec's size (2000 in one spec: 25 s, in four: 17 s). */

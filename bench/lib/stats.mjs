@@ -3,6 +3,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE } from './proc.mjs';
 
+/** `list` started at its r-th element: run r's order, so that no contender always runs first (or last) on a noisy machine. */
+export function rotated(list, r) {
+  return list.map((_, i) => list[(i + r) % list.length]);
+}
+
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, daemon, freePort } from './proc.mjs';
 
-export const WORKERD = join(ROOT, 'node_modules/.bin/workerd');
-export const WORKERD_CONFIG = join(ROOT, 'deploy/workerd/packyard.capnp');
+const WORKERD = join(ROOT, 'node_modules/.bin/workerd');
+const WORKERD_CONFIG = join(ROOT, 'deploy/workerd/packyard.capnp');
 
 /**
  * Starts workerd (the bundled dist/worker.mjs) over a data directory on a free loopback port;

@@ -98,6 +98,7 @@ describe.each([
     // repo_gpgcheck is on: without the key that signed repomd.xml, dnf refuses the repository.
     const bad = await dnf(join(work, 'root-bad'), repos, ['--setopt=yum-el9.gpgkey=file:///dev/null', 'makecache']);
     expect(bad.code).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/repomd\.xml GPG signature verification error/);
   });
 
   it('answers dnf repoquery as a createrepo_c repository of the same files does', async () => {

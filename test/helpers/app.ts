@@ -18,5 +18,5 @@ export async function testApp(now?: () => Date) {
     if (init.token !== null) headers.set('authorization', `Bearer ${init.token ?? ADMIN}`);
     return app.request(path, { ...init, headers });
   };
-  return { app, storage, service, access, request };
+  return { app, storage, service, request };
 }

@@ -8,5 +8,5 @@ export async function packyardError(run: () => unknown): Promise<PackyardError> 
     if (err instanceof PackyardError) return err;
     throw err;
   }
-  throw new Error('expected the package to be rejected');
+  throw new Error('expected a PackyardError, and nothing failed');
 }

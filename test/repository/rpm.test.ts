@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { readText } from '../../src/storage/types.js';
-import { PackyardError } from '../../src/util/errors.js';
+import { readBytes, readText } from '../../src/storage/types.js';
+import { packyardError } from '../helpers/errors.js';
 import { buildRpm, malformedRpms, type BuiltRpm } from '../helpers/rpms.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
 import { bytesUpload, fileUpload, testService } from '../helpers/service.js';
@@ -31,24 +31,33 @@ async function setup() {
   const storage = new MemoryStorage();
   const service = await testService(storage);
   await service.createRepo({ name: 'yum', type: 'rpm', distributions: { el9: {} } }, 'test');
+  /** The published primary.xml of an architecture of el9 (failing the test when there is none). */
   const primary = async (arch: string) => {
     const snapshot = await service.getRepo('yum');
     const path = Object.keys(snapshot.files).find((p) => p.startsWith(`el9/${arch}/repodata/`) && p.endsWith('-primary.xml.gz'));
-    if (!path) return null;
-    const obj = await storage.get(snapshot.files[path]!.key);
-    return gunzipSync(Buffer.from(await new Response(obj!.body).arrayBuffer())).toString();
+    expect(path, `el9/${arch} has a primary.xml`).toBeDefined();
+    return gunzipSync((await readBytes(storage, snapshot.files[path!]!.key))!).toString();
   };
-  return { storage, service, primary };
+  /** The stored package files' keys. */
+  const blobKeys = async () => {
+    const keys: string[] = [];
+    for await (const obj of storage.list('repos/yum/blobs/')) keys.push(obj.key);
+    return keys;
+  };
+  return { storage, service, primary, blobKeys };
 }
 
-const names = (xml: string | null) => [...(xml ?? '').matchAll(/<name>([^<]+)<\/name>/g)].map((m) => m[1]).sort();
+const names = (xml: string) => [...xml.matchAll(/<name>([^<]+)<\/name>/g)].map((m) => m[1]).sort();
 
 describe('RPM repositories', () => {
   it('publishes signed, empty repodata for each architecture of a declared distribution', async () => {
-    const { service, storage } = await setup();
+    const { service, storage, primary } = await setup();
     const snapshot = await service.getRepo('yum');
     expect(snapshot.settings.architectures).toEqual(['x86_64', 'aarch64']);
     for (const arch of ['x86_64', 'aarch64']) {
+      const xml = await primary(arch);
+      expect(xml).toContain('packages="0"');
+      expect(names(xml)).toEqual([]);
       expect(snapshot.files[`el9/${arch}/repodata/repomd.xml`]).toBeDefined();
       const signature = await readText(storage, snapshot.files[`el9/${arch}/repodata/repomd.xml.asc`]!.key);
       expect(signature).toMatch(/^-----BEGIN PGP SIGNATURE-----/);
@@ -77,20 +86,15 @@ describe('RPM repositories', () => {
   });
 
   it('refuses malformed RPMs and .deb files with a clear 422, storing nothing', async () => {
-    const { service, storage } = await setup();
+    const { service, blobKeys } = await setup();
     const before = await service.getRepo('yum');
-    const keysBefore: string[] = [];
-    for await (const obj of storage.list('repos/yum/blobs/')) keysBefore.push(obj.key);
+    const keysBefore = await blobKeys();
     const cases = [...malformedRpms(), { name: 'a .deb', bytes: async () => new Uint8Array(await readFile(deb.path)), code: 'not-rpm' }];
     for (const bad of cases) {
-      const err = await service.upload('yum', [bytesUpload(`${bad.name}.rpm`, await bad.bytes())], { distribution: 'el9', component: 'main', actor: 'test' }).catch((e: unknown) => e);
-      expect(err, bad.name).toBeInstanceOf(PackyardError);
-      expect((err as PackyardError).status, bad.name).toBe(422);
-      expect((err as PackyardError).code, bad.name).toBe(bad.code);
+      const err = await packyardError(async () => service.upload('yum', [bytesUpload(`${bad.name}.rpm`, await bad.bytes())], { distribution: 'el9', component: 'main', actor: 'test' }));
+      expect({ status: err.status, code: err.code }, bad.name).toEqual({ status: 422, code: bad.code });
     }
     expect((await service.getRepo('yum')).id).toBe(before.id);
-    const keysAfter: string[] = [];
-    for await (const obj of storage.list('repos/yum/blobs/')) keysAfter.push(obj.key);
-    expect(keysAfter).toEqual(keysBefore);
+    expect(await blobKeys()).toEqual(keysBefore);
   });
 });

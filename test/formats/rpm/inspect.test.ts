@@ -15,6 +15,7 @@ import { packyardError } from '../../helpers/errors.js';
 import { runOk } from '../../helpers/exec.js';
 import {
   DEPENDENCY_KINDS,
+  type DependencyKind,
   assembleRpm,
   buildRpm,
   buildSrpm,
@@ -57,7 +58,7 @@ async function lines(file: string, option: string): Promise<string[]> {
 }
 
 /** The dependencies and changelog of `info` as createrepo_c lists them for `file`. */
-async function expectMatchesCreaterepo(file: string, info: RpmInfo, kinds: readonly (typeof DEPENDENCY_KINDS)[number][] = DEPENDENCY_KINDS) {
+async function expectMatchesCreaterepo(file: string, info: RpmInfo, kinds: readonly DependencyKind[] = DEPENDENCY_KINDS) {
   const view = await createrepoView(file);
   for (const kind of kinds) expect(info[kind], kind).toEqual(view[kind]);
   expect(info.changelogs, 'changelogs').toEqual(view.changelogs);
