@@ -41,3 +41,8 @@ export function applyConfigFile(argv: string[]): void {
     if (value !== undefined && process.env[name] === undefined) process.env[name] = String(value);
   }
 }
+
+/** An option's comma-separated list (`--scope read,write`), without blanks. */
+export function commaList(value: string): string[] {
+  return value.split(',').map((item) => item.trim()).filter(Boolean);
+}

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CliError, connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
+import { commaList } from '../config.js';
 import { target } from './repos.js';
 
 interface TokenRow {
@@ -33,7 +34,7 @@ export function registerAccess(program: Command): void {
     .option('--expires <duration>', 'e.g. 12h, 30d, 8w (default: never)')
     .action(async (o: ClientOptions & { json?: boolean; name: string; repo?: string[]; scope: string; admin?: boolean; expires?: string }) => {
       if (!o.repo?.length && !o.admin) throw new CliError('name at least one --repo, or --admin');
-      const scopes = o.scope.split(',').map((s) => s.trim()).filter(Boolean);
+      const scopes = commaList(o.scope);
       const body = { name: o.name, repos: Object.fromEntries((o.repo ?? []).map((r) => [r, scopes])), admin: !!o.admin, ...(o.expires ? { expiresIn: o.expires } : {}) };
       const created = (await (await connect(o)).request('POST', '/api/v1/tokens', { json: body })) as TokenRow & { token: string };
       if (o.json) return printJson(created);
@@ -68,7 +69,7 @@ export function registerAccess(program: Command): void {
           return [c.slice(0, eq), c.slice(eq + 1)];
         }),
       );
-      const body = { issuer: o.issuer, audience: o.audience, claims, scopes: o.scope.split(',').map((s) => s.trim()).filter(Boolean) };
+      const body = { issuer: o.issuer, audience: o.audience, claims, scopes: commaList(o.scope) };
       const { policy } = (await (await connect(o)).request('POST', `/api/v1/repos/${encodeURIComponent(o.repo)}/oidc-policies`, { json: body })) as { policy: PolicyRow };
       if (o.json) return printJson(policy);
       console.log(`Added OIDC policy ${policy.id} to ${o.repo}: ${policyText(policy)}`);

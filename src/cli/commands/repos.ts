@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CliError, connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
+import { commaList } from '../config.js';
 
 interface RepoSummary {
   name: string;
@@ -40,7 +41,7 @@ export function registerRepos(program: Command): void {
     .option('--type <type>', 'deb (APT) or rpm (dnf/yum)', 'deb')
     .action(async (name: string, o: ClientOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
       const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, o.type === 'deb' ? { components: ['main'] } : {}]));
-      const architectures = o.architectures?.split(',').map((a) => a.trim()).filter(Boolean);
+      const architectures = o.architectures === undefined ? undefined : commaList(o.architectures);
       const body = { name, type: o.type, ...(architectures ? { architectures } : {}), distributions, public: !!o.public };
       const { repo: created } = (await (await connect(o)).request('POST', '/api/v1/repos', { json: body })) as { repo: RepoSummary };
       if (o.json) return printJson(created);
@@ -53,7 +54,7 @@ export function registerRepos(program: Command): void {
     .option('--architectures <list>', 'comma-separated architectures')
     .action(async (name: string, o: ClientOptions & { json?: boolean; public?: boolean; private?: boolean; architectures?: string }) => {
       if (o.public && o.private) throw new CliError('choose --public or --private, not both');
-      const body = { ...(o.public || o.private ? { public: !!o.public } : {}), ...(o.architectures ? { architectures: o.architectures.split(',').map((a) => a.trim()).filter(Boolean) } : {}) };
+      const body = { ...(o.public || o.private ? { public: !!o.public } : {}), ...(o.architectures ? { architectures: commaList(o.architectures) } : {}) };
       const { repo: updated } = (await (await connect(o)).request('PATCH', `/api/v1/repos/${encodeURIComponent(name)}`, { json: body })) as { repo: RepoSummary };
       if (o.json) return printJson(updated);
       console.log(`Updated repository ${updated.name}: ${updated.public ? 'public' : 'private'}, ${updated.architectures.join(' ')}.`);
