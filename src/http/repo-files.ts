@@ -47,35 +47,28 @@ export class RepoFiles {
     if (path === 'public.gpg') return textPlan(this.signer.publicKeyBinary, 'application/pgp-keys');
     const snapshot = await this.store.current(repo);
     if (!snapshot) return null;
-    if (snapshot.settings.public) return this.find(request, snapshot, path);
-    await this.access.require(request, repo, 'read');
-    const plan = await this.find(request, snapshot, path);
     // Answers to a credential: a shared cache (a proxy, a CDN) must not hand them to anyone else.
-    if (plan) plan.headers['cache-control'] = plan.headers['cache-control']!.replace('public', 'private');
-    return plan;
-  }
+    const hidden = !snapshot.settings.public;
+    if (hidden) await this.access.require(request, repo, 'read');
 
-  /** A file of the repository at `snapshot`, by its path below the repository. */
-  private async find(request: RequestView, snapshot: Snapshot, path: string): Promise<ResponsePlan | null> {
-    const repo = snapshot.repo;
     const byHash = BY_HASH.exec(path);
     if (byHash) {
       const [, algorithm, hex] = byHash as unknown as [string, 'SHA256' | 'SHA512', string];
       // The hash is the validator; the object is served whether or not the head still lists it,
       // which is what keeps clients holding an older InRelease working.
-      return this.objects.plan(request, layout.byHash(repo, algorithm, hex), { etag: hex, contentType: 'application/octet-stream', immutable: true });
+      return this.objects.plan(request, layout.byHash(repo, algorithm, hex), { etag: hex, contentType: 'application/octet-stream', immutable: true, private: hidden });
     }
 
     if (snapshot.type === 'rpm') {
       const rpm = RPM_REPODATA.exec(path) ?? RPM_PACKAGE.exec(path) ?? RPM_REPO_FILE.exec(path);
-      if (rpm) return this.rpmPlan(request, snapshot, rpm);
+      if (rpm) return this.rpmPlan(request, snapshot, rpm, hidden);
     }
 
     const entry = Object.hasOwn(snapshot.files, path) ? snapshot.files[path] : undefined;
-    if (entry) return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot) });
+    if (entry) return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot), private: hidden });
 
     const file = path.startsWith('pool/') ? await this.poolFile(snapshot, path) : undefined;
-    return file ? this.objects.plan(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true }) : null;
+    return file ? this.objects.plan(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true, private: hidden }) : null;
   }
 
   /** A pool file's entry, from the pool-map shard that holds it. */
@@ -87,16 +80,16 @@ export class RepoFiles {
   }
 
   /** Repodata by its checksum-prefixed name (superseded ones too), packages, and the `.repo` file. */
-  private async rpmPlan(request: RequestView, snapshot: Snapshot, match: RegExpExecArray): Promise<ResponsePlan | null> {
+  private async rpmPlan(request: RequestView, snapshot: Snapshot, match: RegExpExecArray, hidden: boolean): Promise<ResponsePlan | null> {
     const repo = snapshot.repo;
     const { hash, dist, letter, file, repoFile } = match.groups!;
-    if (hash) return this.objects.plan(request, layout.byHash(repo, 'SHA256', hash), { etag: hash, contentType: 'application/gzip', immutable: true });
+    if (hash) return this.objects.plan(request, layout.byHash(repo, 'SHA256', hash), { etag: hash, contentType: 'application/gzip', immutable: true, private: hidden });
     if (repoFile) {
       if (!distributionsOf(snapshot).includes(repoFile)) return null;
-      return textPlan(dnfRepoFile(request.origin(), snapshot, repoFile), 'text/plain; charset=utf-8');
+      return textPlan(dnfRepoFile(request.origin(), snapshot, repoFile), 'text/plain; charset=utf-8', hidden);
     }
     const entry = await this.poolFile(snapshot, rpmPoolPath(dist!, `Packages/${letter}/${file}`));
-    return entry ? this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: 'application/x-rpm', immutable: true }) : null;
+    return entry ? this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: 'application/x-rpm', immutable: true, private: hidden }) : null;
   }
 }
 
@@ -125,10 +118,10 @@ function dnfRepoFile(origin: string, snapshot: Snapshot, distribution: string): 
 
 const encoder = new TextEncoder();
 
-/** A small generated file (a key, a `.repo` file), cached for five minutes. */
-function textPlan(body: string | Uint8Array, contentType: string): ResponsePlan {
+/** A small generated file (a key, a `.repo` file), cached for five minutes (by the client alone when `hidden`). */
+function textPlan(body: string | Uint8Array, contentType: string, hidden = false): ResponsePlan {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;
-  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'public, max-age=300', 'content-length': String(bytes.length) }, body: { bytes } };
+  return { status: 200, headers: { 'content-type': contentType, 'cache-control': `${hidden ? 'private' : 'public'}, max-age=300`, 'content-length': String(bytes.length) }, body: { bytes } };
 }
 
 /** Decodes a URL path once; null when it is not valid percent-encoding. */

@@ -30,6 +30,8 @@ export interface ObjectResponseOptions {
   contentType: string;
   /** Immutable objects (pool files, by-hash indexes) may be cached for a year. */
   immutable: boolean;
+  /** An answer to a credential (a private repository's file): no shared cache may keep it. */
+  private?: boolean;
   lastModified?: LastModified;
   /** Size when known (lets small objects be served from memory). */
   size?: number;
@@ -38,8 +40,8 @@ export interface ObjectResponseOptions {
 // Up to this size objects are read whole and kept in memory: every Packages.gz of a 10,000-package
 // repository fits, so index downloads are answered without touching storage.
 const SMALL = 4 * 1024 * 1024;
-const IMMUTABLE = 'public, max-age=31536000, immutable';
-const SHORT = 'public, max-age=30, must-revalidate';
+const IMMUTABLE = 'max-age=31536000, immutable';
+const SHORT = 'max-age=30, must-revalidate';
 
 /**
  * What to answer, decided without committing to a runtime's Response: the web-standard app turns
@@ -69,7 +71,7 @@ export class ObjectServer {
     const headers: Record<string, string> = {
       'content-type': options.contentType,
       etag,
-      'cache-control': options.immutable ? IMMUTABLE : SHORT,
+      'cache-control': `${options.private ? 'private' : 'public'}, ${options.immutable ? IMMUTABLE : SHORT}`,
       'accept-ranges': 'bytes',
     };
     if (options.lastModified) headers['last-modified'] = options.lastModified.http;
