@@ -42,6 +42,13 @@ export class MemoryStorage extends PartsAsObjects implements Storage {
     this.objects.delete(key);
   }
 
+  async touch(key: string): Promise<ObjectInfo | null> {
+    const entry = this.objects.get(key);
+    if (!entry) return null;
+    entry.info = { ...entry.info, lastModified: new Date() };
+    return entry.info;
+  }
+
   async *listFolders(prefix: string): AsyncIterable<string> {
     const seen = new Set<string>();
     for (const key of [...this.objects.keys()]) {

@@ -1,6 +1,6 @@
 import { PackyardError } from '../util/errors.js';
 import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
-import type { ByteRange, ObjectInfo, PartInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
+import { rewrite, type ByteRange, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
 import { streamOf } from '../util/bytes.js';
 
 // The few parts of a Workers R2 binding this backend uses, declared structurally so that `src`
@@ -166,6 +166,10 @@ export class R2Storage implements Storage {
       if (upload) await upload.abort().catch(() => {});
       throw err;
     }
+  }
+
+  touch(key: string): Promise<ObjectInfo | null> {
+    return rewrite(this, key);
   }
 
   async delete(key: string): Promise<void> {

@@ -69,6 +69,11 @@ export interface Storage extends MultipartStorage {
   /** Returns the new object's info, or null when a precondition failed. */
   put(key: string, body: PutBody, options?: PutOptions): Promise<ObjectInfo | null>;
   delete(key: string): Promise<void>;
+  /**
+   * Sets an object's modification time to now, content unchanged (gc then keeps it for another
+   * grace period); null when there is no such object.
+   */
+  touch(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /**
@@ -92,6 +97,12 @@ export async function readText(storage: Storage, key: string): Promise<string | 
 export async function readJson<T>(storage: Storage, key: string): Promise<T | null> {
   const text = await readText(storage, key);
   return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** `touch` for a backend that cannot set a time: the object is written again from itself. */
+export async function rewrite(storage: Storage, key: string): Promise<ObjectInfo | null> {
+  const obj = await storage.get(key);
+  return obj && storage.put(key, obj.body);
 }
 
 /** Deletes every object whose key starts with `prefix`. */

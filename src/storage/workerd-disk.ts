@@ -3,7 +3,7 @@ import { KeyedQueue } from '../util/concurrency.js';
 import { streamOf } from '../util/bytes.js';
 import { PartsAsObjects } from './parts.js';
 import { toBytes } from './body.js';
-import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from './types.js';
+import { rewrite, type ByteRange, type ObjectInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
 
 /** What a Worker gets for a service binding: here, to a workerd `disk` service. */
 export interface DiskServiceLike {
@@ -106,6 +106,10 @@ export class WorkerdDiskStorage extends PartsAsObjects implements Storage {
     const written = await this.head(key);
     if (!written) throw new Error(`storage: ${key} vanished right after it was written`);
     return written;
+  }
+
+  touch(key: string): Promise<ObjectInfo | null> {
+    return rewrite(this, key);
   }
 
   async delete(key: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { closeSync, createReadStream, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -117,6 +117,18 @@ export class FsStorage extends PartsAsObjects implements Storage {
     await unlink(this.filePath(key)).catch((err) => {
       if (!isNotFound(err)) throw err;
     });
+  }
+
+  async touch(key: string): Promise<ObjectInfo | null> {
+    const path = this.filePath(key);
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+      return this.info(key, await stat(path));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
   }
 
   async *listFolders(prefix: string): AsyncIterable<string> {
