@@ -1,6 +1,6 @@
 /**
- * Where everything lives in storage. Only `head.json` ever changes (by compare-and-swap);
- * every other object is written once.
+ * Where everything lives in storage. Only `head.json` (and gc's lease) ever changes, by
+ * compare-and-swap; every other object is written once.
  */
 export const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -8,6 +8,8 @@ export const layout = {
   reposPrefix: 'repos/',
   repoPrefix: (repo: string) => `repos/${repo}/`,
   head: (repo: string) => `repos/${repo}/head.json`,
+  /** Held by the one gc that may run on the repository (see gc.ts). */
+  gcLease: (repo: string) => `repos/${repo}/gc-lease.json`,
   snapshotsPrefix: (repo: string) => `repos/${repo}/snapshots/`,
   snapshot: (repo: string, id: string) => `repos/${repo}/snapshots/${id}.json`,
   /**
@@ -33,3 +35,8 @@ export const layout = {
   oidcPoliciesPrefix: (repo: string) => `system/oidc-policies/${repo}/`,
   oidcPolicy: (repo: string, id: string) => `system/oidc-policies/${repo}/${id}.json`,
 };
+
+/** Objects of a repository that gc never collects and fsck does not count: the head, the history, gc's lease. */
+export function isBookkeeping(repo: string, key: string): boolean {
+  return key === layout.head(repo) || key === layout.gcLease(repo) || key.startsWith(layout.snapshotsPrefix(repo));
+}

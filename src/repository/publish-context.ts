@@ -28,13 +28,6 @@ export function indexHashes(type: RepoType): ('SHA256' | 'SHA512')[] {
 export async function storeIndex(ctx: PublishContext, repo: string, type: RepoType, data: Uint8Array): Promise<FileEntry> {
   const digests = await digestBytes(ctx.createHasher, data);
   const key = layout.byHash(repo, 'SHA256', digests.sha256);
-  const storage = ctx.store.storage;
-  // Named by content: an object already there is this very content, and writing it again is
-  // harmless, so no conditional write (and its lock) is needed.
-  await Promise.all(
-    indexHashes(type).map((algorithm) => layout.byHash(repo, algorithm, algorithm === 'SHA256' ? digests.sha256 : digests.sha512)).map(async (k) => {
-      if (!(await storage.head(k))) await storage.put(k, data);
-    }),
-  );
+  await Promise.all(indexHashes(type).map((algorithm) => ctx.store.putContentAddressed(repo, layout.byHash(repo, algorithm, algorithm === 'SHA256' ? digests.sha256 : digests.sha512), data)));
   return { key, size: data.length, ...digests };
 }

@@ -25,6 +25,7 @@ export type PackageRecord = DebRecord | RpmRecord;
 
 export interface ServiceDeps {
   headTtlMs?: StoreOptions['headTtlMs'];
+  gcTiming?: StoreOptions['gcTiming'];
   storage: Storage;
   signer: Signer;
   createHasher: HasherFactory;
@@ -72,7 +73,7 @@ export class RepositoryService {
   private readonly uploads: Uploads;
 
   constructor(readonly deps: ServiceDeps) {
-    this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs });
+    this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs, gcTiming: deps.gcTiming });
     this.uploads = new Uploads(deps.storage, deps.uploadPartSize);
     this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, gzip: deps.gzip ?? webGzip, gunzip: deps.gunzip, now: deps.now ?? (() => new Date()) };
   }
@@ -131,6 +132,8 @@ export class RepositoryService {
     const type = head.snapshot.type;
     const records: PackageRecord[] = [];
     let unused: string[] = [];
+    // Every blob of this upload is stored from here on (the guard needs a bound on their times).
+    const ingestStarted = Date.now();
     try {
       const ingest = async (file: UploadFile) => {
         try {
@@ -146,12 +149,14 @@ export class RepositoryService {
       else for await (const file of files) await ingest(file);
       if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
       const { distribution, component, replace, actor } = options;
-      const result = await this.store.commit(repo, async (current) => {
+      const result = await this.store.commit(repo, async (current, guard) => {
         const built =
           type === 'rpm'
             ? await buildRpmSnapshot(this.ctx, repo, current!, { actor, replace, add: (records as RpmRecord[]).map((record) => ({ distribution, record })) })
             : await buildSnapshot(this.ctx, repo, current!, { actor, replace, add: (records as DebRecord[]).map((record) => ({ distribution, component, record })) });
         unused = built.unusedKeys;
+        const notUsed = new Set(unused);
+        guard.inputs(records.map((r) => r.key).filter((key) => !notUsed.has(key)), ingestStarted);
         return built.snapshot;
       });
       return { ...result, packages: records };

@@ -5,6 +5,7 @@ import { streamBytes } from '../util/bytes.js';
 import { KeyedQueue } from '../util/concurrency.js';
 import { Lru } from './lru.js';
 import type { Snapshot } from './snapshot.js';
+import { CollectedDuringPublish, DEFAULT_GC_TIMING, PublishGuard, type GcTiming } from './gc-protocol.js';
 
 interface Head {
   snapshot: string;
@@ -23,6 +24,8 @@ export interface StoreOptions {
    */
   headTtlMs?: number;
   now?: () => number;
+  /** The publish/gc protocol's times (tests shorten them). */
+  gcTiming?: GcTiming;
 }
 
 /** Reads and swaps repository heads; caches the immutable documents they point to. */
@@ -31,11 +34,16 @@ export class RepoStore {
   private readonly snapshots = new Lru<string, Snapshot>(64);
   // Lists and pool maps are sharded (dozens of small documents per repository): keep plenty.
   private readonly metas = new Lru<string, unknown>(1024);
+  /** Content-addressed objects this process wrote where none was, by modification time. */
+  private readonly written = new Lru<string, number>(4096);
   /** One publish at a time per repository within this process; compare-and-swap covers the rest. */
   private readonly publishes = new KeyedQueue();
   private readonly headReads = new Map<string, Promise<CachedHead | null>>();
+  /** The guard of the publish attempt running for each repository (one at a time, see `publishes`). */
+  private readonly guards = new Map<string, PublishGuard>();
   private readonly headTtlMs: number;
   private readonly now: () => number;
+  readonly gcTiming: GcTiming;
 
   constructor(
     readonly storage: Storage,
@@ -43,6 +51,7 @@ export class RepoStore {
   ) {
     this.headTtlMs = options.headTtlMs ?? 1000;
     this.now = options.now ?? Date.now;
+    this.gcTiming = options.gcTiming ?? DEFAULT_GC_TIMING;
   }
 
   /** The current snapshot for serving (cached briefly), or null when the repository does not exist. */
@@ -99,31 +108,72 @@ export class RepoStore {
    */
   async putMeta(repo: string, value: unknown): Promise<string> {
     const key = layout.meta(repo, crypto.randomUUID());
-    await this.storage.put(key, JSON.stringify(value), { fresh: true });
+    const written = await this.storage.put(key, JSON.stringify(value), { fresh: true });
+    if (written) this.guards.get(repo)?.wrote(written);
     this.metas.set(key, value);
     return key;
   }
 
   /**
+   * Stores an object named by its content. One already there is this very content and is used
+   * as it is, unless it is too old for a publish to rely on (see gc-protocol.ts): then it is
+   * touched, so that gc keeps it.
+   */
+  async putContentAddressed(repo: string, key: string, data: Uint8Array): Promise<void> {
+    const guard = this.guards.get(repo);
+    if (guard?.has(key)) return; // the same content twice in one publish
+    const observedAt = this.now();
+    const found = await this.storage.head(key);
+    if (found && !guard?.isStale(found)) {
+      // Written anew by this process (not touched): no gc can have it in view with an older time.
+      if (this.written.get(key) === found.lastModified.getTime()) return guard?.wrote(found);
+      return guard?.reused(found, observedAt);
+    }
+    const touched = found && (await this.storage.touch(key));
+    if (touched) return guard?.reused(touched, this.now());
+    const written = await this.storage.put(key, data);
+    if (!written) return;
+    this.written.set(key, written.lastModified.getTime());
+    guard?.wrote(written);
+  }
+
+  /**
    * Publishes: `build` makes the next snapshot from the current one (or returns null for "no
    * change"); it is written, then the head is swapped to it. When another publisher swapped
-   * first, `build` runs again on top of theirs, so no one's change is lost.
+   * first, `build` runs again on top of theirs, so no one's change is lost. `build` names the
+   * objects stored for it beforehand (uploads) to the guard, which keeps gc from taking any new
+   * object of the snapshot before the swap.
    */
-  async commit(repo: string, build: (current: Snapshot | null) => Promise<Snapshot | null>, options: { create?: boolean } = {}): Promise<{ snapshot: Snapshot; changed: boolean }> {
+  async commit(repo: string, build: (current: Snapshot | null, guard: PublishGuard) => Promise<Snapshot | null>, options: { create?: boolean } = {}): Promise<{ snapshot: Snapshot; changed: boolean }> {
     return this.publishes.run(repo, async () => {
       for (let attempt = 0; ; attempt++) {
         const head = await this.readHead(repo);
         if (!head && !options.create) throw new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
         if (head && options.create) throw new PackyardError(409, 'repo-exists', `repository "${repo}" already exists`);
-        const next = await build(head?.snapshot ?? null);
-        if (!next) return { snapshot: head!.snapshot, changed: false };
-        const snapshotKey = layout.snapshot(repo, next.id);
-        // A new id nothing refers to until the head swap: no lock or atomic rename needed.
-        await this.storage.put(snapshotKey, JSON.stringify(next), { fresh: true });
-        const body = JSON.stringify({ snapshot: next.id } satisfies Head);
-        const swapped = await this.storage.put(layout.head(repo), body, head ? { ifMatch: head.etag } : { ifNoneMatch: '*' });
-        if (swapped) {
-          this.snapshots.set(snapshotKey, next);
+        const guard = new PublishGuard(this.storage, this.gcTiming, this.now);
+        this.guards.set(repo, guard);
+        let swapped;
+        let next: Snapshot | null;
+        try {
+          next = await build(head?.snapshot ?? null, guard);
+          if (!next) return { snapshot: head!.snapshot, changed: false };
+          const snapshotKey = layout.snapshot(repo, next.id);
+          // A new id nothing refers to until the head swap: no lock or atomic rename needed.
+          const written = await this.storage.put(snapshotKey, JSON.stringify(next), { fresh: true });
+          if (written) guard.wrote(written);
+          await guard.secure();
+          const body = JSON.stringify({ snapshot: next.id } satisfies Head);
+          swapped = await this.storage.put(layout.head(repo), body, head ? { ifMatch: head.etag } : { ifNoneMatch: '*' });
+        } catch (err) {
+          // gc took an object this attempt wrote: build again (it writes what is missing).
+          if (!(err instanceof CollectedDuringPublish)) throw err;
+          swapped = null;
+          next = null;
+        } finally {
+          this.guards.delete(repo);
+        }
+        if (swapped && next) {
+          this.snapshots.set(layout.snapshot(repo, next.id), next);
           this.heads.set(repo, { snapshot: next, etag: swapped.etag, readAt: this.now() });
           return { snapshot: next, changed: true };
         }

@@ -174,3 +174,21 @@ export async function fetchRealDebs(dir = path.join(cacheDir, 'debs')): Promise<
   if (still.length) throw new Error(`apt-get download gave no file for ${still.join(', ')}`);
   return have as Record<RealDebName, DebFile>;
 }
+
+let raceSet: Promise<Map<string, Uint8Array>> | undefined;
+
+/** Eight small packages (four names, two versions each) by "name version", for the gc race tests. */
+export function raceDebs(): Promise<Map<string, Uint8Array>> {
+  raceSet ??= (async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'packyard-race-'));
+    const out = new Map<string, Uint8Array>();
+    for (const name of ['alpha', 'bravo', 'charlie', 'delta']) {
+      for (const version of ['1.0', '2.0']) {
+        const deb = await buildDeb({ name, version, arch: 'amd64', files: { [`usr/share/${name}/version`]: version } }, dir);
+        out.set(`${name} ${version}`, new Uint8Array(await readFile(deb.path)));
+      }
+    }
+    return out;
+  })();
+  return raceSet;
+}
