@@ -1,5 +1,5 @@
 import type { HasherFactory } from '../util/hash.js';
-import { layout } from './layout.js';
+import { isBookkeeping, layout } from './layout.js';
 import { DEFAULT_RETENTION, retainedSnapshots, snapshotReferences, type Retention } from './references.js';
 import type { RepoStore } from './store.js';
 
@@ -25,9 +25,17 @@ export interface FsckReport {
 export async function fsck(store: RepoStore, createHasher: HasherFactory, repo: string, options: { verifyContent?: boolean; retention?: Retention } = {}): Promise<FsckReport> {
   const snapshots = await retainedSnapshots(store, repo, options.retention ?? DEFAULT_RETENTION, Date.now());
   const expected = new Map<string, { size?: number; sha256?: string; path?: string }>();
-  for (const snapshot of snapshots) for (const [key, ref] of await snapshotReferences(store, snapshot)) if (!expected.has(key) || ref.sha256) expected.set(key, ref);
-
   const problems: FsckProblem[] = [];
+  // A pool map gone (a gc ran with a shorter retention than this check's): report it, go on.
+  const unreadable = new Set<string>();
+  for (const snapshot of snapshots) {
+    for (const [key, ref] of await snapshotReferences(store, snapshot, (key) => unreadable.add(key))) if (!expected.has(key) || ref.sha256) expected.set(key, ref);
+  }
+  for (const key of unreadable) {
+    problems.push({ key, problem: 'missing', detail: 'a pool map: the packages it lists could not be checked (was gc run with a shorter --grace or fewer --generations than this check?)' });
+    expected.delete(key);
+  }
+
   for (const [key, ref] of expected) {
     const info = await store.storage.head(key);
     if (!info) {
@@ -46,7 +54,7 @@ export async function fsck(store: RepoStore, createHasher: HasherFactory, repo: 
 
   const garbage = { objects: 0, bytes: 0 };
   for await (const info of store.storage.list(layout.repoPrefix(repo))) {
-    if (expected.has(info.key) || info.key === layout.head(repo) || info.key.startsWith(layout.snapshotsPrefix(repo))) continue;
+    if (expected.has(info.key) || unreadable.has(info.key) || isBookkeeping(repo, info.key)) continue;
     garbage.objects++;
     garbage.bytes += info.size;
   }

@@ -1,3 +1,4 @@
+import { PackyardError } from '../util/errors.js';
 import { layout } from './layout.js';
 import { indexHashes } from './publish-context.js';
 import type { RepoStore } from './store.js';
@@ -30,8 +31,12 @@ export async function retainedSnapshots(store: RepoStore, repo: string, retentio
   return out;
 }
 
-/** Every storage key a snapshot needs, with the size and SHA-256 expected where known. */
-export async function snapshotReferences(store: RepoStore, snapshot: Snapshot): Promise<Map<string, { size?: number; sha256?: string; path?: string }>> {
+/**
+ * Every storage key a snapshot needs, with the size and SHA-256 expected where known. A pool map
+ * that cannot be read fails the call (gc must not guess what it referenced) unless `onMissing`
+ * takes it (fsck reports it and goes on).
+ */
+export async function snapshotReferences(store: RepoStore, snapshot: Snapshot, onMissing?: (key: string) => void): Promise<Map<string, { size?: number; sha256?: string; path?: string }>> {
   const repo = snapshot.repo;
   const refs = new Map<string, { size?: number; sha256?: string; path?: string }>();
   refs.set(layout.snapshot(repo, snapshot.id), {});
@@ -42,7 +47,15 @@ export async function snapshotReferences(store: RepoStore, snapshot: Snapshot): 
   for (const components of Object.values(snapshot.lists)) for (const byArch of Object.values(components)) for (const shards of Object.values(byArch)) for (const key of Object.values(shards)) refs.set(key, {});
   for (const key of Object.values(snapshot.pool)) {
     refs.set(key, {});
-    for (const [path, entry] of Object.entries(await store.meta<PoolMap>(key))) refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
+    let map: PoolMap;
+    try {
+      map = await store.meta<PoolMap>(key);
+    } catch (err) {
+      if (!onMissing || !(err instanceof PackyardError) || err.code !== 'missing-object') throw err;
+      onMissing(key);
+      continue;
+    }
+    for (const [path, entry] of Object.entries(map)) refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
   }
   return refs;
 }

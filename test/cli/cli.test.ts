@@ -76,6 +76,13 @@ describe('packyard CLI', () => {
     const gc = await cli(['gc', '--data', data, '--dry-run', '--grace', '0s', '--generations', '0', '--json']);
     expect(gc.code, gc.stderr).toBe(0);
     expect(JSON.parse(gc.stdout)[0].deleted.objects).toBeGreaterThan(0);
+    // A real gc refuses a grace period shorter than a publish in flight may rely on objects.
+    const hasty = await cli(['gc', '--data', data, '--grace', '0s']);
+    expect(hasty.code).toBe(1);
+    expect(hasty.stderr).toMatch(/grace period must be at least 10m/);
+    const garbled = await cli(['fsck', '--data', data, '--generations', 'two']);
+    expect(garbled.code).toBe(1);
+    expect(garbled.stderr).toMatch(/invalid --generations "two"/);
   });
 
   it('adds a batch on worker threads (16 small files or more) all or nothing', async () => {

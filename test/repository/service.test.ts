@@ -8,6 +8,7 @@ import { readText } from '../../src/storage/types.js';
 import { PackyardError } from '../../src/util/errors.js';
 import { fsck } from '../../src/repository/fsck.js';
 import { gc } from '../../src/repository/gc.js';
+import { RepoStore } from '../../src/repository/store.js';
 import { packageInfo } from '../../src/repository/views.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
@@ -190,6 +191,28 @@ describe('RepositoryService', () => {
     expect(collected.deleted.objects).toBeGreaterThan(0);
     expect(await storage.head(oldPackages.key)).toBeNull();
     expect((await fsck(service.store, createNodeHasher, 'acme')).problems).toEqual([]);
+  });
+});
+
+describe('fsck after a gc with a tighter retention', () => {
+  it('finishes with a report, and is clean given the same --grace and --generations', async () => {
+    const storage = new MemoryStorage();
+    const service = await testService(storage);
+    await service.createRepo({ name: 'acme' }, 'test');
+    const opts = { distribution: 'stable', component: 'main', actor: 'test' };
+    await service.upload('acme', [await fileUpload(hello.path)], opts);
+    await service.upload('acme', [await fileUpload(tool.path)], opts);
+    await service.remove('acme', { distribution: 'stable', package: 'hello', version: '1.0-1', architecture: 'amd64' }, 'test');
+    const tight = { graceMs: 3600_000, generations: 0 };
+    expect((await gc(service.store, 'acme', { retention: tight, now: Date.now() + 2 * 3600_000 })).deleted.objects).toBeGreaterThan(0);
+    // The default retention looks at snapshots whose pool maps that gc collected: reported, not a
+    // crash. (A store of its own, as the fsck command has: nothing cached.)
+    const loose = await fsck(new RepoStore(storage), createNodeHasher, 'acme');
+    expect(loose.problems.length).toBeGreaterThan(0);
+    expect(loose.problems.every((p) => p.problem === 'missing')).toBe(true);
+    expect(loose.problems.some((p) => /pool map/.test(p.detail ?? ''))).toBe(true);
+    // What that gc kept is intact.
+    expect((await fsck(new RepoStore(storage), createNodeHasher, 'acme', { retention: { ...tight, graceMs: 0 } })).problems).toEqual([]);
   });
 });
 

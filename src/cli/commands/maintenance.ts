@@ -18,25 +18,31 @@ export function parseDuration(text: string): number {
 }
 
 function retention(o: { grace?: string; generations?: string }): Retention {
-  return {
-    graceMs: o.grace ? parseDuration(o.grace) : DEFAULT_RETENTION.graceMs,
-    generations: o.generations ? Number(o.generations) : DEFAULT_RETENTION.generations,
-  };
+  const generations = o.generations === undefined ? DEFAULT_RETENTION.generations : Number(o.generations);
+  if (!Number.isSafeInteger(generations) || generations < 0) throw new CliError(`invalid --generations "${o.generations}": use a whole number, 0 or more`);
+  return { graceMs: o.grace ? parseDuration(o.grace) : DEFAULT_RETENTION.graceMs, generations };
 }
+
+/** The same retention options for gc and fsck: fsck checks what gc keeps. */
+const retentionOptions = (cmd: Command) =>
+  cmd
+    .option('--grace <duration>', 'keep superseded files this long (e.g. 36h, 7d; at least 10m)', '1d')
+    .option('--generations <n>', 'and at least this many superseded snapshots', '3');
 
 async function reposOf(runtime: Awaited<ReturnType<typeof openDataDir>>, repo?: string): Promise<string[]> {
   return repo ? [repo] : runtime.service.listRepos();
 }
 
 export function registerMaintenance(program: Command): void {
-  dataOption(program.command('fsck').description('check that every file a repository serves is stored intact; report garbage'))
+  retentionOptions(dataOption(program.command('fsck').description('check that every file the retained snapshots serve is stored intact; report garbage')))
     .option('--repo <name>', 'only this repository')
     .option('--quick', 'check sizes only, do not re-hash package files')
     .option('--json', 'print JSON')
-    .action(async (o: { data: string; repo?: string; quick?: boolean; json?: boolean }) => {
+    .action(async (o: { data: string; repo?: string; grace?: string; generations?: string; quick?: boolean; json?: boolean }) => {
+      const kept = retention(o);
       const runtime = await openDataDir(o.data);
       const reports = [];
-      for (const repo of await reposOf(runtime, o.repo)) reports.push(await fsck(runtime.service.store, createNodeHasher, repo, { verifyContent: !o.quick }));
+      for (const repo of await reposOf(runtime, o.repo)) reports.push(await fsck(runtime.service.store, createNodeHasher, repo, { verifyContent: !o.quick, retention: kept }));
       const problems = reports.reduce((n, r) => n + r.problems.length, 0);
       if (o.json) printJson(reports);
       else {
@@ -48,16 +54,15 @@ export function registerMaintenance(program: Command): void {
       if (problems > 0) process.exitCode = 1;
     });
 
-  dataOption(program.command('gc').description('delete objects no retained snapshot references'))
+  retentionOptions(dataOption(program.command('gc').description('delete objects no retained snapshot references (safe beside a running server)')))
     .option('--repo <name>', 'only this repository')
-    .option('--grace <duration>', 'keep superseded files this long (e.g. 36h, 7d)', '1d')
-    .option('--generations <n>', 'and at least this many superseded snapshots', '3')
     .option('--dry-run', 'only report what would be deleted')
     .option('--json', 'print JSON')
     .action(async (o: { data: string; repo?: string; grace?: string; generations?: string; dryRun?: boolean; json?: boolean }) => {
+      const kept = retention(o);
       const runtime = await openDataDir(o.data);
       const reports = [];
-      for (const repo of await reposOf(runtime, o.repo)) reports.push(await gc(runtime.service.store, repo, { retention: retention(o), dryRun: o.dryRun }));
+      for (const repo of await reposOf(runtime, o.repo)) reports.push(await gc(runtime.service.store, repo, { retention: kept, dryRun: o.dryRun }));
       if (o.json) return printJson(reports);
       for (const r of reports) {
         const uploads = r.abandonedUploads ? `, ended ${r.abandonedUploads} abandoned upload${r.abandonedUploads > 1 ? 's' : ''}` : '';
