@@ -158,6 +158,13 @@ describe('rejects malformed packages with a precise code', () => {
     expect((await failure(bytes, 13)).code).toBe(code);
   });
 
+  test.each(cases.filter((c) => c.dpkgReads).map((c) => [c.name, c] as const))('dpkg-deb reads another control file from: %s', async (name, c) => {
+    const file = path.join(dir, `${name.replace(/[^A-Za-z0-9]+/g, '-')}.deb`);
+    await writeFile(file, await c.bytes());
+    // What an index showing the first ./control would hide: dpkg installs this package.
+    expect((await runOk('dpkg-deb', ['-f', file, 'Package'])).stdout.trim()).toBe(c.dpkgReads);
+  });
+
   test('messages name the defect', async () => {
     const missing = await failure(await bytesOf('missing Version'));
     expect(missing.message).toBe('control file: missing required field "Version"');
