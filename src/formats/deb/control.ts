@@ -12,8 +12,23 @@ export interface ControlParagraph {
   get(name: string): string | undefined;
 }
 
+/**
+ * apt-get update fails for the whole index ("Unable to parse package file") on a stanza over
+ * about 1 MiB (apt 2.6: 1,048,700 bytes, whatever its field count or field sizes). Debian's
+ * largest stanza is 76 kB (librust-winapi-dev); a quarter of apt's limit leaves room for the
+ * fields the repository adds.
+ */
+export const MAX_CONTROL_BYTES = 256 * 1024;
+/** apt has no limit of its own below the stanza size (149,000 fields parse); Debian's most is 29. */
+export const MAX_CONTROL_FIELDS = 256;
+/** The fields each `Packages` stanza gets from the repository: a second copy would make the index ambiguous. */
+const REPOSITORY_FIELDS = new Set(['filename', 'size', 'md5sum', 'sha1', 'sha256', 'sha512']);
+
 /** Parses a binary package's `control` file: one paragraph in UTF-8, checked as dpkg would. */
 export function parseControl(bytes: Uint8Array): ControlParagraph {
+  if (bytes.length > MAX_CONTROL_BYTES) {
+    throw badPackage('control-file-too-large', `control file: ${bytes.length} bytes, over the limit of ${MAX_CONTROL_BYTES} (apt cannot read an index entry over about 1 MiB)`);
+  }
   let text: string;
   try {
     // ignoreBOM keeps a byte-order mark in the text, where it fails as a field name, as in dpkg.
@@ -51,6 +66,8 @@ export function parseControl(bytes: Uint8Array): ControlParagraph {
     store();
     const key = name.toLowerCase();
     if (fields.has(key)) throw badPackage('duplicate-field', `control file: field "${name}" appears twice`);
+    if (REPOSITORY_FIELDS.has(key)) throw badPackage('reserved-field', `control file: field "${name}" is written by the repository, not the package`);
+    if (fields.size === MAX_CONTROL_FIELDS) throw badPackage('too-many-fields', `control file: more than ${MAX_CONTROL_FIELDS} fields`);
     current = { key, value: match[2]!.replace(/^[ \t]+/, '') };
   });
   store();

@@ -2,6 +2,7 @@ import { PackyardError, badPackage } from '../../util/errors.js';
 import { ArReader } from './ar.js';
 import { type ControlParagraph, type PackageIdentity, packageIdentity, parseControl } from './control.js';
 import { readControlTar } from './control-tar.js';
+import { checkRelations } from './relations.js';
 import { type Compression, decompress } from './decompress.js';
 import type { Gunzip } from '../../util/compress.js';
 
@@ -57,7 +58,9 @@ export class DebInspector {
     const file = files.get('control');
     if (!file) throw badPackage('missing-control', `${this.controlName} has no ./control file`);
     const control = parseControl(file);
-    return { control, ...packageIdentity(control) };
+    const identity = packageIdentity(control);
+    checkRelations(control);
+    return { control, ...identity };
   }
 
   /** Decides, from the member's header alone, whether to buffer it; rejects what dpkg would. */
