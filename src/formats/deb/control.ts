@@ -21,8 +21,12 @@ export interface ControlParagraph {
 export const MAX_CONTROL_BYTES = 256 * 1024;
 /** apt has no limit of its own below the stanza size (149,000 fields parse); Debian's most is 29. */
 export const MAX_CONTROL_FIELDS = 256;
-/** The fields each `Packages` stanza gets from the repository: a second copy would make the index ambiguous. */
-const REPOSITORY_FIELDS = new Set(['filename', 'size', 'md5sum', 'sha1', 'sha256', 'sha512']);
+/**
+ * Fields of an index stanza, not of a package. The repository adds the first six, and a second
+ * copy would make the stanza ambiguous. A malformed `Description-md5` fails apt-get update, and a
+ * well-formed one (naming translations this repository does not have) can crash apt-cache show.
+ */
+const REPOSITORY_FIELDS = new Set(['filename', 'size', 'md5sum', 'sha1', 'sha256', 'sha512', 'description-md5']);
 
 /** Parses a binary package's `control` file: one paragraph in UTF-8, checked as dpkg would. */
 export function parseControl(bytes: Uint8Array): ControlParagraph {
@@ -66,7 +70,7 @@ export function parseControl(bytes: Uint8Array): ControlParagraph {
     store();
     const key = name.toLowerCase();
     if (fields.has(key)) throw badPackage('duplicate-field', `control file: field "${name}" appears twice`);
-    if (REPOSITORY_FIELDS.has(key)) throw badPackage('reserved-field', `control file: field "${name}" is written by the repository, not the package`);
+    if (REPOSITORY_FIELDS.has(key)) throw badPackage('reserved-field', `control file: field "${name}" belongs to the repository index, not to a package`);
     if (fields.size === MAX_CONTROL_FIELDS) throw badPackage('too-many-fields', `control file: more than ${MAX_CONTROL_FIELDS} fields`);
     current = { key, value: match[2]!.replace(/^[ \t]+/, '') };
   });
