@@ -2,6 +2,7 @@ import { PackyardError, badPackage } from '../../util/errors.js';
 import { ArReader } from './ar.js';
 import { type ControlParagraph, type PackageIdentity, packageIdentity, parseControl } from './control.js';
 import { readControlTar } from './control-tar.js';
+import { checkFieldValues } from './field-values.js';
 import { checkRelations } from './relations.js';
 import { type Compression, decompress } from './decompress.js';
 import type { Gunzip } from '../../util/compress.js';
@@ -60,6 +61,7 @@ export class DebInspector {
     const control = parseControl(file);
     const identity = packageIdentity(control);
     checkRelations(control);
+    checkFieldValues(control, identity.architecture);
     return { control, ...identity };
   }
 
