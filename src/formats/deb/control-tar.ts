@@ -12,19 +12,19 @@ export function readControlTar(archive: Uint8Array): Map<string, Uint8Array> {
   for (const entry of readTar(archive)) {
     const name = JSON.stringify(entry.name);
     if (entry.kind === 'hardlink' || entry.kind === 'symlink') {
-      throw badPackage('control-link', `control tarball: ${name} is a ${entry.kind === 'symlink' ? 'symbolic' : 'hard'} link (dpkg would follow it); control files must be regular files`);
+      throw badPackage('control-link', `${name} is a ${entry.kind === 'symlink' ? 'symbolic' : 'hard'} link (dpkg would follow it); control files must be regular files`);
     }
     if (entry.kind === 'other') {
-      throw badPackage('control-not-file', `control tarball: ${name} is neither a regular file nor a directory`);
+      throw badPackage('control-not-file', `${name} is neither a regular file nor a directory`);
     }
     if (entry.path === '') continue; // the top directory, `./`
     const earlier = seen.get(entry.path);
     if (earlier !== undefined) {
-      throw badPackage('duplicate-control-member', `control tarball: ${name} unpacks to the same path as ${earlier}, and dpkg would read the last one`);
+      throw badPackage('duplicate-control-member', `${name} unpacks to the same path as ${earlier}, and dpkg would read the last one`);
     }
     seen.set(entry.path, name);
     if (entry.kind === 'file') files.set(entry.path, entry.data);
-    else if (entry.path === 'control') throw badPackage('control-not-file', 'control tarball: "control" is a directory');
+    else if (entry.path === 'control') throw badPackage('control-not-file', '"control" is a directory');
   }
   return files;
 }

@@ -18,7 +18,7 @@ const utf8 = new TextDecoder();
 const latin1 = new TextDecoder('latin1');
 const KINDS = new Map<string, TarEntryKind>([['0', 'file'], ['\0', 'file'], ['7', 'file'], ['1', 'hardlink'], ['2', 'symlink'], ['5', 'directory']]);
 /** Pax keywords that rename an entry or change its size: in a global header they would apply to every entry after it. */
-const RENAMING = /^(path|linkpath|size|GNU\.sparse\..*)$/;
+const RENAMING = new Set(['path', 'linkpath', 'size']);
 
 /**
  * Lists the entries of an in-memory tar archive (ustar, GNU long names, pax `path`/`size`), each
@@ -61,7 +61,7 @@ export function readTar(archive: Uint8Array): TarEntry[] {
       const pax = parsePax(data, start);
       for (const key of pax.keys()) {
         if (key.startsWith('GNU.sparse.')) throw badTar(`sparse file at offset ${offset}`);
-        if (type === 'g' && RENAMING.test(key)) throw badTar(`global pax header at offset ${offset} sets "${key}" for every entry after it`);
+        if (type === 'g' && RENAMING.has(key)) throw badTar(`global pax header at offset ${offset} sets "${key}" for every entry after it`);
       }
       const paxPath = type === 'x' ? pax.get('path') : undefined;
       if (paxPath !== undefined) rename(paxPath, offset);
@@ -70,7 +70,8 @@ export function readTar(archive: Uint8Array): TarEntry[] {
     } else if (!meta) {
       const name = nextPath ?? headerPath(header);
       nextPath = nextSize = undefined;
-      const kind = KINDS.get(type) ?? 'other';
+      // Old tars mark a directory by a trailing slash on a plain entry.
+      const kind = type === '\0' && name.endsWith('/') ? 'directory' : (KINDS.get(type) ?? 'other');
       entries.push({ name, path: unpackedPath(name, kind, offset), kind, data });
     }
   }
@@ -80,7 +81,7 @@ export function readTar(archive: Uint8Array): TarEntry[] {
 /** The path GNU tar extracts `name` to, relative to the directory it unpacks into. */
 function unpackedPath(name: string, kind: TarEntryKind, offset: number): string {
   if (name === '') throw badTar(`entry without a name at offset ${offset}`);
-  // Old tars mark directories by a trailing slash alone; GNU tar fails on a file named so.
+  // GNU tar fails on a file whose name says it is a directory.
   if (name.endsWith('/') && kind !== 'directory') throw badTar(`${JSON.stringify(name)} at offset ${offset} is not a directory but its name ends in "/"`);
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
   // GNU tar refuses to unpack these, so dpkg fails on them.

@@ -170,6 +170,14 @@ describe('rejects malformed packages with a precise code', () => {
     expect(missing.message).toBe('control file: missing required field "Version"');
     const corrupt = await failure(await bytesOf('corrupt xz control'));
     expect(corrupt.message).toMatch(/^control member "control\.tar\.xz": corrupt xz data/);
+    const link = await failure(await bytesOf('control is a hard link to another file'));
+    expect(link.message).toBe('control member "control.tar": "./control" is a hard link (dpkg would follow it); control files must be regular files');
+    const twice = await failure(await bytesOf('control twice, the second as /control'));
+    expect(twice.message).toBe('control member "control.tar": "/control" unpacks to the same path as "./control", and dpkg would read the last one');
+    const big = await failure(await bytesOf('a 2 MB Description'));
+    expect(big.message).toMatch(/^control file: 2\d{6} bytes, over the limit of 262144 /);
+    const relation = await failure(await bytesOf('Conflicts with alternatives'));
+    expect(relation.message).toBe('control file: field "Conflicts", "a | b": alternatives ("|") are not allowed in this field');
   });
 
   test('an oversized control member is refused from its header, before its bytes arrive', () => {

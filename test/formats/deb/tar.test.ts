@@ -106,6 +106,8 @@ describe('readTar', () => {
     expect(code(() => readTar(tarArchive(paxEntry('g', { size: '1' }), file)))).toBe('bad-tar');
     expect(code(() => readTar(tarArchive(paxEntry('x', { 'GNU.sparse.name': 'control' }), file)))).toBe('bad-tar');
     expect(code(() => readTar(tarArchive(tarEntry({ name: '././@LongLink', type: 'L', data: 'a' }), paxEntry('x', { path: 'b' }), file)))).toBe('bad-tar');
+    // An old tar's directory: a plain entry whose name ends in a slash.
+    expect(readTar(tarArchive(tarEntry({ name: 'old-dir/', type: '\0' }))).map((f) => [f.path, f.kind])).toEqual([['old-dir', 'directory']]);
     // A global header that renames nothing (git archive writes one with a comment) is read past.
     expect(readTar(tarArchive(paxEntry('g', { comment: 'deadbeef' }), file)).map((f) => f.path)).toEqual(['f']);
   });
