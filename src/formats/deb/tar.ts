@@ -147,7 +147,10 @@ function parsePax(data: Uint8Array, offset: number): Map<string, string> {
     if (!(length > space - pos) || pos + length > data.length || data[pos + length - 1] !== 0x0a) {
       throw badTar(`malformed pax header at offset ${offset}`);
     }
-    const record = utf8.decode(data.subarray(space + 1, pos + length - 1));
+    const bytes = data.subarray(space + 1, pos + length - 1);
+    // GNU tar reads a value as a C string: what follows a NUL would be a name only we see.
+    if (bytes.includes(0)) throw badTar(`pax record with a NUL byte at offset ${offset}`);
+    const record = utf8.decode(bytes);
     const eq = record.indexOf('=');
     if (eq <= 0) throw badTar(`malformed pax record at offset ${offset}`);
     records.set(record.slice(0, eq), record.slice(eq + 1));
