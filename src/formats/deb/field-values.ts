@@ -1,5 +1,5 @@
 import { badPackage } from '../../util/errors.js';
-import type { ControlParagraph } from './control.js';
+import { type ControlParagraph, checkLength } from './control.js';
 
 /** apt compares Multi-Arch case-sensitively (dpkg does not): another spelling would mean `no` to apt. */
 const MULTI_ARCH = new Set(['no', 'same', 'foreign', 'allowed']);
@@ -7,10 +7,12 @@ const MULTI_ARCH = new Set(['no', 'same', 'foreign', 'allowed']);
 const FLAGS = ['Essential', 'Protected', 'Important'];
 
 /**
- * Refuses enumerated fields with a value apt would warn about on every `apt-get update` of every
- * client, and dpkg would refuse or read otherwise.
+ * Refuses field values apt would warn about on every `apt-get update` of every client, and dpkg
+ * would refuse or read otherwise; and a Section too long for apt's cache.
  */
 export function checkFieldValues(control: ControlParagraph, architecture: string): void {
+  const section = control.get('Section');
+  if (section !== undefined) checkLength('Section', 'section', section);
   const multiArch = control.get('Multi-Arch');
   if (multiArch !== undefined) {
     if (!MULTI_ARCH.has(multiArch)) throw invalid('Multi-Arch', multiArch, 'expected no, same, foreign or allowed');

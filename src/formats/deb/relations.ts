@@ -1,5 +1,5 @@
 import { PackyardError, badPackage } from '../../util/errors.js';
-import type { ControlParagraph } from './control.js';
+import { type ControlParagraph, MAX_ARCHITECTURE_BYTES, checkLength } from './control.js';
 import { parseVersion } from './version.js';
 
 /**
@@ -43,9 +43,14 @@ function checkAlternative(field: string, text: string): void {
   if (!match) throw bad(field, text, 'expected "name", "name:arch" or "name (op version)"');
   const [, name, arch, operator, version] = match;
   if (name === '') throw bad(field, text, 'missing package name');
+  checkLength(field, 'package name', name!);
   if (!NAME.test(name!)) throw bad(field, text, `invalid package name ${JSON.stringify(name)}`);
-  if (arch !== undefined && !ARCH.test(arch)) throw bad(field, text, `invalid architecture qualifier ${JSON.stringify(arch)}`);
+  if (arch !== undefined) {
+    checkLength(field, 'architecture qualifier', arch, MAX_ARCHITECTURE_BYTES);
+    if (!ARCH.test(arch)) throw bad(field, text, `invalid architecture qualifier ${JSON.stringify(arch)}`);
+  }
   if (version === undefined) return;
+  checkLength(field, 'version', version);
   if (!OPERATORS.has(operator!)) throw bad(field, text, `invalid relation ${JSON.stringify(operator)}`);
   // dpkg warns, and apt ignores the entry ("Ignoring non-equal Provides"): the index would promise what apt drops.
   if (field === 'Provides' && operator !== '=') throw bad(field, text, 'only an exact version ("=") can be provided');

@@ -1,12 +1,13 @@
 // The control-file limits against the real apt: packages just inside each limit are published by
 // `packyard serve` and read whole by apt-get update (signature checking on); one byte or one field
 // more is refused with a 422 naming the limit. apt 2.6 itself fails the whole index on a stanza
-// over about 1 MiB, so these limits keep one package from breaking apt for everyone.
+// over about 1 MiB and aborts on a name or version of 64 KiB, so these limits keep one package
+// from breaking apt for everyone.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { MAX_CONTROL_BYTES, MAX_CONTROL_FIELDS } from '../../../src/formats/deb/control.js';
+import { MAX_ARCHITECTURE_BYTES, MAX_CONTROL_BYTES, MAX_CONTROL_FIELDS, MAX_NAME_BYTES } from '../../../src/formats/deb/control.js';
 import { controlOfSize, controlWithFields, debWithControl } from '../../fixtures/malformed-debs.js';
 import { aptRoot, type AptRoot } from '../../helpers/chroot.js';
 import { buildDeb } from '../../helpers/debs.js';
@@ -23,6 +24,14 @@ const ODD_RELATIONS = {
   Provides: 'a (= 1.0), b',
   Enhances: 'a | b',
   Suggests: '',
+};
+
+/** A name, a version, a section and relationship parts just at their length limits. */
+const LONG_NAME = `l${'n'.repeat(MAX_NAME_BYTES - 1)}`;
+const LONG_VERSION = `1:${'2'.repeat(MAX_NAME_BYTES - 4)}-1`;
+const AT_LENGTH_LIMITS = {
+  Section: `s${'e'.repeat(MAX_NAME_BYTES - 1)}`,
+  Depends: `d${'n'.repeat(MAX_NAME_BYTES - 1)}:a${'r'.repeat(MAX_ARCHITECTURE_BYTES - 1)} (>= ${LONG_VERSION})`,
 };
 
 async function file(name: string, text: string): Promise<string> {
@@ -58,6 +67,7 @@ describe('control-file limits', () => {
       await file('at-size-limit', atSize),
       await file('at-field-limit', controlWithFields(MAX_CONTROL_FIELDS, control('at-field-limit'))),
       (await buildDeb({ name: 'odd-relations', version: '1.0', fields: ODD_RELATIONS }, dir)).path,
+      (await buildDeb({ name: LONG_NAME, version: LONG_VERSION, fields: AT_LENGTH_LIMITS }, dir)).path,
     ];
     await client.upload('limits', 'stable', 'main', files);
 
@@ -74,6 +84,10 @@ describe('control-file limits', () => {
     const padding = /^X-Padding: (p+)$/m.exec(await show('at-size-limit'))?.[1];
     expect(padding).toBe(/^X-Padding: (p+)$/m.exec(atSize)![1]);
     expect((await show('at-field-limit')).match(/^X-Field-\d+:/gm)).toHaveLength(MAX_CONTROL_FIELDS - 5);
+    const long = await show(LONG_NAME);
+    expect(long).toContain(`Version: ${LONG_VERSION}\n`);
+    expect(long).toContain(`Section: ${AT_LENGTH_LIMITS.Section}\n`);
+    expect(long).toContain(`Depends: ${AT_LENGTH_LIMITS.Depends}\n`);
     const depends = await apt.aptCache(['depends', 'odd-relations']);
     // apt read every relation: nine alternatives, the last two as one `|` group.
     expect(depends.stdout.match(/^ [ |]Depends: </gm)).toHaveLength(9);
@@ -89,6 +103,10 @@ describe('control-file limits', () => {
     const many = await refusal('over-field-limit', controlWithFields(MAX_CONTROL_FIELDS + 1, control('over-field-limit')));
     expect(many.status).toBe(422);
     expect(JSON.parse(many.body)).toEqual({ error: { code: 'too-many-fields', message: expect.stringContaining(`more than ${MAX_CONTROL_FIELDS} fields`) } });
+    const name = await refusal('over-name-limit', control(`o${'n'.repeat(MAX_NAME_BYTES)}`));
+    expect(JSON.parse(name.body)).toEqual({
+      error: { code: 'value-too-long', message: expect.stringContaining(`package name of ${MAX_NAME_BYTES + 1} bytes, over the limit of ${MAX_NAME_BYTES}`) },
+    });
     const relation = await refusal('bad-relation', `${control('bad-relation')}Depends: foo (\n`);
     expect(JSON.parse(relation.body)).toEqual({ error: { code: 'bad-relation', message: expect.stringContaining('"Depends"') } });
   });
