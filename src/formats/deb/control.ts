@@ -12,8 +12,43 @@ export interface ControlParagraph {
   get(name: string): string | undefined;
 }
 
+/**
+ * apt-get update fails for the whole index ("Unable to parse package file") on a stanza over
+ * about 1 MiB (apt 2.6: 1,048,700 bytes, whatever its field count or field sizes). Debian's
+ * largest stanza is 76 kB (librust-winapi-dev); a quarter of apt's limit leaves room for the
+ * fields the repository adds.
+ */
+export const MAX_CONTROL_BYTES = 256 * 1024;
+/** apt has no limit of its own below the stanza size (149,000 fields parse); Debian's most is 29. */
+export const MAX_CONTROL_FIELDS = 256;
+/**
+ * apt-get update aborts (SIGABRT) on a package name, version, source, section or relationship
+ * name of 65,535 bytes or more (apt 2.6). Far below that, these keep the file name apt saves a
+ * package under (`name_version_arch.deb`) within 255 bytes; Debian's longest name is 75 bytes,
+ * its longest version 52.
+ */
+export const MAX_NAME_BYTES = 100;
+export const MAX_ARCHITECTURE_BYTES = 32;
+const utf8 = new TextEncoder();
+
+/** Refuses a name, version or architecture (`what`) of field `field` over `max` bytes. */
+export function checkLength(field: string, what: string, value: string, max = MAX_NAME_BYTES): void {
+  const bytes = utf8.encode(value).length;
+  if (bytes > max) throw badPackage('value-too-long', `control file: field "${field}": ${what} of ${bytes} bytes, over the limit of ${max}`);
+}
+
+/**
+ * Fields of an index stanza, not of a package. The repository adds the first six, and a second
+ * copy would make the stanza ambiguous. A malformed `Description-md5` fails apt-get update, and a
+ * well-formed one (naming translations this repository does not have) can crash apt-cache show.
+ */
+const REPOSITORY_FIELDS = new Set(['filename', 'size', 'md5sum', 'sha1', 'sha256', 'sha512', 'description-md5']);
+
 /** Parses a binary package's `control` file: one paragraph in UTF-8, checked as dpkg would. */
 export function parseControl(bytes: Uint8Array): ControlParagraph {
+  if (bytes.length > MAX_CONTROL_BYTES) {
+    throw badPackage('control-file-too-large', `control file: ${bytes.length} bytes, over the limit of ${MAX_CONTROL_BYTES} (apt cannot read an index entry over about 1 MiB)`);
+  }
   let text: string;
   try {
     // ignoreBOM keeps a byte-order mark in the text, where it fails as a field name, as in dpkg.
@@ -51,6 +86,8 @@ export function parseControl(bytes: Uint8Array): ControlParagraph {
     store();
     const key = name.toLowerCase();
     if (fields.has(key)) throw badPackage('duplicate-field', `control file: field "${name}" appears twice`);
+    if (REPOSITORY_FIELDS.has(key)) throw badPackage('reserved-field', `control file: field "${name}" belongs to the repository index, not to a package`);
+    if (fields.size === MAX_CONTROL_FIELDS) throw badPackage('too-many-fields', `control file: more than ${MAX_CONTROL_FIELDS} fields`);
     current = { key, value: match[2]!.replace(/^[ \t]+/, '') };
   });
   store();
@@ -79,12 +116,15 @@ export function packageIdentity(control: ControlParagraph): PackageIdentity {
     return value;
   };
   const pkg = required('Package');
+  checkLength('Package', 'package name', pkg);
   if (!PACKAGE_NAME.test(pkg)) {
     throw badPackage('invalid-package-name', `control file: invalid package name ${JSON.stringify(pkg)}`);
   }
   const version = required('Version');
+  checkLength('Version', 'version', version);
   checkVersion(version, 'Version');
   const architecture = required('Architecture');
+  checkLength('Architecture', 'architecture', architecture, MAX_ARCHITECTURE_BYTES);
   // A .deb is built for one architecture (or `all`); `any`, `linux-any` and the like are wildcards.
   if (!ARCHITECTURE.test(architecture) || architecture.split('-').includes('any') || architecture === 'source') {
     throw badPackage('invalid-architecture', `control file: invalid architecture ${JSON.stringify(architecture)}`);
@@ -93,10 +133,12 @@ export function packageIdentity(control: ControlParagraph): PackageIdentity {
   const sourceField = control.get('Source');
   if (sourceField === undefined) return { package: pkg, version, architecture, source: pkg, sourceVersion: version };
   const match = /^(\S+)(?:[ \t]+\(([^()]*)\))?$/.exec(sourceField);
+  if (match) checkLength('Source', 'source name', match[1]!);
   if (!match || !PACKAGE_NAME.test(match[1]!)) {
     throw badPackage('invalid-source', `control file: invalid Source field ${JSON.stringify(sourceField)}`);
   }
   const sourceVersion = match[2]?.trim() ?? version;
+  checkLength('Source', 'version', sourceVersion);
   checkVersion(sourceVersion, 'Source');
   return { package: pkg, version, architecture, source: match[1]!, sourceVersion };
 }

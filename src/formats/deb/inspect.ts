@@ -1,9 +1,11 @@
 import { PackyardError, badPackage } from '../../util/errors.js';
 import { ArReader } from './ar.js';
 import { type ControlParagraph, type PackageIdentity, packageIdentity, parseControl } from './control.js';
+import { readControlTar } from './control-tar.js';
+import { checkFieldValues } from './field-values.js';
+import { checkRelations } from './relations.js';
 import { type Compression, decompress } from './decompress.js';
 import type { Gunzip } from '../../util/compress.js';
-import { readTar } from './tar.js';
 
 /** What an uploaded `.deb` says about itself, validated. */
 export interface DebInfo extends PackageIdentity {
@@ -52,13 +54,15 @@ export class DebInspector {
 
     const member = members.find((m) => m.name === this.controlName)!;
     const files = await this.inControlMember(async () =>
-      readTar(await decompress(member.data!, this.controlCompression, MAX_CONTROL_TAR, this.gunzip)),
+      readControlTar(await decompress(member.data!, this.controlCompression, MAX_CONTROL_TAR, this.gunzip)),
     );
-    // Unpacking overwrites, so the last entry of a name is the one dpkg would read.
-    const file = files.findLast((f) => f.path === 'control');
+    const file = files.get('control');
     if (!file) throw badPackage('missing-control', `${this.controlName} has no ./control file`);
-    const control = parseControl(file.data);
-    return { control, ...packageIdentity(control) };
+    const control = parseControl(file);
+    const identity = packageIdentity(control);
+    checkRelations(control);
+    checkFieldValues(control, identity.architecture);
+    return { control, ...identity };
   }
 
   /** Decides, from the member's header alone, whether to buffer it; rejects what dpkg would. */

@@ -1,28 +1,44 @@
 import { badPackage } from '../../util/errors.js';
 
-/** A regular file of a tar archive; `data` is a view into the archive's bytes. */
-export interface TarFile {
+/** What an entry is, from its typeflag; `other` covers devices, fifos, sparse files and unknown types. */
+export type TarEntryKind = 'file' | 'directory' | 'hardlink' | 'symlink' | 'other';
+
+/** One entry of a tar archive; `data` is a view into the archive's bytes. */
+export interface TarEntry {
+  /** The name as stored (after GNU long names and pax `path`), for messages. */
+  name: string;
+  /** Where GNU tar unpacks it: no leading `/`, no `.` or empty components; `''` is the top directory. */
   path: string;
+  kind: TarEntryKind;
   data: Uint8Array;
 }
 
 const BLOCK = 512;
 const utf8 = new TextDecoder();
 const latin1 = new TextDecoder('latin1');
+const KINDS = new Map<string, TarEntryKind>([['0', 'file'], ['\0', 'file'], ['7', 'file'], ['1', 'hardlink'], ['2', 'symlink'], ['5', 'directory']]);
+/** Pax keywords that rename an entry or change its size: in a global header they would apply to every entry after it. */
+const RENAMING = new Set(['path', 'linkpath', 'size']);
 
 /**
- * Lists the regular files of an in-memory tar archive (ustar, GNU long names, pax `path`/`size`),
- * with a leading `./` stripped from each path. Other entry types are skipped.
+ * Lists the entries of an in-memory tar archive (ustar, GNU long names, pax `path`/`size`), each
+ * with the path GNU tar (which dpkg runs) would unpack it to. Refuses what tar would unpack
+ * differently from how it reads here: a `..` component, two long names for one entry, a
+ * global pax header that renames, sparse files.
  */
-export function readTar(archive: Uint8Array): TarFile[] {
-  const files: TarFile[] = [];
+export function readTar(archive: Uint8Array): TarEntry[] {
+  const entries: TarEntry[] = [];
   let pos = 0;
   // Set by a GNU `L` or pax `x` entry, for the entry that follows it.
   let nextPath: string | undefined;
   let nextSize: number | undefined;
   const end = () => {
     if (nextPath !== undefined || nextSize !== undefined) throw badTar('archive ends after an extended header, without its entry');
-    return files;
+    return entries;
+  };
+  const rename = (path: string, offset: number) => {
+    if (nextPath !== undefined) throw badTar(`two long names for one entry at offset ${offset}`);
+    nextPath = path;
   };
   while (pos < archive.length) {
     if (pos + BLOCK > archive.length) throw badTar(`truncated header at offset ${pos}`);
@@ -30,29 +46,47 @@ export function readTar(archive: Uint8Array): TarFile[] {
     if (header.every((b) => b === 0)) return end(); // end-of-archive marker; tar ignores what follows
     verifyChecksum(header, pos);
     const type = String.fromCharCode(header[156]!);
-    // Entries about the next entry. `K` (long link name) and `g` (global pax) are read past:
-    // neither changes a regular file's path.
+    // Entries about the next entry. `K` (long link name) is read past: links are never read.
     const meta = type === 'L' || type === 'K' || type === 'x' || type === 'g';
     const size = (meta ? undefined : nextSize) ?? parseSize(header.subarray(124, 136), pos);
     const start = pos + BLOCK;
     if (start + size > archive.length) throw badTar(`truncated entry at offset ${pos}`);
     const data = archive.subarray(start, start + size);
+    const offset = pos;
     pos = start + Math.ceil(size / BLOCK) * BLOCK;
 
     if (type === 'L') {
-      nextPath = cString(data);
-    } else if (type === 'x') {
+      rename(cString(data), offset);
+    } else if (type === 'x' || type === 'g') {
       const pax = parsePax(data, start);
-      nextPath = pax.get('path') ?? nextPath;
-      const paxSize = pax.get('size');
+      for (const key of pax.keys()) {
+        if (key.startsWith('GNU.sparse.')) throw badTar(`sparse file at offset ${offset}`);
+        if (type === 'g' && RENAMING.has(key)) throw badTar(`global pax header at offset ${offset} sets "${key}" for every entry after it`);
+      }
+      const paxPath = type === 'x' ? pax.get('path') : undefined;
+      if (paxPath !== undefined) rename(paxPath, offset);
+      const paxSize = type === 'x' ? pax.get('size') : undefined;
       if (paxSize !== undefined) nextSize = paxNumber(paxSize, start);
     } else if (!meta) {
-      const path = nextPath ?? headerPath(header);
+      const name = nextPath ?? headerPath(header);
       nextPath = nextSize = undefined;
-      if (type === '0' || type === '\0' || type === '7') files.push({ path: path.replace(/^(\.\/)+/, ''), data });
+      // Old tars mark a directory by a trailing slash on a plain entry.
+      const kind = type === '\0' && name.endsWith('/') ? 'directory' : (KINDS.get(type) ?? 'other');
+      entries.push({ name, path: unpackedPath(name, kind, offset), kind, data });
     }
   }
   return end();
+}
+
+/** The path GNU tar extracts `name` to, relative to the directory it unpacks into. */
+function unpackedPath(name: string, kind: TarEntryKind, offset: number): string {
+  if (name === '') throw badTar(`entry without a name at offset ${offset}`);
+  // GNU tar fails on a file whose name says it is a directory.
+  if (name.endsWith('/') && kind !== 'directory') throw badTar(`${JSON.stringify(name)} at offset ${offset} is not a directory but its name ends in "/"`);
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  // GNU tar refuses to unpack these, so dpkg fails on them.
+  if (parts.includes('..')) throw badPackage('unsafe-tar-path', `tar entry ${JSON.stringify(name)} has a ".." in its path`);
+  return parts.join('/');
 }
 
 function headerPath(header: Uint8Array): string {
@@ -113,7 +147,10 @@ function parsePax(data: Uint8Array, offset: number): Map<string, string> {
     if (!(length > space - pos) || pos + length > data.length || data[pos + length - 1] !== 0x0a) {
       throw badTar(`malformed pax header at offset ${offset}`);
     }
-    const record = utf8.decode(data.subarray(space + 1, pos + length - 1));
+    const bytes = data.subarray(space + 1, pos + length - 1);
+    // GNU tar reads a value as a C string: what follows a NUL would be a name only we see.
+    if (bytes.includes(0)) throw badTar(`pax record with a NUL byte at offset ${offset}`);
+    const record = utf8.decode(bytes);
     const eq = record.indexOf('=');
     if (eq <= 0) throw badTar(`malformed pax record at offset ${offset}`);
     records.set(record.slice(0, eq), record.slice(eq + 1));

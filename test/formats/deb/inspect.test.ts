@@ -158,11 +158,26 @@ describe('rejects malformed packages with a precise code', () => {
     expect((await failure(bytes, 13)).code).toBe(code);
   });
 
+  test.each(cases.filter((c) => c.dpkgReads).map((c) => [c.name, c] as const))('dpkg-deb reads another control file from: %s', async (name, c) => {
+    const file = path.join(dir, `${name.replace(/[^A-Za-z0-9]+/g, '-')}.deb`);
+    await writeFile(file, await c.bytes());
+    // What an index showing the first ./control would hide: dpkg installs this package.
+    expect((await runOk('dpkg-deb', ['-f', file, 'Package'])).stdout.trim()).toBe(c.dpkgReads);
+  });
+
   test('messages name the defect', async () => {
     const missing = await failure(await bytesOf('missing Version'));
     expect(missing.message).toBe('control file: missing required field "Version"');
     const corrupt = await failure(await bytesOf('corrupt xz control'));
     expect(corrupt.message).toMatch(/^control member "control\.tar\.xz": corrupt xz data/);
+    const link = await failure(await bytesOf('control is a hard link to another file'));
+    expect(link.message).toBe('control member "control.tar": "./control" is a hard link (dpkg would follow it); control files must be regular files');
+    const twice = await failure(await bytesOf('control twice, the second as /control'));
+    expect(twice.message).toBe('control member "control.tar": "/control" unpacks to the same path as "./control", and dpkg would read the last one');
+    const big = await failure(await bytesOf('a 2 MB Description'));
+    expect(big.message).toMatch(/^control file: 2\d{6} bytes, over the limit of 262144 /);
+    const relation = await failure(await bytesOf('Conflicts with alternatives'));
+    expect(relation.message).toBe('control file: field "Conflicts", "a | b": alternatives ("|") are not allowed in this field');
   });
 
   test('an oversized control member is refused from its header, before its bytes arrive', () => {

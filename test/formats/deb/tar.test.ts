@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readTar } from '../../../src/formats/deb/tar.js';
 import { PackyardError } from '../../../src/util/errors.js';
+import { paxEntry, tarArchive, tarEntry } from '../../fixtures/tar-entries.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -59,9 +60,12 @@ describe('readTar', () => {
     if (format === 'pax') expect(raw).toMatch(/\d+ path=/);
     if (format === 'ustar') expect(raw).toContain('dir19'); // in the prefix field
     const read = readTar(tar);
-    const got = Object.fromEntries(read.map((f) => [f.path, dec.decode(f.data)]));
+    const got = Object.fromEntries(read.filter((f) => f.kind === 'file').map((f) => [f.path, dec.decode(f.data)]));
     expect(got).toEqual(files);
-    expect(read.some((f) => f.path.startsWith('./'))).toBe(false);
+    expect(read.some((f) => f.path.startsWith('./') || f.path.endsWith('/'))).toBe(false);
+    // The links are listed as links, under the names they unpack to; `.` is the top directory.
+    const kinds = new Map(read.map((f) => [f.path, f.kind]));
+    expect([kinds.get('a-symlink'), kinds.get('a-hardlink'), kinds.get(''), kinds.get('sub/dir')]).toEqual(['symlink', 'hardlink', 'directory', 'directory']);
   });
 
   test('an archive without its end-of-archive blocks still reads', async () => {
@@ -86,6 +90,27 @@ describe('readTar', () => {
     }
     return 'no error';
   };
+
+  test('paths are where GNU tar unpacks the entry', () => {
+    const names = ['/control', './/./control', 'a//b/./c', '././'];
+    const tar = tarArchive(...names.map((name) => tarEntry({ name, type: name.endsWith('/') ? '5' : '0' })));
+    expect(readTar(tar).map((f) => [f.name, f.path])).toEqual([['/control', 'control'], ['.//./control', 'control'], ['a//b/./c', 'a/b/c'], ['././', '']]);
+  });
+
+  test('rejects what GNU tar would unpack elsewhere or not at all', () => {
+    const file = tarEntry({ name: 'f', data: 'x' });
+    expect(code(() => readTar(tarArchive(tarEntry({ name: 'a/../control' }))))).toBe('unsafe-tar-path');
+    expect(code(() => readTar(tarArchive(tarEntry({ name: '../control' }))))).toBe('unsafe-tar-path');
+    expect(code(() => readTar(tarArchive(tarEntry({ name: 'control/' }))))).toBe('bad-tar');
+    expect(code(() => readTar(tarArchive(paxEntry('g', { path: 'control' }), file)))).toBe('bad-tar');
+    expect(code(() => readTar(tarArchive(paxEntry('g', { size: '1' }), file)))).toBe('bad-tar');
+    expect(code(() => readTar(tarArchive(paxEntry('x', { 'GNU.sparse.name': 'control' }), file)))).toBe('bad-tar');
+    expect(code(() => readTar(tarArchive(tarEntry({ name: '././@LongLink', type: 'L', data: 'a' }), paxEntry('x', { path: 'b' }), file)))).toBe('bad-tar');
+    // An old tar's directory: a plain entry whose name ends in a slash.
+    expect(readTar(tarArchive(tarEntry({ name: 'old-dir/', type: '\0' }))).map((f) => [f.path, f.kind])).toEqual([['old-dir', 'directory']]);
+    // A global header that renames nothing (git archive writes one with a comment) is read past.
+    expect(readTar(tarArchive(paxEntry('g', { comment: 'deadbeef' }), file)).map((f) => f.path)).toEqual(['f']);
+  });
 
   test('rejects damage', async () => {
     const tar = await archive('gnu', { control: 'Package: x\n'.repeat(100) }, 'gnu-damage', true);
