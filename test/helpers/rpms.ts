@@ -306,7 +306,11 @@ export interface RpmParts {
 
 /** A whole .rpm from its parts. */
 export function assembleRpm(parts: RpmParts): Uint8Array {
-  const header = rpmHeader(parts.header);
+  return packageAround(rpmHeader(parts.header), parts);
+}
+
+/** Lead, signature header and padding before the main header bytes given, then the payload. */
+function packageAround(header: Uint8Array, parts: Omit<RpmParts, 'header'>): Uint8Array {
   const payload = parts.payload ?? new Uint8Array(0);
   const signature = rpmHeader(parts.signature ?? [[SIGTAG.SIZE, ['int32', [header.length + payload.length]]]]);
   const lead = new DataView(new ArrayBuffer(96));
@@ -318,6 +322,27 @@ export function assembleRpm(parts: RpmParts): Uint8Array {
   lead.setUint16(78, parts.lead?.signatureType ?? 5);
   const padding = new Uint8Array((8 - (signature.length % 8)) % 8);
   return concat(new Uint8Array(lead.buffer), signature, padding, header, payload);
+}
+
+/**
+ * A package whose main header has `entries` STRING_ARRAY entries (of tags rpm does not know), each
+ * claiming every string of the same store of `storeSize` NUL bytes: a reader that walks each
+ * entry's strings on its own does entries × storeSize steps. rpm refuses entries whose data
+ * overlap.
+ */
+export function overlappingStringsRpm(entries: number, storeSize: number): Uint8Array {
+  const header = new Uint8Array(INTRO + entries * ENTRY + storeSize);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, 0x8eade801);
+  view.setUint32(8, entries);
+  view.setUint32(12, storeSize);
+  for (let k = 0; k < entries; k++) {
+    const at = INTRO + k * ENTRY;
+    view.setUint32(at, 20_000 + k);
+    view.setUint32(at + 4, 8);
+    view.setUint32(at + 12, storeSize);
+  }
+  return packageAround(header, {});
 }
 
 /** Where the pieces of a well-formed .rpm are (test-side reader, to edit real files). */
@@ -366,6 +391,15 @@ function headerWith(tag: number, data: TagData | undefined): HeaderTags {
   return minimalHeader().flatMap(([t, d]): HeaderTags => (t !== tag ? [[t, d]] : data ? [[t, data]] : []));
 }
 
+/** `minimalHeader()` and two string arrays of tags rpm does not know, the first at entry 5. */
+export function withUnknownStrings(): HeaderTags {
+  return [...minimalHeader(), [20_000, ['strings', ['a', 'b']]], [20_001, ['strings', ['c']]]];
+}
+
+function u32At(bytes: Uint8Array, at: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at);
+}
+
 /** The main header's index entry k, field at +0 tag, +4 type, +8 offset, +12 count, in an assembled package. */
 function entryField(bytes: Uint8Array, k: number, field: 0 | 4 | 8 | 12): number {
   return rpmLayout(bytes).headerStart + INTRO + k * ENTRY + field;
@@ -404,6 +438,9 @@ export function malformedRpms(): MalformedRpm[] {
     ['bytes after the payload', editReal((b) => concat(b, new Uint8Array(3))), 'trailing-data'],
     ['signature header of 64 MiB', editReal((b) => withU32(b, 96 + 12, 64 * 1024 * 1024)), 'header-too-large'],
     ['main header of 3 million entries', editReal((b) => withU32(b, rpmLayout(b).headerStart + 8, 3_000_000)), 'header-too-large'],
+    ['signature header of 33 entries (rpm allows 32)', editReal((b) => withU32(b, 96 + 8, 33)), 'too-many-entries'],
+    ['main header of 70,000 entries (rpm allows 65,535)', editReal((b) => withU32(b, rpmLayout(b).headerStart + 8, 70_000)), 'too-many-entries'],
+    ['two entries over the same strings', assembled(withUnknownStrings(), (b) => withU32(b, entryField(b, 6, 8), u32At(b, entryField(b, 5, 8)))), 'overlapping-data'],
     ['main header without entries', editReal((b) => withU32(b, rpmLayout(b).headerStart + 8, 0)), 'empty-header'],
     ['entry offset past the store', assembled(minimalHeader(), (b) => withU32(b, entryField(b, 0, 8), 1 << 20)), 'index-out-of-range'],
     ['int32 array running past the store', assembled([...minimalHeader(), [TAG.SIZE, ['int32', [1]]]], (b) => withU32(b, entryField(b, 5, 12), 1000)), 'index-out-of-range'],

@@ -12,7 +12,7 @@ import { SIGTAG, TAG } from '../../../src/formats/rpm/header.js';
 import { RpmInspector, splitEvr, type RpmInfo } from '../../../src/formats/rpm/inspect.js';
 import { inChunks } from '../../helpers/bytes.js';
 import { packyardError } from '../../helpers/errors.js';
-import { runOk } from '../../helpers/exec.js';
+import { run, runOk } from '../../helpers/exec.js';
 import {
   DEPENDENCY_KINDS,
   type DependencyKind,
@@ -22,7 +22,9 @@ import {
   createrepoView,
   malformedRpms,
   minimalHeader,
+  overlappingStringsRpm,
   rpmHeader,
+  withUnknownStrings,
   type HeaderTags,
   type RpmSpec,
 } from '../../helpers/rpms.js';
@@ -457,6 +459,34 @@ describe('rejects malformed packages with a precise code', () => {
     // And the inspector stays failed rather than reading on from a lost position.
     expect(() => inspector.push(new Uint8Array(10))).toThrow(expect.objectContaining({ code: 'header-too-large' }));
     expect(() => inspector.finish()).toThrow(expect.objectContaining({ code: 'header-too-large' }));
+  });
+});
+
+describe('work in proportion to the input', () => {
+  test('rpm refuses entries whose data overlap, as the inspector does, and reads the same entries laid apart', async () => {
+    const overlapping = path.join(dir, 'overlapping.rpm');
+    await writeFile(overlapping, await malformedRpms().find((c) => c.name === 'two entries over the same strings')!.bytes());
+    const refused = await run('rpm', ['-qp', overlapping]);
+    expect(refused.code, refused.stderr).not.toBe(0);
+    expect(refused.stderr).toMatch(/BAD/);
+    const apart = path.join(dir, 'apart.rpm');
+    await writeFile(apart, assembleRpm({ header: withUnknownStrings() }));
+    expect(await query(apart, '%{NAME}')).toBe('tiny');
+  });
+
+  // Each entry claims all 16 Mi strings of the store: read one by one, that is 128 Mi steps.
+  test('string arrays that claim the same 16 MiB of NUL bytes are refused at the second entry', async () => {
+    const bytes = overlappingStringsRpm(8, 16 * 1024 * 1024);
+    const start = performance.now();
+    expect((await failure(bytes)).code).toBe('overlapping-data');
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+
+  test('the largest header allowed, one string array of 32 Mi empty strings, is checked in one pass', async () => {
+    const bytes = overlappingStringsRpm(1, 32 * 1024 * 1024 - 16);
+    const start = performance.now();
+    expect((await failure(bytes)).code).toBe('missing-name');
+    expect(performance.now() - start).toBeLessThan(1000);
   });
 });
 
