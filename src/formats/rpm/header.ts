@@ -185,19 +185,25 @@ export class RpmHeader {
     return this.entries.has(tag);
   }
 
-  /** A string tag's value, or the first of an array or i18n one (the default locale). */
-  string(tag: number): string | undefined {
-    return this.strings(tag)?.[0];
+  /** How many values the tag holds, without decoding them. */
+  count(tag: number): number | undefined {
+    return this.entries.get(tag)?.count;
   }
 
-  strings(tag: number): string[] | undefined {
+  /** A string tag's value, or the first of an array or i18n one (the default locale). */
+  string(tag: number): string | undefined {
+    return this.strings(tag, 1)?.[0];
+  }
+
+  /** A string tag's values, the first `max` of them. */
+  strings(tag: number, max = Infinity): string[] | undefined {
     const entry = this.entries.get(tag);
     if (!entry) return undefined;
     if (entry.type !== TYPE.STRING && entry.type !== TYPE.STRING_ARRAY && entry.type !== TYPE.I18NSTRING) {
       throw this.wrongType(tag, entry, 'a string');
     }
     const out: string[] = [];
-    for (let pos = entry.offset; out.length < entry.count; ) {
+    for (let pos = entry.offset; out.length < Math.min(entry.count, max); ) {
       const nul = this.store.indexOf(0, pos);
       out.push(utf8.decode(this.store.subarray(pos, nul)));
       pos = nul + 1;
@@ -205,18 +211,19 @@ export class RpmHeader {
     return out;
   }
 
+  /** An integer tag's value, or the first of an array. */
   number(tag: number): number | undefined {
-    return this.numbers(tag)?.[0];
+    return this.numbers(tag, 1)?.[0];
   }
 
-  /** An integer tag's values, unsigned as rpm reads them. */
-  numbers(tag: number): number[] | undefined {
+  /** An integer tag's values, unsigned as rpm reads them, the first `max` of them. */
+  numbers(tag: number, max = Infinity): number[] | undefined {
     const entry = this.entries.get(tag);
     if (!entry) return undefined;
     const read = this.reader(entry.type);
     if (!read) throw this.wrongType(tag, entry, 'an integer');
     const size = ELEMENT_SIZE[entry.type]!;
-    return Array.from({ length: entry.count }, (_, i) => read(entry.offset + i * size));
+    return Array.from({ length: Math.min(entry.count, max) }, (_, i) => read(entry.offset + i * size));
   }
 
   /** The tag's name where this module knows it, for messages. */
