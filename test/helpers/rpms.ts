@@ -484,3 +484,83 @@ export function malformedRpms(): MalformedRpm[] {
   ];
   return cases.map(([name, bytes, code]) => ({ name, bytes, code }));
 }
+
+// --- Packages at and over the repodata limits (src/formats/rpm/limits.ts) ----------------------
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** A rich dependency `depth` parentheses deep: (d or (d or … d)). */
+export function nestedDependency(depth: number): string {
+  return '(d or '.repeat(depth) + 'd' + ')'.repeat(depth);
+}
+
+/** Files in the directory `dir` (ending in a slash): `count` of them, or those named. */
+function filesIn(dir: string, files: number | string[]): HeaderTags {
+  const names = typeof files === 'number' ? Array.from({ length: files }, (_, i) => i.toString(36)) : files;
+  return [
+    [TAG.DIRINDEXES, ['int32', new Array<number>(names.length).fill(0)]],
+    [TAG.BASENAMES, ['strings', names]],
+    [TAG.DIRNAMES, ['strings', [dir]]],
+  ];
+}
+
+/** Unversioned requires, as the header holds them. */
+function requiresOf(names: string[], versions: string[] = names.map(() => '')): HeaderTags {
+  return [
+    [TAG.REQUIREFLAGS, ['int32', names.map((_, i) => (versions[i] ? 8 : 0))]],
+    [TAG.REQUIRENAME, ['strings', names]],
+    [TAG.REQUIREVERSION, ['strings', versions]],
+  ];
+}
+
+/** `minimalHeader()` with the NAME given and `extra` tags. */
+function tinyWith(extra: HeaderTags, name = 'tiny'): HeaderTags {
+  return [...minimalHeader().map(([t, d]): [number, TagData] => (t === TAG.NAME ? [t, ['string', name]] : [t, d])), ...extra];
+}
+
+/**
+ * A package at every limit at once: description, summary and changelog text of the greatest
+ * length (with control characters, which repodata drops), a file name of 255 bytes, 1,000,000
+ * files, one path of 4,096 characters, 100,000 dependencies, one 64 parentheses deep, one
+ * name and one version of 64 KiB.
+ */
+export function atLimitsRpm(): Uint8Array {
+  const requires = Array.from({ length: 100_000 - 3 }, (_, i) => `dep${i}`);
+  return assembleRpm({
+    header: tinyWith(
+      [
+        [TAG.SUMMARY, ['string', 's\x01'.repeat(32 * KiB)]],
+        [TAG.DESCRIPTION, ['string', 'd\x0b'.repeat(512 * KiB)]],
+        ...filesIn('/', [...Array.from({ length: 1_000_000 - 1 }, (_, i) => i.toString(36)), 'f'.repeat(4095)]),
+        ...requiresOf([...requires, nestedDependency(64), 'n'.repeat(64 * KiB), 'versioned'], [...requires.map(() => ''), '', '', '1.' + '0'.repeat(64 * KiB - 2)]),
+        [TAG.CHANGELOGTIME, ['int32', [1_700_000_000]]],
+        [TAG.CHANGELOGNAME, ['strings', ['a'.repeat(64 * KiB)]]],
+        [TAG.CHANGELOGTEXT, ['strings', ['t'.repeat(MiB)]]],
+      ],
+      'n'.repeat(255 - '-1.0-1.noarch.rpm'.length),
+    ),
+  });
+}
+
+/** Packages one step over a limit, with the code RpmInspector refuses each with. */
+export function overLimitRpms(): MalformedRpm[] {
+  const cases: [string, HeaderTags, string][] = [
+    ['a summary of 64 KiB and one character', tinyWith([[TAG.SUMMARY, ['string', 's'.repeat(64 * KiB + 1)]]]), 'field-too-long'],
+    ['a description of 1 MiB and one character', tinyWith([[TAG.DESCRIPTION, ['string', 'd'.repeat(MiB + 1)]]]), 'field-too-long'],
+    ['a file name of 256 bytes', tinyWith([], 'n'.repeat(256 - '-1.0-1.noarch.rpm'.length)), 'field-too-long'],
+    ['1,000,001 files', tinyWith(filesIn('/usr/share/many/', 1_000_001)), 'too-many-files'],
+    ['a file path of 4,097 characters', tinyWith(filesIn('/', ['f'.repeat(4096)])), 'field-too-long'],
+    ['10,000 files in a directory named with 4,000 characters (40 million characters of paths)', tinyWith(filesIn(`/${'d'.repeat(3998)}/`, 10_000)), 'file-list-too-large'],
+    ['100,001 dependencies', tinyWith([...requiresOf(Array.from({ length: 50_001 }, (_, i) => `r${i}`)), [TAG.PROVIDENAME, ['strings', Array.from({ length: 50_000 }, (_, i) => `p${i}`)]]]), 'too-many-dependencies'],
+    ['a dependency 65 parentheses deep', tinyWith(requiresOf([nestedDependency(65)])), 'dependency-too-deep'],
+    ['a dependency name of 64 KiB and one character', tinyWith(requiresOf(['n'.repeat(64 * KiB + 1)])), 'field-too-long'],
+    ['a dependency version of 64 KiB and one character', tinyWith(requiresOf(['v'], ['1'.repeat(64 * KiB + 1)])), 'field-too-long'],
+    [
+      'a changelog entry of 1 MiB and one character',
+      tinyWith([[TAG.CHANGELOGTIME, ['int32', [1]]], [TAG.CHANGELOGNAME, ['strings', ['a']]], [TAG.CHANGELOGTEXT, ['strings', ['t'.repeat(MiB + 1)]]]]),
+      'field-too-long',
+    ],
+  ];
+  return cases.map(([name, header, code]) => ({ name, bytes: () => assembleRpm({ header }), code }));
+}

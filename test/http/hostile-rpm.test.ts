@@ -1,8 +1,9 @@
 // RPM uploads built to cost the server more than their size, sent to a real `packyard serve`: each
 // must be refused with a 422 naming what is wrong, soon, while the server keeps answering others
 // (the header is read on the request thread, so slow reading there would stall every request).
+// Packages over a repodata limit (src/formats/rpm/limits.ts) are refused the same way.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { overlappingStringsRpm } from '../helpers/rpms.js';
+import { overLimitRpms, overlappingStringsRpm } from '../helpers/rpms.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
 let server: RunningServer;
@@ -52,4 +53,18 @@ test('string arrays that all claim the same 8 MiB of NUL bytes: 422 at once, /he
   expect(r.error?.code, r.error?.message).toBe('overlapping-data');
   expect(r.took).toBeLessThan(3000);
   expect(r.slowest).toBeLessThan(500);
+});
+
+test.each(overLimitRpms().map((c) => [c.name, c] as const))('over a repodata limit, %s: 422 naming the limit', { timeout: 60_000 }, async (_, { bytes, code }) => {
+  const r = await uploadWhileProbing((await bytes()) as Uint8Array<ArrayBuffer>);
+  expect(r.status).toBe(422);
+  expect(r.error?.code, r.error?.message).toBe(code);
+  expect(r.error?.message).toMatch(/the limit (of|for)/);
+  expect(r.slowest).toBeLessThan(500);
+});
+
+test('nothing refused was published', async () => {
+  const res = await fetch(`${server.url}/api/v1/repos/yum/packages?distribution=el9`, { headers: admin() });
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({ packages: [] });
 });

@@ -10,6 +10,7 @@ import type { RpmChangelogEntry, RpmDependency, RpmFile, RpmRecord } from './rec
 import { isPrimaryFile } from './repodata.js';
 import { rpmvercmp } from './version.js';
 import { FailureLatch } from '../../util/failure-latch.js';
+import { RPM_LIMITS, checkCount, checkDependency, checkedLength, format } from './limits.js';
 
 /** What an .rpm says about itself: its record, less what only the caller knows. */
 export type RpmInfo = Omit<RpmRecord, 'sha256' | 'location' | 'key' | 'fileTime' | 'packageSize'>;
@@ -188,13 +189,15 @@ const VERSION = /^[A-Za-z0-9._+%{}~^]+$/;
 const ARCH = /^[A-Za-z0-9_]+$/;
 
 function recordOf(signature: RpmHeader, h: RpmHeader, headerStart: number, headerEnd: number): RpmInfo {
-  const text = (tag: number) => h.string(tag) ?? '';
+  const text = (tag: number, max: number = RPM_LIMITS.lineLength) => checkedLength(`tag ${h.describe(tag)}`, h.string(tag) ?? '', max);
   // rpm's own test (headerIsSource) is the missing SOURCERPM; createrepo_c looks for SOURCEPACKAGE.
   const source = h.has(TAG.SOURCEPACKAGE) || !h.has(TAG.SOURCERPM);
   const name = identity(h, TAG.NAME, 'name', NAME);
   const version = identity(h, TAG.VERSION, 'version', VERSION);
   const release = identity(h, TAG.RELEASE, 'release', VERSION);
   const arch = identity(h, TAG.ARCH, 'arch', ARCH);
+  // The file name it is stored and served under, which filesystems cap at 255 bytes (NAME_MAX).
+  checkedLength('the file name name-version-release.arch.rpm', `${name}-${version}-${release}.${source ? 'src' : arch}.rpm`, 255);
   const fileList = files(h);
   return {
     name,
@@ -204,7 +207,7 @@ function recordOf(signature: RpmHeader, h: RpmHeader, headerStart: number, heade
     arch: source ? 'src' : arch,
     source,
     summary: text(TAG.SUMMARY),
-    description: text(TAG.DESCRIPTION),
+    description: text(TAG.DESCRIPTION, RPM_LIMITS.textLength),
     packager: text(TAG.PACKAGER),
     url: text(TAG.URL),
     license: text(TAG.LICENSE),
@@ -264,7 +267,10 @@ interface RawDependency {
  */
 function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
   const out: Dependencies = { provides: [], requires: [], conflicts: [], obsoletes: [], recommends: [], suggests: [], supplements: [], enhances: [] };
+  let total = 0;
   const read = (nameTag: number, flagsTag: number, versionTag: number, take: (raw: RawDependency) => void) => {
+    total += h.count(nameTag) ?? 0;
+    checkCount('too-many-dependencies', 'dependencies', total, RPM_LIMITS.dependencies);
     const names = h.strings(nameTag) ?? [];
     const flags = h.numbers(flagsTag);
     const versions = h.strings(versionTag);
@@ -273,7 +279,12 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
         throw badPackage('bad-dependencies', `tag ${h.describe(nameTag)} has ${names.length} names but ${list.length} ${what}`);
       }
     }
-    names.forEach((name, i) => take({ name, bits: flags?.[i] ?? 0, evr: versions?.[i] ?? '' }));
+    names.forEach((name, i) => {
+      const evr = versions?.[i] ?? '';
+      checkDependency(`dependency ${JSON.stringify(name.slice(0, 40))} (tag ${h.describe(nameTag)})`, name);
+      checkedLength(`the version of dependency ${JSON.stringify(name.slice(0, 40))}`, evr, RPM_LIMITS.lineLength);
+      take({ name, bits: flags?.[i] ?? 0, evr });
+    });
   };
   /** The dependency as primary.xml lists it, or undefined for a bad epoch. */
   const entry = ({ name, bits, evr }: RawDependency): RpmDependency | undefined => {
@@ -387,6 +398,16 @@ export function splitEvr(evr: string): { epoch?: string; version?: string; relea
 
 /** The file list: directory + base names (or, before rpm 4, whole names), typed by mode and flags. */
 function files(h: RpmHeader): RpmFile[] {
+  checkCount('too-many-files', 'files', h.count(TAG.BASENAMES) ?? h.count(TAG.OLDFILENAMES) ?? 0, RPM_LIMITS.files);
+  // Checked as the list is made: a long directory name shared by many files multiplies.
+  let total = 0;
+  const checked = (path: string) => {
+    total += checkedLength(`the file path ${JSON.stringify(path.slice(0, 80))}…`, path, RPM_LIMITS.pathLength).length;
+    if (total > RPM_LIMITS.pathsTotal) {
+      throw badPackage('file-list-too-large', `the file paths add up to more than ${format(RPM_LIMITS.pathsTotal)} characters, the limit for one package`);
+    }
+    return path;
+  };
   let paths: string[];
   const basenames = h.strings(TAG.BASENAMES);
   if (basenames) {
@@ -400,10 +421,10 @@ function files(h: RpmHeader): RpmFile[] {
       if (dir === undefined) {
         throw badPackage('bad-file-list', `file ${JSON.stringify(base)} is in directory ${dirindexes[i]} of ${dirnames.length}`);
       }
-      return dir + base;
+      return checked(dir + base);
     });
   } else {
-    paths = h.strings(TAG.OLDFILENAMES) ?? [];
+    paths = (h.strings(TAG.OLDFILENAMES) ?? []).map(checked);
   }
   const modes = h.numbers(TAG.FILEMODES);
   const flags = h.numbers(TAG.FILEFLAGS);
@@ -423,13 +444,19 @@ function files(h: RpmHeader): RpmFile[] {
  * entries of the same second told apart by moving the earlier-listed (newer) ones a second later each.
  */
 function changelogs(h: RpmHeader): RpmChangelogEntry[] {
-  const times = h.numbers(TAG.CHANGELOGTIME) ?? [];
-  const names = h.strings(TAG.CHANGELOGNAME) ?? [];
-  const texts = h.strings(TAG.CHANGELOGTEXT) ?? [];
-  if (names.length !== times.length || texts.length !== times.length) {
-    throw badPackage('bad-changelog', `the changelog has ${times.length} times, ${names.length} authors and ${texts.length} texts`);
+  const [times, names, texts] = [TAG.CHANGELOGTIME, TAG.CHANGELOGNAME, TAG.CHANGELOGTEXT].map((tag) => h.count(tag) ?? 0) as [number, number, number];
+  if (names !== times || texts !== times) {
+    throw badPackage('bad-changelog', `the changelog has ${times} times, ${names} authors and ${texts} texts`);
   }
-  const kept = times.slice(0, CHANGELOG_LIMIT).map((date, i) => ({ date, author: trimAuthor(names[i]!), text: texts[i]! }));
+  // Only the entries kept are decoded: long-lived packages carry thousands.
+  const dates = h.numbers(TAG.CHANGELOGTIME, CHANGELOG_LIMIT) ?? [];
+  const authors = h.strings(TAG.CHANGELOGNAME, CHANGELOG_LIMIT) ?? [];
+  const bodies = h.strings(TAG.CHANGELOGTEXT, CHANGELOG_LIMIT) ?? [];
+  const kept = dates.map((date, i) => ({
+    date,
+    author: checkedLength(`changelog author ${i}`, trimAuthor(authors[i]!), RPM_LIMITS.lineLength),
+    text: checkedLength(`changelog entry ${i}`, bodies[i]!, RPM_LIMITS.textLength),
+  }));
   let last = 0;
   kept.forEach(({ date }, i) => {
     if (date !== last) {
