@@ -482,6 +482,14 @@ describe('work in proportion to the input', () => {
     expect(performance.now() - start).toBeLessThan(1000);
   });
 
+  test('of a string tag stored as an array, only the first value is decoded', async () => {
+    const header: HeaderTags = [...minimalHeader(), [TAG.SUMMARY, ['i18n', ['Summary', ...new Array<string>(8 * 1024 * 1024).fill('')]]]];
+    const bytes = assembleRpm({ header });
+    const start = performance.now();
+    expect(inspect(bytes).summary).toBe('Summary');
+    expect(performance.now() - start).toBeLessThan(300);
+  });
+
   test('the largest header allowed, one string array of 32 Mi empty strings, is checked in one pass', async () => {
     const bytes = overlappingStringsRpm(1, 32 * 1024 * 1024 - 16);
     const start = performance.now();
