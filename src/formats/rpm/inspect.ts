@@ -8,7 +8,7 @@ import { badPackage } from '../../util/errors.js';
 import { INTRO_SIZE, RpmHeader, SIGTAG, TAG, readIntro, type HeaderKind } from './header.js';
 import type { RpmChangelogEntry, RpmDependency, RpmFile, RpmRecord } from './record.js';
 import { isPrimaryFile } from './repodata.js';
-import { rpmvercmp } from './version.js';
+import { compareVersionTokens, versionTokens, type VersionToken } from './version.js';
 import { FailureLatch } from '../../util/failure-latch.js';
 import { RPM_LIMITS, checkCount, checkDependency, checkedLength, format } from './limits.js';
 
@@ -315,7 +315,7 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
   const ownFiles = new Set(files.map((f) => f.path));
   /** The last require kept of each name: its comparison, version string and pre. */
   const lastRequire = new Map<string, string>();
-  let libc: RpmDependency | undefined;
+  let libc: { dep: RpmDependency; rank: LibcRank } | undefined;
   read(TAG.REQUIRENAME, TAG.REQUIREFLAGS, TAG.REQUIREVERSION, (raw) => {
     const { name, bits } = raw;
     if (name.startsWith('rpmlib(')) return;
@@ -332,13 +332,14 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
     }
     if (pre) dep.pre = true;
     if (name.startsWith('libc.so.6')) {
-      if (!libc || libcIsHigher(libc.name, name)) libc = dep;
+      const rank = libcRank(name);
+      if (!libc || libcIsHigher(libc.rank, rank)) libc = { dep, rank };
       return;
     }
     out.requires.push(dep);
     lastRequire.set(name, key);
   });
-  if (libc) out.requires.push(libc);
+  if (libc) out.requires.push(libc.dep);
 
   read(TAG.SUGGESTNAME, TAG.SUGGESTFLAGS, TAG.SUGGESTVERSION, into(out.suggests));
   read(TAG.ENHANCENAME, TAG.ENHANCEFLAGS, TAG.ENHANCEVERSION, into(out.enhances));
@@ -350,29 +351,33 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
 }
 
 /**
- * createrepo_c's cr_compare_dependency for two `libc.so.6…` names: whether `candidate` has the
- * higher symbol version. That is the text inside the first parentheses from its first digit on,
- * compared with rpmvercmp; a name without it (no parentheses, empty ones, no digit before the
- * closing one) is lower than one with it. Ties, and the cases createrepo_c calls errors, keep
- * the first.
+ * How createrepo_c's cr_compare_dependency ranks a `libc.so.6…` name: by the text inside its
+ * first parentheses from its first digit on (level 4), compared with rpmvercmp. Names without it
+ * rank lower, in steps: no parentheses, no closing one, empty ones, no digit before the closing
+ * one. Made once per name, so that finding the highest of many is linear.
  */
-function libcIsHigher(kept: string, candidate: string): boolean {
-  const open1 = kept.indexOf('(');
-  const open2 = candidate.indexOf('(');
-  if (open1 < 0 || open2 < 0) return open1 < 0 && open2 >= 0;
-  const close1 = kept.indexOf(')', open1);
-  const close2 = candidate.indexOf(')', open2);
-  if (close1 < 0 || close2 < 0) return close1 < 0 && close2 >= 0;
-  if (close1 === open1 + 1 || close2 === open2 + 1) return close1 === open1 + 1 && close2 !== open2 + 1;
+interface LibcRank {
+  level: 0 | 1 | 2 | 3 | 4;
+  version: VersionToken[];
+}
+
+function libcRank(name: string): LibcRank {
+  const open = name.indexOf('(');
+  if (open < 0) return { level: 0, version: [] };
+  const close = name.indexOf(')', open);
+  if (close < 0) return { level: 1, version: [] };
+  if (close === open + 1) return { level: 2, version: [] };
   // The first digit after the opening parenthesis, possibly past the closing one.
-  const digit = (name: string, open: number) => {
-    const at = name.slice(open + 1).search(/[0-9]/);
-    return at < 0 ? name.length : open + 1 + at;
-  };
-  const from1 = digit(kept, open1);
-  const from2 = digit(candidate, open2);
-  if (from1 > close1 || from2 > close2) return from1 > close1 && from2 <= close2;
-  return rpmvercmp(kept.slice(from1, close1), candidate.slice(from2, close2)) < 0;
+  const at = name.slice(open + 1).search(/[0-9]/);
+  const from = at < 0 ? name.length : open + 1 + at;
+  if (from > close) return { level: 3, version: [] };
+  return { level: 4, version: versionTokens(name.slice(from, close)) };
+}
+
+/** Whether `candidate` ranks higher; ties, and the cases createrepo_c calls errors, keep the first. */
+function libcIsHigher(kept: LibcRank, candidate: LibcRank): boolean {
+  if (kept.level !== candidate.level) return candidate.level > kept.level;
+  return kept.level === 4 && compareVersionTokens(kept.version, candidate.version) < 0;
 }
 
 /**
