@@ -16,6 +16,8 @@ import { RPM_LIMITS, checkCount, checkDependency, checkedLength, format } from '
 export type RpmInfo = Omit<RpmRecord, 'sha256' | 'location' | 'key' | 'fileTime' | 'packageSize'>;
 
 const LEAD_SIZE = 96;
+/** What a header's buffer starts at before it grows; most main headers of real packages fit. */
+const INITIAL_BUFFER = 64 * 1024;
 const LEAD_MAGIC = [0xed, 0xab, 0xee, 0xdb];
 /** The lead's signature_type for "a header-structured signature follows", the only kind rpm reads. */
 const HEADER_SIGNATURE = 5;
@@ -55,6 +57,8 @@ export class RpmInspector {
   private stage: Stage = 'lead';
   /** The piece being collected: the lead, a header intro or body, or the padding. */
   private buffer = new Uint8Array(LEAD_SIZE);
+  /** The piece's size; the buffer grows to it as bytes arrive, so a claimed size costs nothing until sent. */
+  private size = LEAD_SIZE;
   private filled = 0;
   /** Bytes seen so far. */
   private offset = 0;
@@ -95,12 +99,13 @@ export class RpmInspector {
         this.offset += chunk.length - pos;
         return;
       }
-      const n = Math.min(this.buffer.length - this.filled, chunk.length - pos);
+      const n = Math.min(this.size - this.filled, chunk.length - pos);
+      if (this.filled + n > this.buffer.length) this.grow(this.filled + n);
       this.buffer.set(chunk.subarray(pos, pos + n), this.filled);
       this.filled += n;
       this.offset += n;
       pos += n;
-      if (this.filled === this.buffer.length) this.advance();
+      if (this.filled === this.size) this.advance();
     }
   }
 
@@ -134,8 +139,16 @@ export class RpmInspector {
 
   private expect(stage: Stage, size: number): void {
     this.stage = stage;
-    this.buffer = new Uint8Array(size);
+    this.size = size;
+    this.buffer = new Uint8Array(Math.min(size, INITIAL_BUFFER));
     this.filled = 0;
+  }
+
+  /** Room for `needed` bytes: doubling, so the copies add up to less than the piece's size. */
+  private grow(needed: number): void {
+    const bigger = new Uint8Array(Math.min(this.size, Math.max(needed, 2 * this.buffer.length)));
+    bigger.set(this.buffer.subarray(0, this.filled));
+    this.buffer = bigger;
   }
 
   private toHeader(): void {

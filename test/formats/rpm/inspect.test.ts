@@ -508,6 +508,18 @@ describe('work in proportion to the input', () => {
 });
 
 describe('memory', () => {
+  test('a header is held as its bytes arrive, not allocated at the size its intro claims', () => {
+    const inspector = new RpmInspector();
+    inspector.push(assembleRpm({ header: minimalHeader() }).subarray(0, 96 + 8));
+    const intro = new Uint8Array(8);
+    new DataView(intro.buffer).setUint32(0, 1);
+    new DataView(intro.buffer).setUint32(4, 32 * 1024 * 1024 - 16);
+    const before = process.memoryUsage().arrayBuffers;
+    inspector.push(intro);
+    inspector.push(new Uint8Array(100));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+  });
+
   test('a 200 MiB payload streams through without being buffered', () => {
     const size = 200 * 1024 * 1024;
     const header = minimalHeader();
