@@ -16,8 +16,8 @@ import { RPM_LIMITS, checkCount, checkDependency, checkedLength, format } from '
 export type RpmInfo = Omit<RpmRecord, 'sha256' | 'location' | 'key' | 'fileTime' | 'packageSize'>;
 
 const LEAD_SIZE = 96;
-/** What a header's buffer starts at before it grows; most main headers of real packages fit. */
-const INITIAL_BUFFER = 64 * 1024;
+/** What a header's buffer starts at before it grows; the main headers of most real packages fit. */
+const INITIAL_BUFFER = 256 * 1024;
 const LEAD_MAGIC = [0xed, 0xab, 0xee, 0xdb];
 /** The lead's signature_type for "a header-structured signature follows", the only kind rpm reads. */
 const HEADER_SIGNATURE = 5;
@@ -202,7 +202,7 @@ const VERSION = /^[A-Za-z0-9._+%{}~^]+$/;
 const ARCH = /^[A-Za-z0-9_]+$/;
 
 function recordOf(signature: RpmHeader, h: RpmHeader, headerStart: number, headerEnd: number): RpmInfo {
-  const text = (tag: number, max: number = RPM_LIMITS.lineLength) => checkedLength(`tag ${h.describe(tag)}`, h.string(tag) ?? '', max);
+  const text = (tag: number, max: number = RPM_LIMITS.lineLength) => checkedLength(h.string(tag) ?? '', max, () => `tag ${h.describe(tag)}`);
   // rpm's own test (headerIsSource) is the missing SOURCERPM; createrepo_c looks for SOURCEPACKAGE.
   const source = h.has(TAG.SOURCEPACKAGE) || !h.has(TAG.SOURCERPM);
   const name = identity(h, TAG.NAME, 'name', NAME);
@@ -210,7 +210,7 @@ function recordOf(signature: RpmHeader, h: RpmHeader, headerStart: number, heade
   const release = identity(h, TAG.RELEASE, 'release', VERSION);
   const arch = identity(h, TAG.ARCH, 'arch', ARCH);
   // The file name it is stored and served under, which filesystems cap at 255 bytes (NAME_MAX).
-  checkedLength('the file name name-version-release.arch.rpm', `${name}-${version}-${release}.${source ? 'src' : arch}.rpm`, 255);
+  checkedLength(`${name}-${version}-${release}.${source ? 'src' : arch}.rpm`, 255, () => 'the file name name-version-release.arch.rpm');
   const fileList = files(h);
   return {
     name,
@@ -294,8 +294,8 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
     }
     names.forEach((name, i) => {
       const evr = versions?.[i] ?? '';
-      checkDependency(`dependency ${JSON.stringify(name.slice(0, 40))} (tag ${h.describe(nameTag)})`, name);
-      checkedLength(`the version of dependency ${JSON.stringify(name.slice(0, 40))}`, evr, RPM_LIMITS.lineLength);
+      checkDependency(name, () => `dependency ${JSON.stringify(name.slice(0, 40))}… (tag ${h.describe(nameTag)})`);
+      checkedLength(evr, RPM_LIMITS.lineLength, () => `the version of dependency ${JSON.stringify(name.slice(0, 40))}`);
       take({ name, bits: flags?.[i] ?? 0, evr });
     });
   };
@@ -420,7 +420,7 @@ function files(h: RpmHeader): RpmFile[] {
   // Checked as the list is made: a long directory name shared by many files multiplies.
   let total = 0;
   const checked = (path: string) => {
-    total += checkedLength(`the file path ${JSON.stringify(path.slice(0, 80))}…`, path, RPM_LIMITS.pathLength).length;
+    total += checkedLength(path, RPM_LIMITS.pathLength, () => `the file path ${JSON.stringify(path.slice(0, 80))}…`).length;
     if (total > RPM_LIMITS.pathsTotal) {
       throw badPackage('file-list-too-large', `the file paths add up to more than ${format(RPM_LIMITS.pathsTotal)} characters, the limit for one package`);
     }
@@ -472,8 +472,8 @@ function changelogs(h: RpmHeader): RpmChangelogEntry[] {
   const bodies = h.strings(TAG.CHANGELOGTEXT, CHANGELOG_LIMIT) ?? [];
   const kept = dates.map((date, i) => ({
     date,
-    author: checkedLength(`changelog author ${i}`, trimAuthor(authors[i]!), RPM_LIMITS.lineLength),
-    text: checkedLength(`changelog entry ${i}`, bodies[i]!, RPM_LIMITS.textLength),
+    author: checkedLength(trimAuthor(authors[i]!), RPM_LIMITS.lineLength, () => `changelog author ${i}`),
+    text: checkedLength(bodies[i]!, RPM_LIMITS.textLength, () => `changelog entry ${i}`),
   }));
   let last = 0;
   kept.forEach(({ date }, i) => {

@@ -36,15 +36,15 @@ export function checkCount(code: string, what: string, count: number, max: numbe
   if (count > max) throw badPackage(code, `the package has ${format(count)} ${what}, over the limit of ${format(max)}`);
 }
 
-/** `value` itself, once its length is within `max`. */
-export function checkedLength(what: string, value: string, max: number): string {
-  if (value.length > max) throw badPackage('field-too-long', `${what} is ${format(value.length)} characters long, over the limit of ${format(max)}`);
+/** `value` itself, once its length is within `max`; `what` names it, made only for the message. */
+export function checkedLength(value: string, max: number, what: () => string): string {
+  if (value.length > max) throw badPackage('field-too-long', `${what()} is ${format(value.length)} characters long, over the limit of ${format(max)}`);
   return value;
 }
 
 /** A dependency name of bounded length and nesting. */
-export function checkDependency(what: string, name: string): void {
-  checkedLength(what, name, RPM_LIMITS.lineLength);
+export function checkDependency(name: string, what: () => string): void {
+  checkedLength(name, RPM_LIMITS.lineLength, what);
   let depth = 0;
   let deepest = 0;
   for (let i = 0; i < name.length; i++) {
@@ -53,6 +53,6 @@ export function checkDependency(what: string, name: string): void {
     else if (c === 0x29 && depth > 0) depth--;
   }
   if (deepest > RPM_LIMITS.dependencyDepth) {
-    throw badPackage('dependency-too-deep', `${what} nests ${deepest} parentheses deep, over the limit of ${RPM_LIMITS.dependencyDepth}`);
+    throw badPackage('dependency-too-deep', `${what()} nests ${deepest} parentheses deep, over the limit of ${RPM_LIMITS.dependencyDepth}`);
   }
 }
