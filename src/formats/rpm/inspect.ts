@@ -282,16 +282,16 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
   const out: Dependencies = { provides: [], requires: [], conflicts: [], obsoletes: [], recommends: [], suggests: [], supplements: [], enhances: [] };
   let total = 0;
   const read = (nameTag: number, flagsTag: number, versionTag: number, take: (raw: RawDependency) => void) => {
-    total += h.count(nameTag) ?? 0;
+    const count = h.count(nameTag) ?? 0;
+    total += count;
     checkCount('too-many-dependencies', 'dependencies', total, RPM_LIMITS.dependencies);
+    for (const [what, tag] of [['flags', flagsTag], ['versions', versionTag]] as const) {
+      const other = h.count(tag);
+      if (other !== undefined && other !== count) throw badPackage('bad-dependencies', `tag ${h.describe(nameTag)} has ${count} names but ${other} ${what}`);
+    }
     const names = h.strings(nameTag) ?? [];
     const flags = h.numbers(flagsTag);
     const versions = h.strings(versionTag);
-    for (const [what, list] of [['flags', flags], ['versions', versions]] as const) {
-      if (list && list.length !== names.length) {
-        throw badPackage('bad-dependencies', `tag ${h.describe(nameTag)} has ${names.length} names but ${list.length} ${what}`);
-      }
-    }
     names.forEach((name, i) => {
       const evr = versions?.[i] ?? '';
       checkDependency(name, () => `dependency ${JSON.stringify(name.slice(0, 40))}… (tag ${h.describe(nameTag)})`);
@@ -416,7 +416,20 @@ export function splitEvr(evr: string): { epoch?: string; version?: string; relea
 
 /** The file list: directory + base names (or, before rpm 4, whole names), typed by mode and flags. */
 function files(h: RpmHeader): RpmFile[] {
-  checkCount('too-many-files', 'files', h.count(TAG.BASENAMES) ?? h.count(TAG.OLDFILENAMES) ?? 0, RPM_LIMITS.files);
+  // Counts first: the lists that must match the file count are decoded only once they do.
+  const count = h.count(TAG.BASENAMES) ?? h.count(TAG.OLDFILENAMES) ?? 0;
+  checkCount('too-many-files', 'files', count, RPM_LIMITS.files);
+  checkCount('too-many-files', 'directories', h.count(TAG.DIRNAMES) ?? 0, RPM_LIMITS.files);
+  // Modes and flags may be missing; base names need their directory indexes.
+  const lists: [string, number, number][] = [
+    ['file modes', TAG.FILEMODES, count],
+    ['file flags', TAG.FILEFLAGS, count],
+    ...(h.has(TAG.BASENAMES) ? [['directory indexes', TAG.DIRINDEXES, 0] as [string, number, number]] : []),
+  ];
+  for (const [what, tag, missing] of lists) {
+    const other = h.count(tag) ?? missing;
+    if (other !== count) throw badPackage('bad-file-list', `${count} files but ${other} ${what}`);
+  }
   // Checked as the list is made: a long directory name shared by many files multiplies.
   let total = 0;
   const checked = (path: string) => {
@@ -431,9 +444,6 @@ function files(h: RpmHeader): RpmFile[] {
   if (basenames) {
     const dirnames = h.strings(TAG.DIRNAMES) ?? [];
     const dirindexes = h.numbers(TAG.DIRINDEXES) ?? [];
-    if (dirindexes.length !== basenames.length) {
-      throw badPackage('bad-file-list', `${basenames.length} file names but ${dirindexes.length} directory indexes`);
-    }
     paths = basenames.map((base, i) => {
       const dir = dirnames[dirindexes[i]!];
       if (dir === undefined) {
@@ -446,9 +456,6 @@ function files(h: RpmHeader): RpmFile[] {
   }
   const modes = h.numbers(TAG.FILEMODES);
   const flags = h.numbers(TAG.FILEFLAGS);
-  for (const [what, list] of [['modes', modes], ['flags', flags]] as const) {
-    if (list && list.length !== paths.length) throw badPackage('bad-file-list', `${paths.length} files but ${list.length} file ${what}`);
-  }
   return paths.map((path, i) => {
     if (((modes?.[i] ?? 0) & S_IFMT) === S_IFDIR) return { path, type: 'dir' };
     if ((flags?.[i] ?? 0) & FILE_GHOST) return { path, type: 'ghost' };

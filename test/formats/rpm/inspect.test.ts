@@ -499,6 +499,26 @@ describe('work in proportion to the input', () => {
     expect(performance.now() - start).toBeLessThan(1000);
   });
 
+  // Lists that must match another's length are compared by their counts before any is decoded.
+  test.each([
+    ['15 Mi file modes for one file', [TAG.FILEMODES, ['int16', new Array<number>(15 * 1024 * 1024).fill(0)]], 'bad-file-list'],
+    ['8 Mi directory indexes for one file', [TAG.DIRINDEXES, ['int32', new Array<number>(8 * 1024 * 1024 - 64).fill(0)]], 'bad-file-list'],
+    ['16 Mi directory names', [TAG.DIRNAMES, ['strings', new Array<string>(16 * 1024 * 1024 - 64).fill('')]], 'too-many-files'],
+    ['8 Mi flags for one require', [TAG.REQUIREFLAGS, ['int32', new Array<number>(8 * 1024 * 1024 - 64).fill(0)]], 'bad-dependencies'],
+  ] as const)('%s: refused without decoding them', async (_, tag, code) => {
+    const fileTags: HeaderTags = [
+      [TAG.DIRINDEXES, ['int32', [0]]],
+      [TAG.BASENAMES, ['strings', ['f']]],
+      [TAG.DIRNAMES, ['strings', ['/']]],
+      [TAG.REQUIRENAME, ['strings', ['r']]],
+    ];
+    const header: HeaderTags = [...minimalHeader(), ...fileTags.filter(([t]) => t !== tag[0]), tag as HeaderTags[number]];
+    const bytes = assembleRpm({ header });
+    const start = performance.now();
+    expect((await failure(bytes)).code).toBe(code);
+    expect(performance.now() - start).toBeLessThan(150);
+  });
+
   test('the largest header allowed, one string array of 32 Mi empty strings, is checked in one pass', async () => {
     const bytes = overlappingStringsRpm(1, 32 * 1024 * 1024 - 16);
     const start = performance.now();
