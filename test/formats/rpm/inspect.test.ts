@@ -474,6 +474,20 @@ describe('work in proportion to the input', () => {
     expect(await query(apart, '%{NAME}')).toBe('tiny');
   });
 
+  test('rpm reads 32 signature header entries and refuses 33, as the inspector does', async () => {
+    const header = minimalHeader();
+    const signature = (n: number): HeaderTags => [[SIGTAG.SIZE, ['int32', [rpmHeader(header).length]]], ...Array.from({ length: n - 1 }, (_, i): HeaderTags[number] => [2000 + i, ['bin', new Uint8Array(4)]])];
+    const file = path.join(dir, 'signature-entries.rpm');
+    await writeFile(file, assembleRpm({ signature: signature(32), header }));
+    expect(inspect(await readFile(file)).name).toBe('tiny');
+    expect(await query(file, '%{NAME}')).toBe('tiny');
+    await writeFile(file, assembleRpm({ signature: signature(33), header }));
+    expect((await failure(await readFile(file))).code).toBe('too-many-entries');
+    const refused = await run('rpm', ['-qp', file]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/no\. of tags\(33\) out of range/);
+  });
+
   // Each entry claims all 16 Mi strings of the store: read one by one, that is 128 Mi steps.
   test('string arrays that claim the same 16 MiB of NUL bytes are refused at the second entry', async () => {
     const bytes = overlappingStringsRpm(8, 16 * 1024 * 1024);
