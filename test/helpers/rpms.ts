@@ -306,7 +306,11 @@ export interface RpmParts {
 
 /** A whole .rpm from its parts. */
 export function assembleRpm(parts: RpmParts): Uint8Array {
-  const header = rpmHeader(parts.header);
+  return packageAround(rpmHeader(parts.header), parts);
+}
+
+/** Lead, signature header and padding before the main header bytes given, then the payload. */
+function packageAround(header: Uint8Array, parts: Omit<RpmParts, 'header'>): Uint8Array {
   const payload = parts.payload ?? new Uint8Array(0);
   const signature = rpmHeader(parts.signature ?? [[SIGTAG.SIZE, ['int32', [header.length + payload.length]]]]);
   const lead = new DataView(new ArrayBuffer(96));
@@ -318,6 +322,27 @@ export function assembleRpm(parts: RpmParts): Uint8Array {
   lead.setUint16(78, parts.lead?.signatureType ?? 5);
   const padding = new Uint8Array((8 - (signature.length % 8)) % 8);
   return concat(new Uint8Array(lead.buffer), signature, padding, header, payload);
+}
+
+/**
+ * A package whose main header has `entries` STRING_ARRAY entries (of tags rpm does not know), each
+ * claiming every string of the same store of `storeSize` NUL bytes: a reader that walks each
+ * entry's strings on its own does entries × storeSize steps. rpm refuses entries whose data
+ * overlap.
+ */
+export function overlappingStringsRpm(entries: number, storeSize: number): Uint8Array {
+  const header = new Uint8Array(INTRO + entries * ENTRY + storeSize);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, 0x8eade801);
+  view.setUint32(8, entries);
+  view.setUint32(12, storeSize);
+  for (let k = 0; k < entries; k++) {
+    const at = INTRO + k * ENTRY;
+    view.setUint32(at, 20_000 + k);
+    view.setUint32(at + 4, 8);
+    view.setUint32(at + 12, storeSize);
+  }
+  return packageAround(header, {});
 }
 
 /** Where the pieces of a well-formed .rpm are (test-side reader, to edit real files). */
@@ -366,6 +391,15 @@ function headerWith(tag: number, data: TagData | undefined): HeaderTags {
   return minimalHeader().flatMap(([t, d]): HeaderTags => (t !== tag ? [[t, d]] : data ? [[t, data]] : []));
 }
 
+/** `minimalHeader()` and two string arrays of tags rpm does not know, the first at entry 5. */
+export function withUnknownStrings(): HeaderTags {
+  return [...minimalHeader(), [20_000, ['strings', ['a', 'b']]], [20_001, ['strings', ['c']]]];
+}
+
+function u32At(bytes: Uint8Array, at: number): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at);
+}
+
 /** The main header's index entry k, field at +0 tag, +4 type, +8 offset, +12 count, in an assembled package. */
 function entryField(bytes: Uint8Array, k: number, field: 0 | 4 | 8 | 12): number {
   return rpmLayout(bytes).headerStart + INTRO + k * ENTRY + field;
@@ -404,6 +438,9 @@ export function malformedRpms(): MalformedRpm[] {
     ['bytes after the payload', editReal((b) => concat(b, new Uint8Array(3))), 'trailing-data'],
     ['signature header of 64 MiB', editReal((b) => withU32(b, 96 + 12, 64 * 1024 * 1024)), 'header-too-large'],
     ['main header of 3 million entries', editReal((b) => withU32(b, rpmLayout(b).headerStart + 8, 3_000_000)), 'header-too-large'],
+    ['signature header of 33 entries (rpm allows 32)', editReal((b) => withU32(b, 96 + 8, 33)), 'too-many-entries'],
+    ['main header of 70,000 entries (rpm allows 65,535)', editReal((b) => withU32(b, rpmLayout(b).headerStart + 8, 70_000)), 'too-many-entries'],
+    ['two entries over the same strings', assembled(withUnknownStrings(), (b) => withU32(b, entryField(b, 6, 8), u32At(b, entryField(b, 5, 8)))), 'overlapping-data'],
     ['main header without entries', editReal((b) => withU32(b, rpmLayout(b).headerStart + 8, 0)), 'empty-header'],
     ['entry offset past the store', assembled(minimalHeader(), (b) => withU32(b, entryField(b, 0, 8), 1 << 20)), 'index-out-of-range'],
     ['int32 array running past the store', assembled([...minimalHeader(), [TAG.SIZE, ['int32', [1]]]], (b) => withU32(b, entryField(b, 5, 12), 1000)), 'index-out-of-range'],
@@ -446,4 +483,84 @@ export function malformedRpms(): MalformedRpm[] {
     ['changelog times without texts', assembled([...minimalHeader(), [TAG.CHANGELOGTIME, ['int32', [1]]], [TAG.CHANGELOGNAME, ['strings', ['me']]]]), 'bad-changelog'],
   ];
   return cases.map(([name, bytes, code]) => ({ name, bytes, code }));
+}
+
+// --- Packages at and over the repodata limits (src/formats/rpm/limits.ts) ----------------------
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** A rich dependency `depth` parentheses deep: (d or (d or … d)). */
+export function nestedDependency(depth: number): string {
+  return '(d or '.repeat(depth) + 'd' + ')'.repeat(depth);
+}
+
+/** Files in the directory `dir` (ending in a slash): `count` of them, or those named. */
+function filesIn(dir: string, files: number | string[]): HeaderTags {
+  const names = typeof files === 'number' ? Array.from({ length: files }, (_, i) => i.toString(36)) : files;
+  return [
+    [TAG.DIRINDEXES, ['int32', new Array<number>(names.length).fill(0)]],
+    [TAG.BASENAMES, ['strings', names]],
+    [TAG.DIRNAMES, ['strings', [dir]]],
+  ];
+}
+
+/** Unversioned requires, as the header holds them. */
+function requiresOf(names: string[], versions: string[] = names.map(() => '')): HeaderTags {
+  return [
+    [TAG.REQUIREFLAGS, ['int32', names.map((_, i) => (versions[i] ? 8 : 0))]],
+    [TAG.REQUIRENAME, ['strings', names]],
+    [TAG.REQUIREVERSION, ['strings', versions]],
+  ];
+}
+
+/** `minimalHeader()` with the NAME given and `extra` tags. */
+function tinyWith(extra: HeaderTags, name = 'tiny'): HeaderTags {
+  return [...minimalHeader().map(([t, d]): [number, TagData] => (t === TAG.NAME ? [t, ['string', name]] : [t, d])), ...extra];
+}
+
+/**
+ * A package at every limit at once: description, summary and changelog text of the greatest
+ * length (with control characters, which repodata drops), a file name of 255 bytes, 1,000,000
+ * files, one path of 4,096 characters, 100,000 dependencies, one 64 parentheses deep, one
+ * name and one version of 64 KiB.
+ */
+export function atLimitsRpm(): Uint8Array {
+  const requires = Array.from({ length: 100_000 - 3 }, (_, i) => `dep${i}`);
+  return assembleRpm({
+    header: tinyWith(
+      [
+        [TAG.SUMMARY, ['string', 's\x01'.repeat(32 * KiB)]],
+        [TAG.DESCRIPTION, ['string', 'd\x0b'.repeat(512 * KiB)]],
+        ...filesIn('/', [...Array.from({ length: 1_000_000 - 1 }, (_, i) => i.toString(36)), 'f'.repeat(4095)]),
+        ...requiresOf([...requires, nestedDependency(64), 'n'.repeat(64 * KiB), 'versioned'], [...requires.map(() => ''), '', '', '1.' + '0'.repeat(64 * KiB - 2)]),
+        [TAG.CHANGELOGTIME, ['int32', [1_700_000_000]]],
+        [TAG.CHANGELOGNAME, ['strings', ['a'.repeat(64 * KiB)]]],
+        [TAG.CHANGELOGTEXT, ['strings', ['t'.repeat(MiB)]]],
+      ],
+      'n'.repeat(255 - '-1.0-1.noarch.rpm'.length),
+    ),
+  });
+}
+
+/** Packages one step over a limit, with the code RpmInspector refuses each with. */
+export function overLimitRpms(): MalformedRpm[] {
+  const cases: [string, HeaderTags, string][] = [
+    ['a summary of 64 KiB and one character', tinyWith([[TAG.SUMMARY, ['string', 's'.repeat(64 * KiB + 1)]]]), 'field-too-long'],
+    ['a description of 1 MiB and one character', tinyWith([[TAG.DESCRIPTION, ['string', 'd'.repeat(MiB + 1)]]]), 'field-too-long'],
+    ['a file name of 256 bytes', tinyWith([], 'n'.repeat(256 - '-1.0-1.noarch.rpm'.length)), 'field-too-long'],
+    ['1,000,001 files', tinyWith(filesIn('/usr/share/many/', 1_000_001)), 'too-many-files'],
+    ['a file path of 4,097 characters', tinyWith(filesIn('/', ['f'.repeat(4096)])), 'field-too-long'],
+    ['10,000 files in a directory named with 4,000 characters (40 million characters of paths)', tinyWith(filesIn(`/${'d'.repeat(3998)}/`, 10_000)), 'file-list-too-large'],
+    ['100,001 dependencies', tinyWith([...requiresOf(Array.from({ length: 50_001 }, (_, i) => `r${i}`)), [TAG.PROVIDENAME, ['strings', Array.from({ length: 50_000 }, (_, i) => `p${i}`)]]]), 'too-many-dependencies'],
+    ['a dependency 65 parentheses deep', tinyWith(requiresOf([nestedDependency(65)])), 'dependency-too-deep'],
+    ['a dependency name of 64 KiB and one character', tinyWith(requiresOf(['n'.repeat(64 * KiB + 1)])), 'field-too-long'],
+    ['a dependency version of 64 KiB and one character', tinyWith(requiresOf(['v'], ['1'.repeat(64 * KiB + 1)])), 'field-too-long'],
+    [
+      'a changelog entry of 1 MiB and one character',
+      tinyWith([[TAG.CHANGELOGTIME, ['int32', [1]]], [TAG.CHANGELOGNAME, ['strings', ['a']]], [TAG.CHANGELOGTEXT, ['strings', ['t'.repeat(MiB + 1)]]]]),
+      'field-too-long',
+    ],
+  ];
+  return cases.map(([name, header, code]) => ({ name, bytes: () => assembleRpm({ header }), code }));
 }

@@ -8,13 +8,16 @@ import { badPackage } from '../../util/errors.js';
 import { INTRO_SIZE, RpmHeader, SIGTAG, TAG, readIntro, type HeaderKind } from './header.js';
 import type { RpmChangelogEntry, RpmDependency, RpmFile, RpmRecord } from './record.js';
 import { isPrimaryFile } from './repodata.js';
-import { rpmvercmp } from './version.js';
+import { compareVersionTokens, versionTokens, type VersionToken } from './version.js';
 import { FailureLatch } from '../../util/failure-latch.js';
+import { RPM_LIMITS, checkCount, checkDependency, checkedLength, format } from './limits.js';
 
 /** What an .rpm says about itself: its record, less what only the caller knows. */
 export type RpmInfo = Omit<RpmRecord, 'sha256' | 'location' | 'key' | 'fileTime' | 'packageSize'>;
 
 const LEAD_SIZE = 96;
+/** What a header's buffer starts at before it grows; the main headers of most real packages fit. */
+const INITIAL_BUFFER = 256 * 1024;
 const LEAD_MAGIC = [0xed, 0xab, 0xee, 0xdb];
 /** The lead's signature_type for "a header-structured signature follows", the only kind rpm reads. */
 const HEADER_SIGNATURE = 5;
@@ -54,6 +57,8 @@ export class RpmInspector {
   private stage: Stage = 'lead';
   /** The piece being collected: the lead, a header intro or body, or the padding. */
   private buffer = new Uint8Array(LEAD_SIZE);
+  /** The piece's size; the buffer grows to it as bytes arrive, so a claimed size costs nothing until sent. */
+  private size = LEAD_SIZE;
   private filled = 0;
   /** Bytes seen so far. */
   private offset = 0;
@@ -94,12 +99,13 @@ export class RpmInspector {
         this.offset += chunk.length - pos;
         return;
       }
-      const n = Math.min(this.buffer.length - this.filled, chunk.length - pos);
+      const n = Math.min(this.size - this.filled, chunk.length - pos);
+      if (this.filled + n > this.buffer.length) this.grow(this.filled + n);
       this.buffer.set(chunk.subarray(pos, pos + n), this.filled);
       this.filled += n;
       this.offset += n;
       pos += n;
-      if (this.filled === this.buffer.length) this.advance();
+      if (this.filled === this.size) this.advance();
     }
   }
 
@@ -133,8 +139,16 @@ export class RpmInspector {
 
   private expect(stage: Stage, size: number): void {
     this.stage = stage;
-    this.buffer = new Uint8Array(size);
+    this.size = size;
+    this.buffer = new Uint8Array(Math.min(size, INITIAL_BUFFER));
     this.filled = 0;
+  }
+
+  /** Room for `needed` bytes: doubling, so the copies add up to less than the piece's size. */
+  private grow(needed: number): void {
+    const bigger = new Uint8Array(Math.min(this.size, Math.max(needed, 2 * this.buffer.length)));
+    bigger.set(this.buffer.subarray(0, this.filled));
+    this.buffer = bigger;
   }
 
   private toHeader(): void {
@@ -188,13 +202,15 @@ const VERSION = /^[A-Za-z0-9._+%{}~^]+$/;
 const ARCH = /^[A-Za-z0-9_]+$/;
 
 function recordOf(signature: RpmHeader, h: RpmHeader, headerStart: number, headerEnd: number): RpmInfo {
-  const text = (tag: number) => h.string(tag) ?? '';
+  const text = (tag: number, max: number = RPM_LIMITS.lineLength) => checkedLength(h.string(tag) ?? '', max, () => `tag ${h.describe(tag)}`);
   // rpm's own test (headerIsSource) is the missing SOURCERPM; createrepo_c looks for SOURCEPACKAGE.
   const source = h.has(TAG.SOURCEPACKAGE) || !h.has(TAG.SOURCERPM);
   const name = identity(h, TAG.NAME, 'name', NAME);
   const version = identity(h, TAG.VERSION, 'version', VERSION);
   const release = identity(h, TAG.RELEASE, 'release', VERSION);
   const arch = identity(h, TAG.ARCH, 'arch', ARCH);
+  // The file name it is stored and served under, which filesystems cap at 255 bytes (NAME_MAX).
+  checkedLength(`${name}-${version}-${release}.${source ? 'src' : arch}.rpm`, 255, () => 'the file name name-version-release.arch.rpm');
   const fileList = files(h);
   return {
     name,
@@ -204,7 +220,7 @@ function recordOf(signature: RpmHeader, h: RpmHeader, headerStart: number, heade
     arch: source ? 'src' : arch,
     source,
     summary: text(TAG.SUMMARY),
-    description: text(TAG.DESCRIPTION),
+    description: text(TAG.DESCRIPTION, RPM_LIMITS.textLength),
     packager: text(TAG.PACKAGER),
     url: text(TAG.URL),
     license: text(TAG.LICENSE),
@@ -264,16 +280,24 @@ interface RawDependency {
  */
 function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
   const out: Dependencies = { provides: [], requires: [], conflicts: [], obsoletes: [], recommends: [], suggests: [], supplements: [], enhances: [] };
+  let total = 0;
   const read = (nameTag: number, flagsTag: number, versionTag: number, take: (raw: RawDependency) => void) => {
+    const count = h.count(nameTag) ?? 0;
+    total += count;
+    checkCount('too-many-dependencies', 'dependencies', total, RPM_LIMITS.dependencies);
+    for (const [what, tag] of [['flags', flagsTag], ['versions', versionTag]] as const) {
+      const other = h.count(tag);
+      if (other !== undefined && other !== count) throw badPackage('bad-dependencies', `tag ${h.describe(nameTag)} has ${count} names but ${other} ${what}`);
+    }
     const names = h.strings(nameTag) ?? [];
     const flags = h.numbers(flagsTag);
     const versions = h.strings(versionTag);
-    for (const [what, list] of [['flags', flags], ['versions', versions]] as const) {
-      if (list && list.length !== names.length) {
-        throw badPackage('bad-dependencies', `tag ${h.describe(nameTag)} has ${names.length} names but ${list.length} ${what}`);
-      }
-    }
-    names.forEach((name, i) => take({ name, bits: flags?.[i] ?? 0, evr: versions?.[i] ?? '' }));
+    names.forEach((name, i) => {
+      const evr = versions?.[i] ?? '';
+      checkDependency(name, () => `dependency ${JSON.stringify(name.slice(0, 40))}… (tag ${h.describe(nameTag)})`);
+      checkedLength(evr, RPM_LIMITS.lineLength, () => `the version of dependency ${JSON.stringify(name.slice(0, 40))}`);
+      take({ name, bits: flags?.[i] ?? 0, evr });
+    });
   };
   /** The dependency as primary.xml lists it, or undefined for a bad epoch. */
   const entry = ({ name, bits, evr }: RawDependency): RpmDependency | undefined => {
@@ -304,7 +328,7 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
   const ownFiles = new Set(files.map((f) => f.path));
   /** The last require kept of each name: its comparison, version string and pre. */
   const lastRequire = new Map<string, string>();
-  let libc: RpmDependency | undefined;
+  let libc: { dep: RpmDependency; rank: LibcRank } | undefined;
   read(TAG.REQUIRENAME, TAG.REQUIREFLAGS, TAG.REQUIREVERSION, (raw) => {
     const { name, bits } = raw;
     if (name.startsWith('rpmlib(')) return;
@@ -321,13 +345,14 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
     }
     if (pre) dep.pre = true;
     if (name.startsWith('libc.so.6')) {
-      if (!libc || libcIsHigher(libc.name, name)) libc = dep;
+      const rank = libcRank(name);
+      if (!libc || libcIsHigher(libc.rank, rank)) libc = { dep, rank };
       return;
     }
     out.requires.push(dep);
     lastRequire.set(name, key);
   });
-  if (libc) out.requires.push(libc);
+  if (libc) out.requires.push(libc.dep);
 
   read(TAG.SUGGESTNAME, TAG.SUGGESTFLAGS, TAG.SUGGESTVERSION, into(out.suggests));
   read(TAG.ENHANCENAME, TAG.ENHANCEFLAGS, TAG.ENHANCEVERSION, into(out.enhances));
@@ -339,29 +364,33 @@ function dependencies(h: RpmHeader, files: readonly RpmFile[]): Dependencies {
 }
 
 /**
- * createrepo_c's cr_compare_dependency for two `libc.so.6…` names: whether `candidate` has the
- * higher symbol version. That is the text inside the first parentheses from its first digit on,
- * compared with rpmvercmp; a name without it (no parentheses, empty ones, no digit before the
- * closing one) is lower than one with it. Ties, and the cases createrepo_c calls errors, keep
- * the first.
+ * How createrepo_c's cr_compare_dependency ranks a `libc.so.6…` name: by the text inside its
+ * first parentheses from its first digit on (level 4), compared with rpmvercmp. Names without it
+ * rank lower, in steps: no parentheses, no closing one, empty ones, no digit before the closing
+ * one. Made once per name, so that finding the highest of many is linear.
  */
-function libcIsHigher(kept: string, candidate: string): boolean {
-  const open1 = kept.indexOf('(');
-  const open2 = candidate.indexOf('(');
-  if (open1 < 0 || open2 < 0) return open1 < 0 && open2 >= 0;
-  const close1 = kept.indexOf(')', open1);
-  const close2 = candidate.indexOf(')', open2);
-  if (close1 < 0 || close2 < 0) return close1 < 0 && close2 >= 0;
-  if (close1 === open1 + 1 || close2 === open2 + 1) return close1 === open1 + 1 && close2 !== open2 + 1;
+interface LibcRank {
+  level: 0 | 1 | 2 | 3 | 4;
+  version: VersionToken[];
+}
+
+function libcRank(name: string): LibcRank {
+  const open = name.indexOf('(');
+  if (open < 0) return { level: 0, version: [] };
+  const close = name.indexOf(')', open);
+  if (close < 0) return { level: 1, version: [] };
+  if (close === open + 1) return { level: 2, version: [] };
   // The first digit after the opening parenthesis, possibly past the closing one.
-  const digit = (name: string, open: number) => {
-    const at = name.slice(open + 1).search(/[0-9]/);
-    return at < 0 ? name.length : open + 1 + at;
-  };
-  const from1 = digit(kept, open1);
-  const from2 = digit(candidate, open2);
-  if (from1 > close1 || from2 > close2) return from1 > close1 && from2 <= close2;
-  return rpmvercmp(kept.slice(from1, close1), candidate.slice(from2, close2)) < 0;
+  const at = name.slice(open + 1).search(/[0-9]/);
+  const from = at < 0 ? name.length : open + 1 + at;
+  if (from > close) return { level: 3, version: [] };
+  return { level: 4, version: versionTokens(name.slice(from, close)) };
+}
+
+/** Whether `candidate` ranks higher; ties, and the cases createrepo_c calls errors, keep the first. */
+function libcIsHigher(kept: LibcRank, candidate: LibcRank): boolean {
+  if (kept.level !== candidate.level) return candidate.level > kept.level;
+  return kept.level === 4 && compareVersionTokens(kept.version, candidate.version) < 0;
 }
 
 /**
@@ -387,29 +416,46 @@ export function splitEvr(evr: string): { epoch?: string; version?: string; relea
 
 /** The file list: directory + base names (or, before rpm 4, whole names), typed by mode and flags. */
 function files(h: RpmHeader): RpmFile[] {
+  // Counts first: the lists that must match the file count are decoded only once they do.
+  const count = h.count(TAG.BASENAMES) ?? h.count(TAG.OLDFILENAMES) ?? 0;
+  checkCount('too-many-files', 'files', count, RPM_LIMITS.files);
+  checkCount('too-many-files', 'directories', h.count(TAG.DIRNAMES) ?? 0, RPM_LIMITS.files);
+  // Modes and flags may be missing; base names need their directory indexes.
+  const lists: [string, number, number][] = [
+    ['file modes', TAG.FILEMODES, count],
+    ['file flags', TAG.FILEFLAGS, count],
+    ...(h.has(TAG.BASENAMES) ? [['directory indexes', TAG.DIRINDEXES, 0] as [string, number, number]] : []),
+  ];
+  for (const [what, tag, missing] of lists) {
+    const other = h.count(tag) ?? missing;
+    if (other !== count) throw badPackage('bad-file-list', `${count} files but ${other} ${what}`);
+  }
+  // Checked as the list is made: a long directory name shared by many files multiplies.
+  let total = 0;
+  const checked = (path: string) => {
+    total += checkedLength(path, RPM_LIMITS.pathLength, () => `the file path ${JSON.stringify(path.slice(0, 80))}…`).length;
+    if (total > RPM_LIMITS.pathsTotal) {
+      throw badPackage('file-list-too-large', `the file paths add up to more than ${format(RPM_LIMITS.pathsTotal)} characters, the limit for one package`);
+    }
+    return path;
+  };
   let paths: string[];
   const basenames = h.strings(TAG.BASENAMES);
   if (basenames) {
     const dirnames = h.strings(TAG.DIRNAMES) ?? [];
     const dirindexes = h.numbers(TAG.DIRINDEXES) ?? [];
-    if (dirindexes.length !== basenames.length) {
-      throw badPackage('bad-file-list', `${basenames.length} file names but ${dirindexes.length} directory indexes`);
-    }
     paths = basenames.map((base, i) => {
       const dir = dirnames[dirindexes[i]!];
       if (dir === undefined) {
         throw badPackage('bad-file-list', `file ${JSON.stringify(base)} is in directory ${dirindexes[i]} of ${dirnames.length}`);
       }
-      return dir + base;
+      return checked(dir + base);
     });
   } else {
-    paths = h.strings(TAG.OLDFILENAMES) ?? [];
+    paths = (h.strings(TAG.OLDFILENAMES) ?? []).map(checked);
   }
   const modes = h.numbers(TAG.FILEMODES);
   const flags = h.numbers(TAG.FILEFLAGS);
-  for (const [what, list] of [['modes', modes], ['flags', flags]] as const) {
-    if (list && list.length !== paths.length) throw badPackage('bad-file-list', `${paths.length} files but ${list.length} file ${what}`);
-  }
   return paths.map((path, i) => {
     if (((modes?.[i] ?? 0) & S_IFMT) === S_IFDIR) return { path, type: 'dir' };
     if ((flags?.[i] ?? 0) & FILE_GHOST) return { path, type: 'ghost' };
@@ -423,13 +469,19 @@ function files(h: RpmHeader): RpmFile[] {
  * entries of the same second told apart by moving the earlier-listed (newer) ones a second later each.
  */
 function changelogs(h: RpmHeader): RpmChangelogEntry[] {
-  const times = h.numbers(TAG.CHANGELOGTIME) ?? [];
-  const names = h.strings(TAG.CHANGELOGNAME) ?? [];
-  const texts = h.strings(TAG.CHANGELOGTEXT) ?? [];
-  if (names.length !== times.length || texts.length !== times.length) {
-    throw badPackage('bad-changelog', `the changelog has ${times.length} times, ${names.length} authors and ${texts.length} texts`);
+  const [times, names, texts] = [TAG.CHANGELOGTIME, TAG.CHANGELOGNAME, TAG.CHANGELOGTEXT].map((tag) => h.count(tag) ?? 0) as [number, number, number];
+  if (names !== times || texts !== times) {
+    throw badPackage('bad-changelog', `the changelog has ${times} times, ${names} authors and ${texts} texts`);
   }
-  const kept = times.slice(0, CHANGELOG_LIMIT).map((date, i) => ({ date, author: trimAuthor(names[i]!), text: texts[i]! }));
+  // Only the entries kept are decoded: long-lived packages carry thousands.
+  const dates = h.numbers(TAG.CHANGELOGTIME, CHANGELOG_LIMIT) ?? [];
+  const authors = h.strings(TAG.CHANGELOGNAME, CHANGELOG_LIMIT) ?? [];
+  const bodies = h.strings(TAG.CHANGELOGTEXT, CHANGELOG_LIMIT) ?? [];
+  const kept = dates.map((date, i) => ({
+    date,
+    author: checkedLength(trimAuthor(authors[i]!), RPM_LIMITS.lineLength, () => `changelog author ${i}`),
+    text: checkedLength(bodies[i]!, RPM_LIMITS.textLength, () => `changelog entry ${i}`),
+  }));
   let last = 0;
   kept.forEach(({ date }, i) => {
     if (date !== last) {

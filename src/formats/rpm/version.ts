@@ -10,6 +10,40 @@ export function formatEvr(r: Evr): string {
   return `${r.epoch === '0' || r.epoch === '' ? '' : `${r.epoch}:`}${r.version}-${r.release}`;
 }
 
+/** A piece of a version as rpmvercmp reads it: `~`, `^`, a run of digits (without its leading zeros) or of letters. */
+export interface VersionToken {
+  kind: '~' | '^' | 'digits' | 'letters';
+  text: string;
+}
+
+/** A version's tokens; anything else only separates and is dropped. */
+export function versionTokens(s: string): VersionToken[] {
+  const out: VersionToken[] = [];
+  for (let i = 0; i < s.length; ) {
+    const c = s[i]!;
+    if (c === '~' || c === '^') {
+      out.push({ kind: c, text: c });
+      i++;
+      continue;
+    }
+    const inRun = isDigit(s, i) ? isDigit : isAlpha(s, i) ? isAlpha : undefined;
+    if (!inRun) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (inRun(s, end)) end++;
+    if (inRun === isDigit) {
+      while (i < end - 1 && s[i] === '0') i++;
+      out.push({ kind: 'digits', text: s[i] === '0' ? '' : s.slice(i, end) });
+    } else {
+      out.push({ kind: 'letters', text: s.slice(i, end) });
+    }
+    i = end;
+  }
+  return out;
+}
+
 /**
  * Orders two version (or release) strings exactly as rpm's rpmvercmp(): runs of ASCII digits
  * compare as numbers of any length, runs of ASCII letters as bytes, a digit run beats a letter
@@ -17,53 +51,36 @@ export function formatEvr(r: Evr): string {
  * (1.0~rc1 < 1.0); `^` sorts after the end but before anything else (1.0 < 1.0^git1 < 1.0.1).
  */
 export function rpmvercmp(a: string, b: string): -1 | 0 | 1 {
-  if (a === b) return 0;
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    while (i < a.length && isSeparator(a, i)) i++;
-    while (j < b.length && isSeparator(b, j)) j++;
-    const ca = a[i];
-    const cb = b[j];
-    if (ca === '~' || cb === '~') {
-      if (ca !== '~') return 1;
-      if (cb !== '~') return -1;
-      i++;
-      j++;
-      continue;
-    }
-    if (ca === '^' || cb === '^') {
-      if (ca === undefined) return -1;
-      if (cb === undefined) return 1;
-      if (ca !== '^') return 1;
-      if (cb !== '^') return -1;
-      i++;
-      j++;
-      continue;
-    }
-    if (ca === undefined || cb === undefined) break;
+  return a === b ? 0 : compareVersionTokens(versionTokens(a), versionTokens(b));
+}
 
-    const numeric = isDigit(a, i);
-    const inRun = numeric ? isDigit : isAlpha;
-    let endA = i;
-    while (inRun(a, endA)) endA++;
-    let endB = j;
-    while (inRun(b, endB)) endB++;
-    // b has a run of the other kind here: digits are newer than letters.
-    if (endB === j) return numeric ? 1 : -1;
-    let runA = a.slice(i, endA);
-    let runB = b.slice(j, endB);
-    if (numeric) {
-      runA = runA.replace(/^0+/, '');
-      runB = runB.replace(/^0+/, '');
-      if (runA.length !== runB.length) return runA.length > runB.length ? 1 : -1;
+/**
+ * rpmvercmp on tokens. It stops at the first difference, so its work is bounded by the shorter
+ * side: comparing many versions with one, tokenize that one once.
+ */
+export function compareVersionTokens(a: readonly VersionToken[], b: readonly VersionToken[]): -1 | 0 | 1 {
+  let i = 0;
+  for (; ; i++) {
+    const ta = a[i];
+    const tb = b[i];
+    if (ta?.kind === '~' || tb?.kind === '~') {
+      if (ta?.kind !== '~') return 1;
+      if (tb?.kind !== '~') return -1;
+      continue;
     }
-    if (runA !== runB) return runA > runB ? 1 : -1;
-    i = endA;
-    j = endB;
+    if (ta?.kind === '^' || tb?.kind === '^') {
+      if (!ta) return -1;
+      if (!tb) return 1;
+      if (ta.kind !== '^') return 1;
+      if (tb.kind !== '^') return -1;
+      continue;
+    }
+    if (!ta || !tb) return !ta && !tb ? 0 : !ta ? -1 : 1;
+    // Digits are newer than letters.
+    if (ta.kind !== tb.kind) return ta.kind === 'digits' ? 1 : -1;
+    if (ta.kind === 'digits' && ta.text.length !== tb.text.length) return ta.text.length > tb.text.length ? 1 : -1;
+    if (ta.text !== tb.text) return ta.text > tb.text ? 1 : -1;
   }
-  if (i >= a.length && j >= b.length) return 0;
-  return i >= a.length ? -1 : 1;
 }
 
 /** Orders two packages' versions as rpm does: epoch (numerically), then version, then release. */
@@ -71,12 +88,7 @@ export function compareEvr(a: Evr, b: Evr): -1 | 0 | 1 {
   return rpmvercmp(a.epoch || '0', b.epoch || '0') || rpmvercmp(a.version, b.version) || rpmvercmp(a.release, b.release);
 }
 
-/** rpm's ctype is ASCII-only: every other character, UTF-8 or not, is a separator. */
-function isSeparator(s: string, i: number): boolean {
-  const c = s[i]!;
-  return c !== '~' && c !== '^' && !isDigit(s, i) && !isAlpha(s, i);
-}
-
+// rpm's ctype is ASCII-only: every other character, UTF-8 or not, is a separator.
 function isDigit(s: string, i: number): boolean {
   const c = s.charCodeAt(i); // NaN past the end
   return c >= 48 && c <= 57;

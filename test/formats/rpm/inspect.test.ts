@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { SIGTAG, TAG } from '../../../src/formats/rpm/header.js';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { RpmHeader, SIGTAG, TAG } from '../../../src/formats/rpm/header.js';
 import { RpmInspector, splitEvr, type RpmInfo } from '../../../src/formats/rpm/inspect.js';
 import { inChunks } from '../../helpers/bytes.js';
 import { packyardError } from '../../helpers/errors.js';
-import { runOk } from '../../helpers/exec.js';
+import { run, runOk } from '../../helpers/exec.js';
 import {
   DEPENDENCY_KINDS,
   type DependencyKind,
@@ -22,7 +22,9 @@ import {
   createrepoView,
   malformedRpms,
   minimalHeader,
+  overlappingStringsRpm,
   rpmHeader,
+  withUnknownStrings,
   type HeaderTags,
   type RpmSpec,
 } from '../../helpers/rpms.js';
@@ -460,7 +462,107 @@ describe('rejects malformed packages with a precise code', () => {
   });
 });
 
+describe('work in proportion to the input', () => {
+  test('rpm refuses entries whose data overlap, as the inspector does, and reads the same entries laid apart', async () => {
+    const overlapping = path.join(dir, 'overlapping.rpm');
+    await writeFile(overlapping, await malformedRpms().find((c) => c.name === 'two entries over the same strings')!.bytes());
+    const refused = await run('rpm', ['-qp', overlapping]);
+    expect(refused.code, refused.stderr).not.toBe(0);
+    expect(refused.stderr).toMatch(/BAD/);
+    const apart = path.join(dir, 'apart.rpm');
+    await writeFile(apart, assembleRpm({ header: withUnknownStrings() }));
+    expect(await query(apart, '%{NAME}')).toBe('tiny');
+  });
+
+  test('rpm reads 32 signature header entries and refuses 33, as the inspector does', async () => {
+    const header = minimalHeader();
+    const signature = (n: number): HeaderTags => [[SIGTAG.SIZE, ['int32', [rpmHeader(header).length]]], ...Array.from({ length: n - 1 }, (_, i): HeaderTags[number] => [2000 + i, ['bin', new Uint8Array(4)]])];
+    const file = path.join(dir, 'signature-entries.rpm');
+    await writeFile(file, assembleRpm({ signature: signature(32), header }));
+    expect(inspect(await readFile(file)).name).toBe('tiny');
+    expect(await query(file, '%{NAME}')).toBe('tiny');
+    await writeFile(file, assembleRpm({ signature: signature(33), header }));
+    expect((await failure(await readFile(file))).code).toBe('too-many-entries');
+    const refused = await run('rpm', ['-qp', file]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/no\. of tags\(33\) out of range/);
+  });
+
+  // Each entry claims all 16 Mi strings of the store: read one by one, that is 128 Mi steps.
+  test('string arrays that claim the same 16 MiB of NUL bytes are refused at the second entry', async () => {
+    const bytes = overlappingStringsRpm(8, 16 * 1024 * 1024);
+    const start = performance.now();
+    expect((await failure(bytes)).code).toBe('overlapping-data');
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+
+  test('of a string tag stored as an array, only the first value is decoded', async () => {
+    const header: HeaderTags = [...minimalHeader(), [TAG.SUMMARY, ['i18n', ['Summary', ...new Array<string>(8 * 1024 * 1024).fill('')]]]];
+    const bytes = assembleRpm({ header });
+    const strings = vi.spyOn(RpmHeader.prototype, 'strings');
+    try {
+      expect(inspect(bytes).summary).toBe('Summary');
+      expect(Math.max(...strings.mock.results.map((r) => (r.value as string[] | undefined)?.length ?? 0))).toBe(1);
+    } finally {
+      strings.mockRestore();
+    }
+  });
+
+  test('the highest libc.so.6 require is found in one pass, however long the one kept so far', async () => {
+    // Compared afresh each time, the 64 KiB version was walked once per other require: 41 s.
+    const names = [`libc.so.6(${'0'.repeat(64_000)}9)`, ...Array.from({ length: 99_000 }, (_, i) => `libc.so.6(${i % 9})`)];
+    const bytes = assembleRpm({ header: [...minimalHeader(), [TAG.REQUIRENAME, ['strings', names]]] });
+    const start = performance.now();
+    expect(inspect(bytes).requires).toEqual([{ name: names[0] }]);
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+
+  // Lists that must match another's length are compared by their counts before any is decoded.
+  test.each([
+    ['15 Mi file modes for one file', [TAG.FILEMODES, ['int16', new Array<number>(15 * 1024 * 1024).fill(0)]], 'bad-file-list'],
+    ['8 Mi directory indexes for one file', [TAG.DIRINDEXES, ['int32', new Array<number>(8 * 1024 * 1024 - 64).fill(0)]], 'bad-file-list'],
+    ['16 Mi directory names', [TAG.DIRNAMES, ['strings', new Array<string>(16 * 1024 * 1024 - 64).fill('')]], 'too-many-files'],
+    ['8 Mi flags for one require', [TAG.REQUIREFLAGS, ['int32', new Array<number>(8 * 1024 * 1024 - 64).fill(0)]], 'bad-dependencies'],
+  ] as const)('%s: refused without decoding them', async (_, tag, code) => {
+    const fileTags: HeaderTags = [
+      [TAG.DIRINDEXES, ['int32', [0]]],
+      [TAG.BASENAMES, ['strings', ['f']]],
+      [TAG.DIRNAMES, ['strings', ['/']]],
+      [TAG.REQUIRENAME, ['strings', ['r']]],
+    ];
+    const header: HeaderTags = [...minimalHeader(), ...fileTags.filter(([t]) => t !== tag[0]), tag as HeaderTags[number]];
+    const bytes = assembleRpm({ header });
+    const decoders = [vi.spyOn(RpmHeader.prototype, 'numbers'), vi.spyOn(RpmHeader.prototype, 'strings')];
+    try {
+      expect((await failure(bytes)).code).toBe(code);
+      const lengths = decoders.flatMap((spy) => spy.mock.results.map((r) => (r.value as unknown[] | undefined)?.length ?? 0));
+      expect(Math.max(...lengths)).toBeLessThan(100);
+    } finally {
+      for (const spy of decoders) spy.mockRestore();
+    }
+  });
+
+  test('the largest header allowed, one string array of 32 Mi empty strings, is checked in one pass', async () => {
+    const bytes = overlappingStringsRpm(1, 32 * 1024 * 1024 - 16);
+    const start = performance.now();
+    expect((await failure(bytes)).code).toBe('missing-name');
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+});
+
 describe('memory', () => {
+  test('a header is held as its bytes arrive, not allocated at the size its intro claims', () => {
+    const inspector = new RpmInspector();
+    inspector.push(assembleRpm({ header: minimalHeader() }).subarray(0, 96 + 8));
+    const intro = new Uint8Array(8);
+    new DataView(intro.buffer).setUint32(0, 1);
+    new DataView(intro.buffer).setUint32(4, 32 * 1024 * 1024 - 16);
+    const before = process.memoryUsage().arrayBuffers;
+    inspector.push(intro);
+    inspector.push(new Uint8Array(100));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+  });
+
   test('a 200 MiB payload streams through without being buffered', () => {
     const size = 200 * 1024 * 1024;
     const header = minimalHeader();
