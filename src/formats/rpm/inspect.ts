@@ -10,6 +10,7 @@ import type { RpmChangelogEntry, RpmDependency, RpmFile, RpmRecord } from './rec
 import { isPrimaryFile } from './repodata.js';
 import { rpmvercmp } from './version.js';
 import { FailureLatch } from '../../util/failure-latch.js';
+import { GrowingBuffer } from '../../util/growing-buffer.js';
 
 /** What an .rpm says about itself: its record, less what only the caller knows. */
 export type RpmInfo = Omit<RpmRecord, 'sha256' | 'location' | 'key' | 'fileTime' | 'packageSize'>;
@@ -53,8 +54,7 @@ type Stage = 'lead' | 'signature-intro' | 'signature' | 'padding' | 'header-intr
 export class RpmInspector {
   private stage: Stage = 'lead';
   /** The piece being collected: the lead, a header intro or body, or the padding. */
-  private buffer = new Uint8Array(LEAD_SIZE);
-  private filled = 0;
+  private piece = new GrowingBuffer(LEAD_SIZE);
   /** Bytes seen so far. */
   private offset = 0;
   private entryCount = 0;
@@ -94,12 +94,10 @@ export class RpmInspector {
         this.offset += chunk.length - pos;
         return;
       }
-      const n = Math.min(this.buffer.length - this.filled, chunk.length - pos);
-      this.buffer.set(chunk.subarray(pos, pos + n), this.filled);
-      this.filled += n;
+      const n = this.piece.append(chunk.subarray(pos));
       this.offset += n;
       pos += n;
-      if (this.filled === this.buffer.length) this.advance();
+      if (this.piece.full) this.advance();
     }
   }
 
@@ -112,7 +110,7 @@ export class RpmInspector {
       case 'signature-intro':
         return this.readIntro('signature');
       case 'signature': {
-        this.signature = new RpmHeader('signature', this.entryCount, this.buffer);
+        this.signature = new RpmHeader('signature', this.entryCount, this.piece.bytes());
         // The main header starts at the next multiple of 8 bytes.
         const padding = (8 - (this.offset % 8)) % 8;
         if (padding) return this.expect('padding', padding);
@@ -123,18 +121,17 @@ export class RpmInspector {
       case 'header-intro':
         return this.readIntro('main');
       case 'header':
-        this.header = new RpmHeader('main', this.entryCount, this.buffer);
+        this.header = new RpmHeader('main', this.entryCount, this.piece.bytes());
         this.headerEnd = this.offset;
         this.stage = 'payload';
-        this.buffer = new Uint8Array(0);
+        this.piece = new GrowingBuffer(0);
         return;
     }
   }
 
   private expect(stage: Stage, size: number): void {
     this.stage = stage;
-    this.buffer = new Uint8Array(size);
-    this.filled = 0;
+    this.piece = new GrowingBuffer(size);
   }
 
   private toHeader(): void {
@@ -143,13 +140,14 @@ export class RpmInspector {
   }
 
   private readIntro(kind: HeaderKind): void {
-    const { entries, bodySize } = readIntro(kind, this.buffer);
+    const { entries, bodySize } = readIntro(kind, this.piece.bytes());
     this.entryCount = entries;
     this.expect(kind === 'signature' ? 'signature' : 'header', bodySize);
   }
 
   private checkMagic(): void {
-    if (LEAD_MAGIC.some((b, i) => i < this.filled && this.buffer[i] !== b)) {
+    const lead = this.piece.bytes();
+    if (LEAD_MAGIC.some((b, i) => i < lead.length && lead[i] !== b)) {
       throw badPackage('not-rpm', 'not an RPM: the file does not start with the RPM lead magic ed ab ee db');
     }
   }
@@ -157,11 +155,12 @@ export class RpmInspector {
   /** The lead is mostly obsolete; rpm still insists on its magic, format version and signature type. */
   private checkLead(): void {
     this.checkMagic();
-    const major = this.buffer[4]!;
+    const lead = this.piece.bytes();
+    const major = lead[4]!;
     if (major !== 3 && major !== 4) {
-      throw badPackage('unsupported-rpm-version', `the lead says RPM format ${major}.${this.buffer[5]}; rpm reads formats 3 and 4 only`);
+      throw badPackage('unsupported-rpm-version', `the lead says RPM format ${major}.${lead[5]}; rpm reads formats 3 and 4 only`);
     }
-    const signatureType = (this.buffer[78]! << 8) | this.buffer[79]!;
+    const signatureType = (lead[78]! << 8) | lead[79]!;
     if (signatureType !== HEADER_SIGNATURE) {
       throw badPackage('bad-signature-type', `the lead announces signature type ${signatureType}, not a signature header (${HEADER_SIGNATURE})`);
     }
