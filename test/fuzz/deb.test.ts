@@ -363,5 +363,16 @@ function controlFile(): fc.Arbitrary<string> {
     fc.string({ maxLength: 40 }),
     fc.string({ maxLength: 20 }).map((s) => `${s}\n ${s}\n .`),
   );
-  return fc.array(fc.tuple(name, value), { maxLength: 12 }).map((fields) => fields.map(([k, v]) => `${k}: ${v}\n`).join(''));
+  const required = fc.tuple(
+    fc.constantFrom('fuzz', 'fuzz-pkg', 'Fuzz', 'f', 'a.b+c'),
+    fc.constantFrom('1.0-1', '1:2.0~rc1+dfsg-0ubuntu1', '0', '1.0-', 'x:1', '1..0'),
+    fc.constantFrom('all', 'amd64', 'any', 'arm-linux'),
+  );
+  return fc
+    .tuple(fc.boolean(), required, fc.array(fc.tuple(name, value), { maxLength: 12 }), fc.nat())
+    .map(([withRequired, [p, v, a], fields, at]) => {
+      const all = withRequired ? [['Package', p], ['Version', v], ['Architecture', a], ...fields] : fields;
+      if (withRequired && fields.length) all.splice(3 + (at % fields.length), 0, ...all.splice(0, 1));
+      return all.map(([k, v]) => `${k}: ${v}\n`).join('');
+    });
 }
