@@ -77,7 +77,8 @@ if (env.FUZZ_STATS) {
   });
 }
 
-function count(what: string, outcome: string): void {
+/** Counts one outcome of `what`, for FUZZ_STATS. */
+export function tally(what: string, outcome: string): void {
   const counts = outcomes.get(what) ?? new Map<string, number>();
   counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
   outcomes.set(what, counts);
@@ -90,14 +91,14 @@ function count(what: string, outcome: string): void {
 export async function refusal(what: string, work: () => unknown): Promise<PackyardError | undefined> {
   try {
     await withinTime(what, work);
-    count(what, 'accepted');
+    tally(what, 'accepted');
     return undefined;
   } catch (err) {
     if (!(err instanceof PackyardError)) throw err;
     expect(err.status, `${what}: ${err.code}: ${err.message}`).toBeGreaterThanOrEqual(400);
     expect(err.status, `${what}: ${err.code}: ${err.message}`).toBeLessThan(500);
     expect(err.code).toMatch(/^[a-z0-9-]+$/);
-    count(what, err.code);
+    tally(what, err.code);
     return err;
   }
 }
