@@ -90,7 +90,7 @@ describe('DebInspector on mutated dpkg-deb packages', () => {
       fc.asyncProperty(compressions, fc.array(mutation(), { minLength: 1, maxLength: 4 }), chunkSplits(), fc.boolean(), async (compression, edits, splits, host) => {
         await expectValidOrRefused(mutateAll(built.get(compression)!, edits), splits, host);
       }),
-      fuzzRuns(400, 5000),
+      fuzzRuns(400, 2000),
     );
   });
 
@@ -99,7 +99,7 @@ describe('DebInspector on mutated dpkg-deb packages', () => {
       fc.asyncProperty(compressions, fc.array(memberEdit(), { minLength: 1, maxLength: 4 }), chunkSplits(), async (compression, edits, splits) => {
         await expectValidOrRefused(editMembers(built.get(compression)!, edits), splits, false);
       }),
-      fuzzRuns(400, 4000),
+      fuzzRuns(400, 2000),
     );
   });
 
@@ -114,7 +114,7 @@ describe('DebInspector on mutated dpkg-deb packages', () => {
         ]);
         await expectValidOrRefused(deb, splits, host);
       }),
-      fuzzRuns(500, 4000),
+      fuzzRuns(500, 2000),
     );
   });
 });
@@ -132,7 +132,7 @@ describe('the readers inside', () => {
           expect(f.data.byteOffset + f.data.length).toBeLessThanOrEqual(tar.byteOffset + tar.length);
         }
       }),
-      fuzzRuns(1500, 3000),
+      fuzzRuns(1500, 2000),
     );
   });
 
@@ -145,7 +145,7 @@ describe('the readers inside', () => {
       fc.asyncProperty(text, async (bytes) => {
         await refusal('parseControl', () => packageIdentity(parseControl(bytes)));
       }),
-      fuzzRuns(2000, 3000),
+      fuzzRuns(2000, 2000),
     );
   });
 
@@ -173,7 +173,7 @@ describe('the readers inside', () => {
           if (out) expect(out.length).toBeLessThanOrEqual(maxBytes);
         },
       ),
-      fuzzRuns(600, 5000),
+      fuzzRuns(600, 2000),
     );
   });
 });

@@ -122,7 +122,7 @@ describe.each([
         const bytes = mutateAll(repo.fresh[pick % repo.fresh.length]!, edits);
         await expectCleanAnswer(repo, bytes, repo.type, splits);
       }),
-      fuzzRuns(150, 5000),
+      fuzzRuns(150, 2000),
     );
   });
 
@@ -142,7 +142,7 @@ describe.each([
           await expectCleanAnswer(repo, body, sameBoundary ? `multipart/form-data; boundary="${b}"` : otherType, splits);
         },
       ),
-      fuzzRuns(150, 5000),
+      fuzzRuns(150, 2000),
     );
   });
 });
