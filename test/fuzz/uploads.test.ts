@@ -79,9 +79,12 @@ function streamed(body: Uint8Array, splits: readonly number[]): ReadableStream<U
   });
 }
 
-/** Sends the upload and checks the answer: 2xx, or a 4xx JSON error that changed nothing. */
-async function expectCleanAnswer(repo: Repo, body: Uint8Array, contentType: string, splits: readonly number[]): Promise<void> {
-  const before = await state(repo);
+/**
+ * Sends the upload and checks the answer: 2xx, or a 4xx JSON error after which storage and the
+ * repository are as `before` (by default: as they were just before the request).
+ */
+async function expectCleanAnswer(repo: Repo, body: Uint8Array, contentType: string, splits: readonly number[], before?: State): Promise<void> {
+  before ??= await state(repo);
   const init = { method: 'POST', body: streamed(body, splits), headers: { 'content-type': contentType }, duplex: 'half' } as RequestInit;
   const res = await withinTime('the upload', () => t.request(repo.upload, init), 10_000);
   const text = await res.text();
@@ -98,11 +101,27 @@ async function expectCleanAnswer(repo: Repo, body: Uint8Array, contentType: stri
   }
 }
 
-/** A multipart batch of these files, encoded as a client would, with its boundary. */
-function batch(files: readonly Uint8Array[], b: string, type: string): Uint8Array {
-  const parts = files.flatMap((bytes, i) => [`--${b}\r\nContent-Disposition: form-data; name="file"; filename="f${i}"\r\nContent-Type: ${type}\r\n\r\n`, bytes, '\r\n']);
+/** A form field of the batch besides the files: a resumable upload's id, or a field that is ignored. */
+type Field = [name: string, value: string];
+
+/** A multipart batch of these files and fields (fields at the given file positions), encoded as a client would. */
+function batch(files: readonly Uint8Array[], b: string, type: string, fields: readonly [at: number, field: Field][] = []): Uint8Array {
+  const parts = files.flatMap((bytes, i) => [
+    ...fields.filter(([at]) => at % (files.length + 1) === i).flatMap(([, [name, value]]) => [`--${b}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`]),
+    `--${b}\r\nContent-Disposition: form-data; name="file"; filename="f${i}"\r\nContent-Type: ${type}\r\n\r\n`,
+    bytes,
+    '\r\n',
+  ]);
   return concat(...parts, `--${b}--\r\n`);
 }
+
+/** Upload ids as a client might send them: well-formed and unknown, or not ids at all. */
+const uploadId = fc.oneof(
+  fc.stringMatching(/^[0-9a-f]{32}$/),
+  fc.constantFrom('', 'constructor', '__proto__', '../../repos/acme/head', 'a'.repeat(300), '0'.repeat(32)),
+  fc.string({ maxLength: 40 }),
+);
+const field: fc.Arbitrary<Field> = fc.tuple(fc.constantFrom('upload', 'comment', 'files', 'File'), uploadId);
 
 test('the good packages are accepted, so the fuzzing starts from valid uploads', async () => {
   for (const repo of [deb, rpm]) {
@@ -135,14 +154,44 @@ describe.each([
         boundary,
         fc.oneof(boundary.map((b) => `multipart/form-data; boundary=${b}`), fc.constantFrom('multipart/form-data', 'multipart/mixed; boundary=x', 'multipart/form-data; boundary=""', 'application/json')),
         fc.boolean(),
+        fc.array(fc.tuple(fc.nat(), field), { maxLength: 2 }),
         chunkSplits(),
-        async (packageEdits, bodyEdits, b, otherType, sameBoundary, splits) => {
+        async (packageEdits, bodyEdits, b, otherType, sameBoundary, fields, splits) => {
           const files = [repo.fresh[0]!, mutateAll(repo.fresh[repo.fresh.length - 1]!, packageEdits)];
-          const body = mutateAll(batch(files, b, repo.type), bodyEdits);
+          const body = mutateAll(batch(files, b, repo.type, fields), bodyEdits);
           await expectCleanAnswer(repo, body, sameBoundary ? `multipart/form-data; boundary="${b}"` : otherType, splits);
         },
       ),
       fuzzRuns(150, 2000),
+    );
+  });
+
+  test('as resumable uploads: a refusal leaves neither the file nor its upload session', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.array(mutation(), { minLength: 1, maxLength: 3 }), chunkSplits(), async (pick, edits, splits) => {
+        const bytes = mutateAll(repo.fresh[pick % repo.fresh.length]!, edits);
+        fc.pre(bytes.length > 0); // a resumable upload has at least one byte
+        const before = await state(repo);
+        const started = await t.request(`/api/v1/repos/${repo.name}/uploads`, { method: 'POST', body: JSON.stringify({ size: bytes.length }) });
+        expect(started.status).toBe(201);
+        const { upload } = (await started.json()) as { upload: { id: string; parts: number } };
+        expect(upload.parts).toBe(1);
+        const part = await t.request(`/api/v1/repos/${repo.name}/uploads/${upload.id}/parts/1`, { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, headers: { 'content-length': String(bytes.length) } });
+        expect(part.status, await part.text()).toBe(200);
+        await expectCleanAnswer(repo, new TextEncoder().encode(JSON.stringify({ uploads: [upload.id] })), 'application/json', splits, before);
+      }),
+      fuzzRuns(100, 1500),
+    );
+  });
+
+  test('JSON bodies naming resumable uploads', async () => {
+    const json = fc.oneof(fc.record({ uploads: fc.array(uploadId, { maxLength: 3 }) }), fc.record({ uploads: fc.jsonValue() }), fc.jsonValue());
+    await fc.assert(
+      fc.asyncProperty(json, fc.array(mutation(), { maxLength: 2 }), chunkSplits(), async (value, edits, splits) => {
+        const body = mutateAll(new TextEncoder().encode(JSON.stringify(value) ?? ''), edits);
+        await expectCleanAnswer(repo, body, 'application/json', splits);
+      }),
+      fuzzRuns(150, 1000),
     );
   });
 });

@@ -70,6 +70,7 @@ export async function withinTime<T>(what: string, work: () => T | Promise<T>, ms
 const outcomes = new Map<string, Map<string, number>>();
 if (env.FUZZ_STATS) {
   afterAll(() => {
+    console.log(`fuzz seed ${seed}`);
     for (const [what, counts] of outcomes) {
       const sorted = [...counts].sort(([, a], [, b]) => b - a);
       console.log(`${what}: ${sorted.map(([code, n]) => `${code} ${n}`).join(', ')}`);
