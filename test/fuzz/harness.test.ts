@@ -62,6 +62,7 @@ describe('mutations and chunks', () => {
     expect(mutate(input, { kind: 'xor', at: 0, bit: 7 })[0]).toBe(128);
     expect(mutate(input, { kind: 'truncate', at: 0.1 }).length).toBe(10);
     expect([...mutate(input, { kind: 'insert', at: 0, bytes: Uint8Array.of(9, 9) }).subarray(0, 3)]).toEqual([9, 9, 0]);
+    expect([...mutate(input, { kind: 'noise', at: 0.98, bytes: Uint8Array.of(7, 7, 7, 7) })].slice(97)).toEqual([97, 7, 7]);
     expect(mutate(input, { kind: 'delete', at: 0.5, length: 10 }).length).toBe(90);
     expect([...mutate(input, { kind: 'duplicate', at: 0, length: 2, to: 0.99 }).subarray(99)]).toEqual([0, 1, 99]);
     expect([...mutate(input, { kind: 'u32', at: 0, value: 0xffffffff, little: false }).subarray(0, 5)]).toEqual([255, 255, 255, 255, 4]);

@@ -139,6 +139,7 @@ export type Mutation =
   | { kind: 'xor'; at: number; bit: number }
   | { kind: 'truncate'; at: number }
   | { kind: 'insert'; at: number; bytes: Uint8Array }
+  | { kind: 'noise'; at: number; bytes: Uint8Array }
   | { kind: 'delete'; at: number; length: number }
   | { kind: 'duplicate'; at: number; length: number; to: number }
   | { kind: 'u32'; at: number; value: number; little: boolean }
@@ -159,6 +160,7 @@ export function mutation(): fc.Arbitrary<Mutation> {
     fc.record({ kind: fc.constant('xor' as const), at: where, bit: fc.integer({ min: 0, max: 7 }) }),
     fc.record({ kind: fc.constant('truncate' as const), at: where }),
     fc.record({ kind: fc.constant('insert' as const), at: where, bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+    fc.record({ kind: fc.constant('noise' as const), at: where, bytes: fc.uint8Array({ minLength: 1, maxLength: 2000 }) }),
     fc.record({ kind: fc.constant('delete' as const), at: where, length: fc.integer({ min: 1, max: 600 }) }),
     fc.record({ kind: fc.constant('duplicate' as const), at: where, length: fc.integer({ min: 1, max: 1200 }), to: where }),
     fc.record({ kind: fc.constant('u32' as const), at: where, value: fc.oneof(fc.constantFrom(...EDGE_NUMBERS), fc.nat()), little: fc.boolean() }),
@@ -187,6 +189,8 @@ export function mutate(bytes: Uint8Array, m: Mutation): Uint8Array {
       return bytes.slice(0, at);
     case 'insert':
       return concat(bytes.subarray(0, at), m.bytes, bytes.subarray(at));
+    case 'noise':
+      return replace(at, m.bytes);
     case 'delete':
       return concat(bytes.subarray(0, at), bytes.subarray(at + m.length));
     case 'duplicate': {
