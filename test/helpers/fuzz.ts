@@ -36,7 +36,6 @@ export function fuzzRuns(numRuns: number, ms: number): fc.Parameters<unknown> {
 export const CASE_MS = Number(env.FUZZ_CASE_MS ?? 2000);
 
 const watchdog = vm.createContext({});
-const callIn = vm.runInContext('(work) => work()', watchdog) as <T>(work: () => T) => T;
 
 /**
  * Runs `work` and fails if it takes more than `ms`. Its synchronous part runs under V8's watchdog,
@@ -48,7 +47,7 @@ export async function withinTime<T>(what: string, work: () => T | Promise<T>, ms
   const slow = () => new Error(`${what} took more than ${ms} ms: a hang or superlinear work`);
   let pending: T | Promise<T>;
   try {
-    pending = vm.runInContext('callIn(work)', Object.assign(watchdog, { callIn, work }), { timeout: ms });
+    pending = vm.runInContext('work()', Object.assign(watchdog, { work }), { timeout: ms }) as T | Promise<T>;
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw slow();
     throw err;
