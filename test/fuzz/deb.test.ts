@@ -85,6 +85,16 @@ describe('DebInspector on mutated dpkg-deb packages', () => {
     }
   });
 
+  test('arbitrary bytes, bare or behind the ar signature and a debian-binary member', async () => {
+    const prefix = fc.constantFrom('', '!<arch>\n', `!<arch>\n${new TextDecoder().decode(arHeader('debian-binary', 4))}2.0\n`);
+    await fc.assert(
+      fc.asyncProperty(prefix, fc.uint8Array({ maxLength: 3000 }), chunkSplits(), async (start, rest, splits) => {
+        await expectValidOrRefused(concat(start, rest), splits, false);
+      }),
+      fuzzRuns(500, 1500),
+    );
+  });
+
   test('bytes flipped, inserted, cut, moved', async () => {
     await fc.assert(
       fc.asyncProperty(compressions, fc.array(mutation(), { minLength: 1, maxLength: 4 }), chunkSplits(), fc.boolean(), async (compression, edits, splits, host) => {

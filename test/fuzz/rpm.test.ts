@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RpmInspector, type RpmInfo } from '../../src/formats/rpm/inspect.js';
 import { SIGTAG, TAG } from '../../src/formats/rpm/header.js';
+import { concat } from '../helpers/bytes.js';
 import { assembleRpm, buildRpm, minimalHeader, rpmLayout, type HeaderTags, type TagData } from '../helpers/rpms.js';
 import { EDGE_NUMBERS, bufferBytes, chunkSplits, chunksOf, fuzzRuns, mutateAll, mutation, refusal } from '../helpers/fuzz.js';
 
@@ -79,6 +80,16 @@ describe('RpmInspector on mutated packages', () => {
       expect(inspect(real, splits).name).toBe('fuzz');
       expect(inspect(assembleRpm({ header: minimalHeader() }), splits).name).toBe('tiny');
     }
+  });
+
+  test('arbitrary bytes, bare or behind a real lead and header magic', async () => {
+    const prefix = fc.constantFrom(0, 96, 96 + 8, 96 + 16);
+    await fc.assert(
+      fc.asyncProperty(prefix, fc.uint8Array({ maxLength: 3000 }), chunkSplits(), async (keep, rest, splits) => {
+        await expectValidOrRefused(concat(real.subarray(0, keep), rest), splits);
+      }),
+      fuzzRuns(500, 1500),
+    );
   });
 
   test('bytes flipped, inserted, cut, moved', async () => {
