@@ -100,7 +100,7 @@ describe('DebInspector on mutated dpkg-deb packages', () => {
       fc.asyncProperty(compressions, fc.array(mutation(), { minLength: 1, maxLength: 4 }), chunkSplits(), fc.boolean(), async (compression, edits, splits, host) => {
         await expectValidOrRefused(mutateAll(built.get(compression)!, edits), splits, host);
       }),
-      fuzzRuns(400, 2000),
+      fuzzRuns(400, 1500),
     );
   });
 
@@ -109,7 +109,7 @@ describe('DebInspector on mutated dpkg-deb packages', () => {
       fc.asyncProperty(compressions, fc.array(memberEdit(), { minLength: 1, maxLength: 4 }), chunkSplits(), async (compression, edits, splits) => {
         await expectValidOrRefused(editMembers(built.get(compression)!, edits), splits, false);
       }),
-      fuzzRuns(400, 2000),
+      fuzzRuns(400, 1500),
     );
   });
 
@@ -124,7 +124,7 @@ describe('DebInspector on mutated dpkg-deb packages', () => {
         ]);
         await expectValidOrRefused(deb, splits, host);
       }),
-      fuzzRuns(500, 2000),
+      fuzzRuns(500, 1500),
     );
   });
 });
@@ -142,7 +142,7 @@ describe('the readers inside', () => {
           expect(f.data.byteOffset + f.data.length).toBeLessThanOrEqual(tar.byteOffset + tar.length);
         }
       }),
-      fuzzRuns(1500, 2000),
+      fuzzRuns(1500, 1500),
     );
   });
 
@@ -155,7 +155,7 @@ describe('the readers inside', () => {
       fc.asyncProperty(text, async (bytes) => {
         await refusal('parseControl', () => packageIdentity(parseControl(bytes)));
       }),
-      fuzzRuns(2000, 2000),
+      fuzzRuns(2000, 1500),
     );
   });
 
@@ -183,7 +183,7 @@ describe('the readers inside', () => {
           if (out) expect(out.length).toBeLessThanOrEqual(maxBytes);
         },
       ),
-      fuzzRuns(600, 2000),
+      fuzzRuns(600, 1500),
     );
   });
 });

@@ -107,7 +107,7 @@ describe('parseMultipart', () => {
           expect(got).toEqual(list.map((p) => ({ ...p, body: p.body })));
         },
       ),
-      fuzzRuns(400, 2500),
+      fuzzRuns(400, 1500),
     );
   });
 
@@ -150,7 +150,7 @@ describe('parseMultipart', () => {
           if (err) expect(err.status).toBe(400);
         },
       ),
-      fuzzRuns(800, 2500),
+      fuzzRuns(800, 1500),
     );
   });
 
@@ -167,7 +167,7 @@ describe('parseMultipart', () => {
         expect(await refusal('boundaryOf', () => (b = boundaryOf(mutated)))).toBeUndefined();
         if (b !== null) expect(b).toMatch(/^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/);
       }),
-      fuzzRuns(1500, 1000),
+      fuzzRuns(1500, 800),
     );
   });
 });

@@ -97,7 +97,7 @@ describe('RpmInspector on mutated packages', () => {
       fc.asyncProperty(fc.array(mutation(), { minLength: 1, maxLength: 4 }), chunkSplits(), async (edits, splits) => {
         await expectValidOrRefused(mutateAll(real, edits), splits);
       }),
-      fuzzRuns(500, 2500),
+      fuzzRuns(500, 1500),
     );
   });
 
@@ -106,7 +106,7 @@ describe('RpmInspector on mutated packages', () => {
       fc.asyncProperty(fc.array(headerEdit(), { minLength: 1, maxLength: 4 }), chunkSplits(), async (edits, splits) => {
         await expectValidOrRefused(editHeaders(real, edits), splits);
       }),
-      fuzzRuns(800, 2500),
+      fuzzRuns(800, 1500),
     );
   });
 
@@ -116,7 +116,7 @@ describe('RpmInspector on mutated packages', () => {
         // With its own signature, SIZE is whatever the random tags say: the payload check gets its turn.
         await expectValidOrRefused(assembleRpm({ header, signature, payload: new Uint8Array(7) }), splits);
       }),
-      fuzzRuns(800, 2500),
+      fuzzRuns(800, 1500),
     );
   });
 });

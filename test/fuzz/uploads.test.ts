@@ -141,7 +141,7 @@ describe.each([
         const bytes = mutateAll(repo.fresh[pick % repo.fresh.length]!, edits);
         await expectCleanAnswer(repo, bytes, repo.type, splits);
       }),
-      fuzzRuns(150, 2000),
+      fuzzRuns(150, 1000),
     );
   });
 
@@ -162,7 +162,7 @@ describe.each([
           await expectCleanAnswer(repo, body, sameBoundary ? `multipart/form-data; boundary="${b}"` : otherType, splits);
         },
       ),
-      fuzzRuns(150, 2000),
+      fuzzRuns(150, 1000),
     );
   });
 
@@ -180,7 +180,7 @@ describe.each([
         expect(part.status, await part.text()).toBe(200);
         await expectCleanAnswer(repo, new TextEncoder().encode(JSON.stringify({ uploads: [upload.id] })), 'application/json', splits, before);
       }),
-      fuzzRuns(100, 1500),
+      fuzzRuns(100, 1000),
     );
   });
 
