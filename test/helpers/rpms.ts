@@ -346,7 +346,7 @@ export function overlappingStringsRpm(entries: number, storeSize: number): Uint8
 }
 
 /** Where the pieces of a well-formed .rpm are (test-side reader, to edit real files). */
-function rpmLayout(bytes: Uint8Array): { signatureStart: number; headerStart: number; headerEnd: number } {
+export function rpmLayout(bytes: Uint8Array): { signatureStart: number; headerStart: number; headerEnd: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerSize = (at: number) => INTRO + view.getUint32(at + 8) * ENTRY + view.getUint32(at + 12);
   const signatureEnd = 96 + headerSize(96);

@@ -1,5 +1,6 @@
 import { badPackage } from '../../util/errors.js';
 import { FailureLatch } from '../../util/failure-latch.js';
+import { GrowingBuffer } from '../../util/growing-buffer.js';
 
 /** One member of an `ar` archive; `data` is set only for members the caller chose to capture. */
 export interface ArMember {
@@ -11,8 +12,8 @@ export interface ArMember {
 export interface ArReaderOptions {
   /**
    * Called once a member's header is read, before any of its bytes. Return true to buffer the
-   * member's `size` bytes, false to let them stream past. The caller checks `size` (and may throw):
-   * this is what keeps memory bounded.
+   * member's bytes, false to let them stream past. The caller checks `size` (and may throw):
+   * that, and a buffer that grows only with the bytes that arrive, keep memory bounded.
    */
   capture: (name: string, size: number) => boolean;
   /** The member list is kept, so its length is capped: a flood of empty members must not grow memory. */
@@ -36,6 +37,7 @@ export class ArReader {
   private filled = 0; // bytes of the magic or header seen so far
   private remaining = 0; // bytes of the current member still to come
   private current: ArMember | undefined;
+  private captured: GrowingBuffer | undefined;
   private readonly latch = new FailureLatch();
 
   constructor(opts: ArReaderOptions) {
@@ -90,8 +92,7 @@ export class ArReader {
         }
         case 'body': {
           const n = Math.min(this.remaining, chunk.length - pos);
-          const member = this.current!;
-          if (member.data) member.data.set(chunk.subarray(pos, pos + n), member.size - this.remaining);
+          this.captured?.append(chunk.subarray(pos, pos + n));
           pos += n;
           this.remaining -= n;
           if (this.remaining === 0) this.endMember();
@@ -125,7 +126,7 @@ export class ArReader {
     }
     const size = Number(sizeField.trim());
     const member: ArMember = { name, size };
-    if (this.capture(name, size)) member.data = new Uint8Array(size);
+    this.captured = this.capture(name, size) ? new GrowingBuffer(size) : undefined;
     this.members.push(member);
     this.current = member;
     this.state = 'body';
@@ -134,6 +135,7 @@ export class ArReader {
   }
 
   private endMember(): void {
+    if (this.captured) this.current!.data = this.captured.bytes();
     if (this.current!.size % 2 === 1) this.state = 'pad';
     else this.toHeader();
   }

@@ -11,13 +11,12 @@ import { isPrimaryFile } from './repodata.js';
 import { compareVersionTokens, versionTokens, type VersionToken } from './version.js';
 import { FailureLatch } from '../../util/failure-latch.js';
 import { RPM_LIMITS, checkCount, checkDependency, checkedLength, format } from './limits.js';
+import { GrowingBuffer } from '../../util/growing-buffer.js';
 
 /** What an .rpm says about itself: its record, less what only the caller knows. */
 export type RpmInfo = Omit<RpmRecord, 'sha256' | 'location' | 'key' | 'fileTime' | 'packageSize'>;
 
 const LEAD_SIZE = 96;
-/** What a header's buffer starts at before it grows; the main headers of most real packages fit. */
-const INITIAL_BUFFER = 256 * 1024;
 const LEAD_MAGIC = [0xed, 0xab, 0xee, 0xdb];
 /** The lead's signature_type for "a header-structured signature follows", the only kind rpm reads. */
 const HEADER_SIGNATURE = 5;
@@ -56,10 +55,7 @@ type Stage = 'lead' | 'signature-intro' | 'signature' | 'padding' | 'header-intr
 export class RpmInspector {
   private stage: Stage = 'lead';
   /** The piece being collected: the lead, a header intro or body, or the padding. */
-  private buffer = new Uint8Array(LEAD_SIZE);
-  /** The piece's size; the buffer grows to it as bytes arrive, so a claimed size costs nothing until sent. */
-  private size = LEAD_SIZE;
-  private filled = 0;
+  private piece = new GrowingBuffer(LEAD_SIZE);
   /** Bytes seen so far. */
   private offset = 0;
   private entryCount = 0;
@@ -99,13 +95,10 @@ export class RpmInspector {
         this.offset += chunk.length - pos;
         return;
       }
-      const n = Math.min(this.size - this.filled, chunk.length - pos);
-      if (this.filled + n > this.buffer.length) this.grow(this.filled + n);
-      this.buffer.set(chunk.subarray(pos, pos + n), this.filled);
-      this.filled += n;
+      const n = this.piece.append(chunk.subarray(pos));
       this.offset += n;
       pos += n;
-      if (this.filled === this.size) this.advance();
+      if (this.piece.full) this.advance();
     }
   }
 
@@ -118,7 +111,7 @@ export class RpmInspector {
       case 'signature-intro':
         return this.readIntro('signature');
       case 'signature': {
-        this.signature = new RpmHeader('signature', this.entryCount, this.buffer);
+        this.signature = new RpmHeader('signature', this.entryCount, this.piece.bytes());
         // The main header starts at the next multiple of 8 bytes.
         const padding = (8 - (this.offset % 8)) % 8;
         if (padding) return this.expect('padding', padding);
@@ -129,26 +122,17 @@ export class RpmInspector {
       case 'header-intro':
         return this.readIntro('main');
       case 'header':
-        this.header = new RpmHeader('main', this.entryCount, this.buffer);
+        this.header = new RpmHeader('main', this.entryCount, this.piece.bytes());
         this.headerEnd = this.offset;
         this.stage = 'payload';
-        this.buffer = new Uint8Array(0);
+        this.piece = new GrowingBuffer(0);
         return;
     }
   }
 
   private expect(stage: Stage, size: number): void {
     this.stage = stage;
-    this.size = size;
-    this.buffer = new Uint8Array(Math.min(size, INITIAL_BUFFER));
-    this.filled = 0;
-  }
-
-  /** Room for `needed` bytes: doubling, so the copies add up to less than the piece's size. */
-  private grow(needed: number): void {
-    const bigger = new Uint8Array(Math.min(this.size, Math.max(needed, 2 * this.buffer.length)));
-    bigger.set(this.buffer.subarray(0, this.filled));
-    this.buffer = bigger;
+    this.piece = new GrowingBuffer(size);
   }
 
   private toHeader(): void {
@@ -157,13 +141,14 @@ export class RpmInspector {
   }
 
   private readIntro(kind: HeaderKind): void {
-    const { entries, bodySize } = readIntro(kind, this.buffer);
+    const { entries, bodySize } = readIntro(kind, this.piece.bytes());
     this.entryCount = entries;
     this.expect(kind === 'signature' ? 'signature' : 'header', bodySize);
   }
 
   private checkMagic(): void {
-    if (LEAD_MAGIC.some((b, i) => i < this.filled && this.buffer[i] !== b)) {
+    const lead = this.piece.bytes();
+    if (LEAD_MAGIC.some((b, i) => i < lead.length && lead[i] !== b)) {
       throw badPackage('not-rpm', 'not an RPM: the file does not start with the RPM lead magic ed ab ee db');
     }
   }
@@ -171,11 +156,12 @@ export class RpmInspector {
   /** The lead is mostly obsolete; rpm still insists on its magic, format version and signature type. */
   private checkLead(): void {
     this.checkMagic();
-    const major = this.buffer[4]!;
+    const lead = this.piece.bytes();
+    const major = lead[4]!;
     if (major !== 3 && major !== 4) {
-      throw badPackage('unsupported-rpm-version', `the lead says RPM format ${major}.${this.buffer[5]}; rpm reads formats 3 and 4 only`);
+      throw badPackage('unsupported-rpm-version', `the lead says RPM format ${major}.${lead[5]}; rpm reads formats 3 and 4 only`);
     }
-    const signatureType = (this.buffer[78]! << 8) | this.buffer[79]!;
+    const signatureType = (lead[78]! << 8) | lead[79]!;
     if (signatureType !== HEADER_SIGNATURE) {
       throw badPackage('bad-signature-type', `the lead announces signature type ${signatureType}, not a signature header (${HEADER_SIGNATURE})`);
     }
