@@ -131,10 +131,18 @@ export class RepositoryService {
     const type = head.snapshot.type;
     const records: PackageRecord[] = [];
     let unused: string[] = [];
+    // Resumable uploads end with the publish, not at their join, so that one a crash cut short can be redone.
+    const named = new Set<string>();
+    const joined = new Map<string, string>();
+    let published = false;
     try {
       const ingest = async (file: UploadFile) => {
         try {
-          records.push(await this.ingest(repo, type, options, file));
+          if ('upload' in file) {
+            if (named.has(file.upload)) throw new PackyardError(400, 'duplicate-upload', 'the batch names this upload twice');
+            named.add(file.upload);
+          }
+          records.push(await this.ingest(repo, type, options, file, joined));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;
@@ -154,24 +162,37 @@ export class RepositoryService {
         unused = built.unusedKeys;
         return built.snapshot;
       });
+      published = true;
       return { ...result, packages: records };
     } catch (err) {
-      unused = records.map((r) => r.key);
+      // A resumable upload keeps its joined object, and its session, for the next attempt.
+      const kept = new Set(joined.values());
+      unused = records.map((r) => r.key).filter((key) => !kept.has(key));
       throw err;
     } finally {
+      // Sessions end before blobs go: one left behind by a crash here still finds its object.
+      if (published) await Promise.all([...joined.keys()].map((id) => this.uploads.finish(repo, id).catch(() => {})));
       await Promise.all(unused.map((key) => this.deps.storage.delete(key).catch(() => {})));
     }
   }
 
-  private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile): Promise<PackageRecord> {
+  /** Reads one file into a record; a resumable upload it joins is added to `joined` (id to key). */
+  private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile, joined: Map<string, string>): Promise<PackageRecord> {
     if ('ingest' in file) return file.ingest(repo, type, options.component);
     const reading = packageReading(type, this.deps, options.component, this.ctx.now);
     if ('open' in file) return ingestPackage(this.deps.storage, repo, await file.open(), reading);
     const { key } = await this.uploads.complete(repo, file.upload);
     try {
-      return await ingestStoredPackage(this.deps.storage, key, reading);
+      const record = await ingestStoredPackage(this.deps.storage, key, reading);
+      joined.set(file.upload, key);
+      return record;
     } catch (err) {
-      await this.deps.storage.delete(key).catch(() => {});
+      // Not a package: the upload is used up (its session goes first, as in `upload`). A
+      // failure of the server's own leaves it for the next attempt.
+      if (err instanceof PackyardError && err.status < 500) {
+        await this.uploads.finish(repo, file.upload).catch(() => {});
+        await this.deps.storage.delete(key).catch(() => {});
+      }
       throw err;
     }
   }
