@@ -70,6 +70,11 @@ export class RepositoryService {
   readonly store: RepoStore;
   private readonly ctx: PublishContext;
   private readonly uploads: Uploads;
+  /**
+   * Resumable uploads being published, by repository and id: a second publish of one at the same
+   * time (a client retrying a slow join) would join it again over the first.
+   */
+  private readonly publishing = new Set<string>();
 
   constructor(readonly deps: ServiceDeps) {
     this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs });
@@ -132,15 +137,17 @@ export class RepositoryService {
     const records: PackageRecord[] = [];
     let unused: string[] = [];
     // Resumable uploads end with the publish, not at their join, so that one a crash cut short can be redone.
-    const named = new Set<string>();
+    const claimed: string[] = [];
     const joined = new Map<string, string>();
     let published = false;
     try {
       const ingest = async (file: UploadFile) => {
         try {
           if ('upload' in file) {
-            if (named.has(file.upload)) throw new PackyardError(400, 'duplicate-upload', 'the batch names this upload twice');
-            named.add(file.upload);
+            const claim = `${repo}/${file.upload}`;
+            if (this.publishing.has(claim)) throw new PackyardError(409, 'upload-busy', 'this upload is being published already (by this batch or another)');
+            this.publishing.add(claim);
+            claimed.push(claim);
           }
           records.push(await this.ingest(repo, type, options, file, joined));
         } catch (err) {
@@ -173,6 +180,7 @@ export class RepositoryService {
       // Sessions end before blobs go: one left behind by a crash here still finds its object.
       if (published) await Promise.all([...joined.keys()].map((id) => this.uploads.finish(repo, id).catch(() => {})));
       await Promise.all(unused.map((key) => this.deps.storage.delete(key).catch(() => {})));
+      for (const claim of claimed) this.publishing.delete(claim);
     }
   }
 

@@ -230,13 +230,17 @@ describe('resumable uploads after a crash', () => {
     await expectServed(t, big);
   });
 
-  it('refuses a batch that names one upload twice', async () => {
-    const t = await setup();
+  it('publishes an upload once when two requests (a batch naming it twice, or a retry) publish it at the same time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'packyard-crash-'));
+    const t = await setup(new FsStorage(dir));
     const u = await sendAll(t);
-    const res = await t.request('/api/v1/repos/acme/packages?distribution=stable', { method: 'POST', body: JSON.stringify({ uploads: [u.id, u.id] }), headers: { 'content-type': 'application/json' } });
-    expect(res.status).toBe(400);
-    expect(await errorCode(res)).toBe('duplicate-upload');
-    expect((await t.publish(u)).status).toBe(201);
+    const twice = await t.request('/api/v1/repos/acme/packages?distribution=stable', { method: 'POST', body: JSON.stringify({ uploads: [u.id, u.id] }), headers: { 'content-type': 'application/json' } });
+    expect(twice.status).toBe(409);
+    expect(await errorCode(twice)).toBe('upload-busy');
+    const answers = await Promise.all([t.publish(u), t.publish(u)]);
+    expect(answers.map((res) => res.status).sort()).toEqual([201, 409]);
+    await expectServed(t, big);
+    expect((await t.request(`/api/v1/repos/acme/uploads/${u.id}`)).status).toBe(404);
   });
 });
 
