@@ -145,7 +145,7 @@ export class RepositoryService {
         try {
           if ('upload' in file) {
             const claim = `${repo}/${file.upload}`;
-            if (this.publishing.has(claim)) throw new PackyardError(409, 'upload-busy', 'this upload is being published already (by this batch or another)');
+            if (this.publishing.has(claim)) throw busy();
             this.publishing.add(claim);
             claimed.push(claim);
           }
@@ -225,6 +225,8 @@ export class RepositoryService {
 
   abortUpload(repo: string, id: string): Promise<void> {
     checkRepoName(repo);
+    // Its parts may be in the middle of being joined.
+    if (this.publishing.has(`${repo}/${id}`)) throw busy();
     return this.uploads.abort(repo, id);
   }
 
@@ -288,4 +290,8 @@ function checkPlacement(distribution: string, component: string): void {
 
 function notFound(repo: string): PackyardError {
   return new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
+}
+
+function busy(): PackyardError {
+  return new PackyardError(409, 'upload-busy', 'the upload is being published (by this batch or another)');
 }

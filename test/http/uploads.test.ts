@@ -242,6 +242,29 @@ describe('resumable uploads after a crash', () => {
     await expectServed(t, big);
     expect((await t.request(`/api/v1/repos/acme/uploads/${u.id}`)).status).toBe(404);
   });
+
+  it('refuses to abort an upload while it is being published', async () => {
+    const t = await setup();
+    const u = await sendAll(t);
+    let release = () => {};
+    const joining = new Promise<void>((resolve) => (release = resolve));
+    const complete = t.storage.completeMultipart.bind(t.storage);
+    let started = () => {};
+    const joinStarted = new Promise<void>((resolve) => (started = resolve));
+    t.storage.completeMultipart = async (...args) => {
+      started();
+      await joining;
+      return complete(...args);
+    };
+    const publishing = t.publish(u);
+    await joinStarted;
+    const abort = await t.request(`/api/v1/repos/acme/uploads/${u.id}`, { method: 'DELETE' });
+    expect(abort.status).toBe(409);
+    expect(await errorCode(abort)).toBe('upload-busy');
+    release();
+    expect((await publishing).status).toBe(201);
+    await expectServed(t, big);
+  });
 });
 
 // A real `packyard serve` (parts of 32 MiB), killed with SIGKILL at the moment that matters.
