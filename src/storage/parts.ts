@@ -16,7 +16,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * Every sending of a part is written, in place, under a name of its own (the part number and a
  * new id, which is the part's etag) and never changed after: a part sent again does not touch
  * the one an earlier answer names, and what a crash cuts short lies under an ordinary key, where
- * abort, complete and garbage collection find it (a temporary file would be invisible to them).
+ * abort, complete and garbage collection find it at once (a temporary file, only after an hour).
  */
 export abstract class PartsAsObjects implements MultipartStorage {
   abstract get(key: string, range?: ByteRange): Promise<StoredObject | null>;
