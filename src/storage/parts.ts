@@ -32,7 +32,8 @@ export abstract class PartsAsObjects implements MultipartStorage {
   async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
     if (body instanceof Uint8Array && body.length !== size) throw partSizeMismatch(part, size);
     const etag = crypto.randomUUID();
-    await this.put(partKey(key, uploadId, part, etag), body instanceof Uint8Array ? body : body.pipeThrough(new SizeCheck(part, size).stream), { fresh: true });
+    const at = partKey(key, uploadId, part, etag);
+    await this.stored(at, await this.put(at, body instanceof Uint8Array ? body : body.pipeThrough(new SizeCheck(part, size).stream), { fresh: true }), size);
     return { part, etag, size };
   }
 
@@ -65,9 +66,19 @@ export abstract class PartsAsObjects implements MultipartStorage {
     });
     // What lies under the key is the start of a join cut short; a fresh write must not find it.
     await this.delete(key);
-    const info = await this.put(key, joined, { fresh: true });
+    const info = await this.stored(key, await this.put(key, joined, { fresh: true }), joinedSize(parts));
     await this.abortMultipart(key, uploadId);
-    return info!;
+    return info;
+  }
+
+  /**
+   * The info of a write that stored all its bytes. A full disk can cut a write short without an
+   * error (a short write): what it left would pass for a part received, or for a joined upload.
+   */
+  private async stored(key: string, info: ObjectInfo | null, size: number): Promise<ObjectInfo> {
+    if (info?.size === size) return info;
+    await this.delete(key);
+    throw new Error(`storage: ${key} was stored with ${info?.size} of its ${size} bytes (is the disk full?)`);
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
@@ -81,9 +92,13 @@ export abstract class PartsAsObjects implements MultipartStorage {
  */
 export async function completedBefore(storage: Pick<Storage, 'head' | 'abortMultipart'>, key: string, uploadId: string, parts: readonly PartInfo[]): Promise<ObjectInfo | null> {
   const current = await storage.head(key);
-  if (!current || current.size !== parts.reduce((sum, p) => sum + p.size, 0)) return null;
+  if (!current || current.size !== joinedSize(parts)) return null;
   await storage.abortMultipart(key, uploadId);
   return current;
+}
+
+function joinedSize(parts: readonly PartInfo[]): number {
+  return parts.reduce((sum, p) => sum + p.size, 0);
 }
 
 function partKey(key: string, uploadId: string, part: number, etag: string): string {

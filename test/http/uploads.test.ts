@@ -3,12 +3,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb } from '../helpers/debs.js';
 import { testApp } from '../helpers/app.js';
-import { runOk } from '../helpers/exec.js';
+import { run, runOk } from '../helpers/exec.js';
 import { api, startServer } from '../helpers/server.js';
 import { gc } from '../../src/repository/gc.js';
 import { FsStorage } from '../../src/hosts/node/fs-storage.js';
@@ -264,6 +264,43 @@ describe('resumable uploads after a crash', () => {
     release();
     expect((await publishing).status).toBe(201);
     await expectServed(t, big);
+  });
+});
+
+describe('resumable uploads on a full disk', () => {
+  it('claims no part, and consumes no upload, whose write failed for want of space; both go through once there is room', async (ctx) => {
+    const mountPoint = await mkdtemp(join(tmpdir(), 'packyard-full-'));
+    // A small tmpfs of its own: the disk fills for this test alone.
+    if ((await run('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', mountPoint])).code !== 0) return ctx.skip();
+    try {
+      const t = await setup(new FsStorage(mountPoint));
+      const u = await t.start();
+      const session = await t.session(u);
+      const parts = async () => {
+        const keys = [];
+        for await (const obj of t.storage.list(`${session.key}.parts/`)) keys.push(obj.key);
+        return keys;
+      };
+      const filler = join(mountPoint, 'filler');
+      await writeFile(filler, new Uint8Array(28 * MiB));
+      expect((await t.part(u, 1)).status).toBeGreaterThanOrEqual(500);
+      expect((await t.status(u)).received).toEqual([]);
+      expect(await parts()).toEqual([]);
+      await rm(filler);
+
+      for (let n = 1; n <= u.parts; n++) expect((await t.part(u, n)).status).toBe(200);
+      // 12 MiB of parts and 16 MiB of filler leave too little for the 12 MiB join.
+      await writeFile(filler, new Uint8Array(16 * MiB));
+      const full = await t.publish(u);
+      expect(full.status, await full.clone().text()).toBeGreaterThanOrEqual(500);
+      expect((await t.status(u)).received).toEqual([1, 2, 3]);
+      await rm(filler);
+      const res = await t.publish(u);
+      expect(res.status, await res.clone().text()).toBe(201);
+      await expectServed(t, big);
+    } finally {
+      await run('umount', [mountPoint]);
+    }
   });
 });
 
