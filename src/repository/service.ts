@@ -71,6 +71,11 @@ export class RepositoryService {
   readonly store: RepoStore;
   private readonly ctx: PublishContext;
   private readonly uploads: Uploads;
+  /**
+   * Resumable uploads being published, by repository and id: a second publish of one at the same
+   * time (a client retrying a slow join) would join it again over the first.
+   */
+  private readonly publishing = new Set<string>();
 
   constructor(readonly deps: ServiceDeps) {
     this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs, gcTiming: deps.gcTiming });
@@ -132,12 +137,22 @@ export class RepositoryService {
     const type = head.snapshot.type;
     const records: PackageRecord[] = [];
     let unused: string[] = [];
-    // Every blob of this upload is stored from here on (the guard needs a bound on their times).
+    // Blobs streamed in are stored from here on (the guard needs a bound on their times).
     const ingestStarted = Date.now();
+    // Resumable uploads end with the publish, not at their join, so that one a crash cut short can be redone.
+    const claimed: string[] = [];
+    const joined = new Map<string, string>();
+    let published = false;
     try {
       const ingest = async (file: UploadFile) => {
         try {
-          records.push(await this.ingest(repo, type, options, file));
+          if ('upload' in file) {
+            const claim = `${repo}/${file.upload}`;
+            if (this.publishing.has(claim)) throw busy();
+            this.publishing.add(claim);
+            claimed.push(claim);
+          }
+          records.push(await this.ingest(repo, type, options, file, joined));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;
@@ -156,27 +171,45 @@ export class RepositoryService {
             : await buildSnapshot(this.ctx, repo, current!, { actor, replace, add: (records as DebRecord[]).map((record) => ({ distribution, component, record })) });
         unused = built.unusedKeys;
         const notUsed = new Set(unused);
-        guard.inputs(records.map((r) => r.key).filter((key) => !notUsed.has(key)), ingestStarted);
+        const used = records.map((r) => r.key).filter((key) => !notUsed.has(key));
+        // A join an earlier, interrupted attempt made may be older than this upload: its time is read.
+        const rejoined = new Set(joined.values());
+        guard.inputs(used.filter((key) => !rejoined.has(key)), ingestStarted);
+        guard.inputs(used.filter((key) => rejoined.has(key)), 0);
         return built.snapshot;
       });
+      published = true;
       return { ...result, packages: records };
     } catch (err) {
-      unused = records.map((r) => r.key);
+      // A resumable upload keeps its joined object, and its session, for the next attempt.
+      const kept = new Set(joined.values());
+      unused = records.map((r) => r.key).filter((key) => !kept.has(key));
       throw err;
     } finally {
+      // Sessions end before blobs go: one left behind by a crash here still finds its object.
+      if (published) await Promise.all([...joined.keys()].map((id) => this.uploads.finish(repo, id).catch(() => {})));
       await Promise.all(unused.map((key) => this.deps.storage.delete(key).catch(() => {})));
+      for (const claim of claimed) this.publishing.delete(claim);
     }
   }
 
-  private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile): Promise<PackageRecord> {
+  /** Reads one file into a record; a resumable upload it joins is added to `joined` (id to key). */
+  private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile, joined: Map<string, string>): Promise<PackageRecord> {
     if ('ingest' in file) return file.ingest(repo, type, options.component);
     const reading = packageReading(type, this.deps, options.component, this.ctx.now);
     if ('open' in file) return ingestPackage(this.deps.storage, repo, await file.open(), reading);
     const { key } = await this.uploads.complete(repo, file.upload);
     try {
-      return await ingestStoredPackage(this.deps.storage, key, reading);
+      const record = await ingestStoredPackage(this.deps.storage, key, reading);
+      joined.set(file.upload, key);
+      return record;
     } catch (err) {
-      await this.deps.storage.delete(key).catch(() => {});
+      // Not a package: the upload is used up (its session goes first, as in `upload`). A
+      // failure of the server's own leaves it for the next attempt.
+      if (err instanceof PackyardError && err.status < 500) {
+        await this.uploads.finish(repo, file.upload).catch(() => {});
+        await this.deps.storage.delete(key).catch(() => {});
+      }
       throw err;
     }
   }
@@ -201,6 +234,8 @@ export class RepositoryService {
 
   abortUpload(repo: string, id: string): Promise<void> {
     checkRepoName(repo);
+    // Its parts may be in the middle of being joined.
+    if (this.publishing.has(`${repo}/${id}`)) throw busy();
     return this.uploads.abort(repo, id);
   }
 
@@ -264,4 +299,8 @@ function checkPlacement(distribution: string, component: string): void {
 
 function notFound(repo: string): PackyardError {
   return new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
+}
+
+function busy(): PackyardError {
+  return new PackyardError(409, 'upload-busy', 'the upload is being published (by this batch or another)');
 }

@@ -89,21 +89,40 @@ export class Uploads {
     return parts.sort((a, b) => a.part - b.part);
   }
 
-  /** Joins the parts into the object under the session's key, which it returns; the session ends. */
+  /**
+   * Joins the parts into the object under the session's key, which it returns. The session stays
+   * until `finish`, after the package is published: a publish cut short by a crash, even one
+   * after the join, is redone by the next one, which finds the joined object.
+   */
   async complete(repo: string, id: string): Promise<{ session: UploadSession; key: string }> {
     const session = await this.get(repo, id);
     const parts = await this.received(repo, id);
     const missing = Array.from({ length: session.parts }, (_, i) => i + 1).filter((n) => !parts.some((p) => p.part === n));
-    if (missing.length) throw new PackyardError(409, 'upload-incomplete', `upload ${id} (${session.name}) is missing part${missing.length > 1 ? 's' : ''} ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
-    await this.storage.completeMultipart(session.key, session.storageUploadId, parts);
-    await this.forget(repo, session);
+    if (missing.length) throw incomplete(session, `is missing part${missing.length > 1 ? 's' : ''} ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+    try {
+      await this.storage.completeMultipart(session.key, session.storageUploadId, parts);
+    } catch (err) {
+      if (!(err instanceof PackyardError && err.code === 'part-missing')) throw err;
+      // The backend lost a part or holds another one under its number (R2, after a crash between
+      // a part and its record): which one, it may not say. Status must not claim any of them.
+      await deleteAll(this.storage, layout.uploadPartsPrefix(repo, id));
+      throw incomplete(session, 'lost a part: send all parts again');
+    }
     return { session, key: session.key };
+  }
+
+  /** Ends an upload whose object has been published or dropped. */
+  async finish(repo: string, id: string): Promise<void> {
+    await deleteAll(this.storage, layout.uploadPartsPrefix(repo, id));
+    await this.storage.delete(layout.upload(repo, id));
   }
 
   async abort(repo: string, id: string): Promise<void> {
     const session = await this.get(repo, id);
+    // Records go before the parts they name, so that no crash leaves status claiming a lost part.
+    await deleteAll(this.storage, layout.uploadPartsPrefix(repo, id));
     await this.storage.abortMultipart(session.key, session.storageUploadId);
-    await this.forget(repo, session);
+    await this.storage.delete(layout.upload(repo, id));
   }
 
   /**
@@ -120,9 +139,8 @@ export class Uploads {
     for (const id of stale) await this.abort(repo, id);
     return stale.length;
   }
+}
 
-  private async forget(repo: string, session: UploadSession): Promise<void> {
-    await deleteAll(this.storage, layout.uploadPartsPrefix(repo, session.id));
-    await this.storage.delete(layout.upload(repo, session.id));
-  }
+function incomplete(session: UploadSession, what: string): PackyardError {
+  return new PackyardError(409, 'upload-incomplete', `upload ${session.id} (${session.name}) ${what}`);
 }

@@ -22,7 +22,8 @@ export class Keyring {
 
   async fingerprints(): Promise<string[]> {
     const out: string[] = [];
-    for await (const info of this.storage.list(layout.signingKeysPrefix)) out.push(info.key.slice(layout.signingKeysPrefix.length).replace(/\.asc$/, ''));
+    // Keys only: a listing may also name what a crash left of a write (the directory backend).
+    for await (const info of this.storage.list(layout.signingKeysPrefix)) if (info.key.endsWith('.asc')) out.push(info.key.slice(layout.signingKeysPrefix.length, -'.asc'.length));
     return out.sort();
   }
 

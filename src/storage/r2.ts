@@ -1,5 +1,6 @@
 import { PackyardError } from '../util/errors.js';
 import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
+import { completedBefore } from './parts.js';
 import { rewrite, type ByteRange, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
 import { streamOf } from '../util/bytes.js';
 
@@ -231,8 +232,14 @@ export class R2Storage implements Storage {
     }
   }
 
+  /**
+   * Completing again (a caller that crashed before it heard the answer) finds the object: R2 then
+   * no longer knows the upload, and a complete answers only once.
+   */
   async completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo> {
     checkKey(key);
+    const completed = await completedBefore(this, key, uploadId, parts);
+    if (completed) return completed;
     const uploaded = [...parts].sort((a, b) => a.part - b.part).map((p) => ({ partNumber: p.part, etag: p.etag }));
     try {
       return info(await this.bucket.resumeMultipartUpload(key, uploadId).complete(uploaded));

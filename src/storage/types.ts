@@ -55,9 +55,16 @@ export interface PartInfo {
 export interface MultipartStorage {
   /** Starts an upload of `key`; the returned id names it in later calls. */
   createMultipart(key: string): Promise<string>;
-  /** Writes (or rewrites) part `part` of exactly `size` bytes. */
+  /**
+   * Writes (or rewrites) part `part` of exactly `size` bytes; a write that fails leaves no part.
+   * The answer to an earlier sending of the same part still completes on the backends that keep
+   * every sending (directory, memory, workerd disk), not on R2, which keeps one per number.
+   */
   putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo>;
-  /** Joins the parts, in order, into the object under `key`. */
+  /**
+   * Joins the parts, in order, into the object under `key`. Completing again (after a crash, or
+   * over a join one cut short) answers the joined object.
+   */
   completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo>;
   /** Drops the upload and its parts; no error when it is already gone. */
   abortMultipart(key: string, uploadId: string): Promise<void>;

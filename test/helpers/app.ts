@@ -1,4 +1,5 @@
 import { MemoryStorage } from '../../src/storage/memory.js';
+import type { Storage } from '../../src/storage/types.js';
 import { AdminToken } from '../../src/auth/admin-token.js';
 import { Access } from '../../src/auth/access.js';
 import { createApp } from '../../src/http/app.js';
@@ -6,9 +7,8 @@ import { testService } from './service.js';
 
 export const ADMIN = 'test-admin-token';
 
-/** The whole HTTP app over memory storage, called in-process. */
-export async function testApp(now?: () => Date) {
-  const storage = new MemoryStorage();
+/** The whole HTTP app, over memory storage unless given another, called in-process. */
+export async function testApp<S extends Storage = MemoryStorage>(now?: () => Date, storage: S = new MemoryStorage() as Storage as S) {
   const service = await testService(storage, now);
   const { admin } = await AdminToken.load(storage, ADMIN);
   const access = new Access(storage, admin);

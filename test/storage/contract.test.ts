@@ -11,9 +11,14 @@ import { FsStorage } from '../../src/hosts/node/fs-storage.js';
 import { R2Storage, type R2BucketLike } from '../../src/storage/r2.js';
 import { WorkerdDiskStorage } from '../../src/storage/workerd-disk.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { repoRoot } from '../helpers/exec.js';
 import { freePort } from '../helpers/server.js';
+import { testService } from '../helpers/service.js';
+import { Keyring } from '../../src/signing/keyring.js';
+import { gc } from '../../src/repository/gc.js';
+import { fsck } from '../../src/repository/fsck.js';
+import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { readBytes, readText, type Storage } from '../../src/storage/types.js';
 
 const backends: [string, () => Promise<Storage>][] = [
@@ -183,10 +188,136 @@ describe.each(backends)('%s storage', (_, make) => {
     expect(left).toEqual(['blobs/big']);
   });
 
+  // What a crash leaves (a kill between two steps) must not stop the next attempt.
+  it('completes an upload again, and over a join that a crash cut short', async () => {
+    const s = await make();
+    const MiB = 1024 * 1024;
+    const bytes = pattern(6 * MiB);
+    const chunks = [bytes.subarray(0, 5 * MiB), bytes.subarray(5 * MiB)];
+    const id = await s.createMultipart('blobs/again');
+    const parts = [];
+    for (const [i, chunk] of chunks.entries()) parts.push(await s.putPart('blobs/again', id, i + 1, chunk, chunk.length));
+    // A join stopped halfway leaves the start of the object in place on a backend that writes it so.
+    await s.put('blobs/again', bytes.subarray(0, MiB));
+    expect((await s.completeMultipart('blobs/again', id, parts)).size).toBe(bytes.length);
+    // The caller died before it heard: completing again answers the same object.
+    expect((await s.completeMultipart('blobs/again', id, parts)).size).toBe(bytes.length);
+    expect(Buffer.from((await readBytes(s, 'blobs/again'))!).equals(bytes)).toBe(true);
+    const left = [];
+    for await (const obj of s.list('')) left.push(obj.key);
+    expect(left).toEqual(['blobs/again']);
+  });
+
+  it('keeps a part readable under the answer to its first sending when the same bytes are sent again', async () => {
+    // A crash after a part is stored and before its answer is recorded leaves the first answer
+    // on record; the client sends the part again.
+    const s = await make();
+    const MiB = 1024 * 1024;
+    const bytes = pattern(5 * MiB + 10);
+    const id = await s.createMultipart('blobs/resent');
+    const first = await s.putPart('blobs/resent', id, 1, bytes.subarray(0, 5 * MiB), 5 * MiB);
+    await s.putPart('blobs/resent', id, 1, new Blob([bytes.subarray(0, 5 * MiB)]).stream(), 5 * MiB);
+    const last = await s.putPart('blobs/resent', id, 2, bytes.subarray(5 * MiB), 10);
+    if (s instanceof R2Storage) {
+      // R2 keeps one part per number, under a new etag: the first answer names a part it replaced.
+      await expect(s.completeMultipart('blobs/resent', id, [first, last])).rejects.toMatchObject({ status: 400, code: 'part-missing' });
+      return;
+    }
+    await s.completeMultipart('blobs/resent', id, [first, last]);
+    expect(Buffer.from((await readBytes(s, 'blobs/resent'))!).equals(bytes)).toBe(true);
+  });
+
+  it('leaves nothing of a part whose write fails', async () => {
+    const s = await make();
+    const id = await s.createMultipart('blobs/failed');
+    let sent = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 3) return controller.error(new Error('client went away'));
+        sent++;
+        controller.enqueue(new Uint8Array(1024 * 1024).fill(sent));
+      },
+    });
+    await expect(s.putPart('blobs/failed', id, 1, failing, 5 * 1024 * 1024)).rejects.toThrow();
+    const left = [];
+    for await (const obj of s.list('')) left.push(obj.key);
+    expect(left).toEqual([]);
+    await s.abortMultipart('blobs/failed', id);
+  });
+
   it('refuses keys that would leave the store', async () => {
     const s = await make();
     if (s instanceof MemoryStorage) return; // a Map has no outside
     for (const key of ['../x', 'a/../../x', '/etc/passwd', 'a//b']) await expect(s.put(key, 'x')).rejects.toThrow(/invalid storage key/);
+  });
+});
+
+describe('filesystem storage after a crash', () => {
+  /**
+   * The state a kill in the middle of a write leaves: its temporary file, half written, made by a
+   * write that stalls (`release` ends it, failing) and aged by `age` ms.
+   */
+  async function leftover(root: string, key: string, age: number) {
+    let release = () => {};
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(new Uint8Array(300 * 1024).fill(1));
+        await new Promise<void>((resolve) => (release = resolve));
+        controller.error(new Error('never finished'));
+      },
+    });
+    const writing = new FsStorage(root).put(key, body).catch(() => null);
+    const dir = join(root, ...key.split('/').slice(0, -1));
+    let name: string | undefined;
+    for (; !(name = (await readdir(dir).catch(() => [])).find((n) => n.includes('.tmp-'))); ) await new Promise((r) => setTimeout(r, 5));
+    const when = new Date(Date.now() - age);
+    await utimes(join(dir, name), when, when);
+    return { key: `${key.split('/').slice(0, -1).join('/')}/${name}`, dir, end: () => (release(), writing) };
+  }
+
+  it('lists a temporary file no write has touched for an hour under its own key, reads it as nothing, and deletes it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'packyard-fs-'));
+    const s = new FsStorage(root);
+    await s.put('repos/a/head.json', 'x');
+    const listed = async () => {
+      const keys = [];
+      for await (const obj of s.list('repos/a/')) keys.push(obj.key);
+      return keys.sort();
+    };
+    const recent = await leftover(root, 'repos/a/by-hash/SHA256/abc', 1000);
+    expect(await listed()).toEqual(['repos/a/head.json']); // a write may still be using it
+    await recent.end();
+    const old = await leftover(root, 'repos/a/by-hash/SHA256/abc', 3_601_000);
+    expect(old.key).toMatch(/\/abc\.tmp-[0-9a-f-]{36}$/);
+    expect(await listed()).toEqual([old.key, 'repos/a/head.json']);
+    expect(await s.get(old.key)).toBeNull();
+    expect(await s.head(old.key)).toBeNull();
+    await expect(s.put(old.key, 'x')).rejects.toThrow(/invalid storage key/);
+    await s.delete(old.key);
+    expect(await readdir(old.dir)).toEqual([]);
+    expect(await listed()).toEqual(['repos/a/head.json']);
+    await old.end();
+  });
+
+  it('has gc collect, and fsck count, a temporary file a crash left', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'packyard-fs-'));
+    const service = await testService(new FsStorage(root));
+    await service.createRepo({ name: 'acme' }, 'test');
+    const left = await leftover(root, `repos/acme/by-hash/SHA256/${'0'.repeat(64)}`, 8 * 86_400_000);
+    expect((await fsck(service.store, createNodeHasher, 'acme')).garbage).toEqual({ objects: 1, bytes: 300 * 1024 });
+    expect((await gc(service.store, 'acme')).deleted).toEqual({ objects: 1, bytes: 300 * 1024 });
+    expect(await readdir(left.dir)).toEqual([]);
+    await left.end();
+  });
+
+  it('keeps such a file out of the signing keys', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'packyard-fs-'));
+    const keyring = new Keyring(new FsStorage(root));
+    const fingerprint = await keyring.generate('Packyard test');
+    const left = await leftover(root, `system/signing-keys/${'A'.repeat(40)}.asc`, 2 * 3_600_000);
+    expect(await keyring.fingerprints()).toEqual([fingerprint]);
+    expect(await keyring.armoredKeys()).toHaveLength(1);
+    await left.end();
   });
 });
 

@@ -55,7 +55,8 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
     const existing = list.get(id);
     const pooled = await pool.get(record.filename);
     if (existing?.sha256 === record.sha256 || (!existing && pooled?.sha256 === record.sha256)) {
-      unusedKeys.push(record.key);
+      // Unless it is the very blob published (a resumable upload published again after a crash).
+      if (record.key !== (existing ?? pooled)!.key) unusedKeys.push(record.key);
       if (existing) continue;
       list.set(id, { ...record, key: pooled!.key });
       await addRef(pool, record);

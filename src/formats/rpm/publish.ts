@@ -61,7 +61,8 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
     const path = rpmPoolPath(distribution, record.location);
     const existing = list.get(idOf(record));
     if (existing?.sha256 === record.sha256) {
-      unusedKeys.push(record.key);
+      // Unless it is the very blob published (a resumable upload published again after a crash).
+      if (record.key !== existing.key) unusedKeys.push(record.key);
       continue;
     }
     if (existing && !mutation.replace) {

@@ -10,6 +10,13 @@ import { PartsAsObjects } from '../../storage/parts.js';
 import { streamOf } from '../../util/bytes.js';
 
 const TMP_MARK = '.tmp-';
+/** A temporary file's name: the object's, the mark, a random UUID. */
+const TEMPORARY = /\.tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * A temporary file no write has touched for this long is what a crash left of one: `list`
+ * reports it under its own name, so that gc's sweep collects it and fsck counts it.
+ */
+const LEFTOVER_MS = 3_600_000;
 
 /**
  * Objects as files under a directory. Every write goes to a temporary file that is renamed
@@ -39,6 +46,7 @@ export class FsStorage extends PartsAsObjects implements Storage {
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
+    if (isLeftover(key)) return null;
     try {
       const st = await stat(this.filePath(key));
       return st.isFile() ? this.info(key, st) : null;
@@ -49,6 +57,8 @@ export class FsStorage extends PartsAsObjects implements Storage {
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
+    // A leftover is listed only to be deleted: it is no object.
+    if (isLeftover(key)) return null;
     const path = this.filePath(key);
     let handle;
     try {
@@ -114,7 +124,9 @@ export class FsStorage extends PartsAsObjects implements Storage {
   }
 
   async delete(key: string): Promise<void> {
-    await unlink(this.filePath(key)).catch((err) => {
+    // A leftover temporary file is named by its object's key and its mark.
+    const mark = TEMPORARY.exec(key)?.[0];
+    await unlink(mark ? this.filePath(key.slice(0, -mark.length)) + mark : this.filePath(key)).catch((err) => {
       if (!isNotFound(err)) throw err;
     });
   }
@@ -148,9 +160,10 @@ export class FsStorage extends PartsAsObjects implements Storage {
     const base = slash < 0 ? this.root : join(this.root, ...prefix.slice(0, slash).split('/'));
     for await (const file of walk(base)) {
       const key = relative(this.root, file).split(sep).join('/');
-      if (!key.startsWith(prefix) || key.includes(TMP_MARK) || key.endsWith('.lock')) continue;
+      if (!key.startsWith(prefix) || key.endsWith('.lock')) continue;
       try {
         const st = await stat(file);
+        if (key.includes(TMP_MARK) && !(isLeftover(key) && Date.now() - st.mtimeMs > LEFTOVER_MS)) continue;
         if (st.isFile()) yield this.info(key, st);
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -215,6 +228,10 @@ async function* walk(dir: string): AsyncIterable<string> {
     if (entry.isDirectory()) yield* walk(full);
     else if (entry.isFile()) yield full;
   }
+}
+
+function isLeftover(key: string): boolean {
+  return TEMPORARY.test(key);
 }
 
 function isNotFound(err: unknown): boolean {
