@@ -9,11 +9,8 @@ import { Miniflare } from 'miniflare';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { FsStorage } from '../../src/hosts/node/fs-storage.js';
 import { R2Storage, type R2BucketLike } from '../../src/storage/r2.js';
-import { WorkerdDiskStorage } from '../../src/storage/workerd-disk.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
-import { repoRoot } from '../helpers/exec.js';
-import { freePort } from '../helpers/server.js';
+import { readdir, utimes } from 'node:fs/promises';
+import { emptyBackend, emptyDisk } from '../helpers/backends.js';
 import { testService } from '../helpers/service.js';
 import { Keyring } from '../../src/signing/keyring.js';
 import { gc } from '../../src/repository/gc.js';
@@ -23,7 +20,7 @@ import { readBytes, readText, type Storage } from '../../src/storage/types.js';
 
 const backends: [string, () => Promise<Storage>][] = [
   ['memory', async () => new MemoryStorage()],
-  ['filesystem', async () => new FsStorage(await mkdtemp(join(tmpdir(), 'packyard-fs-')))],
+  ['filesystem', () => emptyBackend('filesystem')],
   ['r2', emptyR2],
   ['workerd disk service', emptyDisk],
 ];
@@ -55,37 +52,6 @@ async function emptyR2(): Promise<R2Storage> {
   const storage = new R2Storage((await (await workerd()).getR2Bucket('BUCKET')) as unknown as R2BucketLike);
   for await (const obj of storage.list('')) await storage.delete(obj.key);
   return storage;
-}
-
-// A writable workerd disk service, as the on-prem Worker gets it (deploy/workerd), reached from
-// Node through a socket; each test gets a fresh subdirectory of it.
-let diskService: Promise<{ url: string; proc: ChildProcess }> | undefined;
-afterAll(async () => (await diskService)?.proc.kill());
-
-async function emptyDisk(): Promise<WorkerdDiskStorage> {
-  diskService ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'packyard-disk-'));
-    await mkdir(join(dir, 'data'));
-    const port = await freePort();
-    await writeFile(
-      join(dir, 'config.capnp'),
-      `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "disk", disk = (path = "${dir}/data", writable = true))],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "disk")],
-);`,
-    );
-    const proc = spawn(join(repoRoot, 'node_modules/.bin/workerd'), ['serve', join(dir, 'config.capnp')], { stdio: 'inherit' });
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; !(await fetch(`${url}/`).then(() => true, () => false)); i++) {
-      if (i > 100) throw new Error('workerd disk service did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { url, proc };
-  })();
-  const { url } = await diskService;
-  const prefix = `${url}/${crypto.randomUUID()}`;
-  return new WorkerdDiskStorage({ fetch: (req) => fetch(new Request(prefix + new URL(req.url).pathname, req)) });
 }
 
 const stream = (text: string) => new Blob([text]).stream();
@@ -133,6 +99,18 @@ describe.each(backends)('%s storage', (_, make) => {
     // Racing swaps from the same etag: exactly one wins.
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.put('head', `racer ${i}`, { ifMatch: second!.etag })));
     expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('touches: a later modification time, the same content, null for no object', async () => {
+    const s = await make();
+    const written = await s.put('by-hash/x', 'index bytes');
+    // The workerd disk service dates objects to the whole second.
+    await new Promise((r) => setTimeout(r, 1100));
+    const touched = await s.touch('by-hash/x');
+    expect(touched!.lastModified.getTime()).toBeGreaterThan(written!.lastModified.getTime());
+    expect((await s.head('by-hash/x'))!.lastModified.getTime()).toBe(touched!.lastModified.getTime());
+    expect(await readText(s, 'by-hash/x')).toBe('index bytes');
+    expect(await s.touch('by-hash/none')).toBeNull();
   });
 
   it('writes fresh keys, streamed or small, leaving nothing of a failed write', async () => {
@@ -275,7 +253,7 @@ describe('filesystem storage after a crash', () => {
     return { key: `${key.split('/').slice(0, -1).join('/')}/${name}`, dir, end: () => (release(), writing) };
   }
 
-  it('lists a temporary file no write has touched for an hour under its own key, reads it as nothing, and deletes it', async () => {
+  it('lists a temporary file no write has touched for an hour under its own key, reads it as nothing but its time, and deletes it', async () => {
     const root = await mkdtemp(join(tmpdir(), 'packyard-fs-'));
     const s = new FsStorage(root);
     await s.put('repos/a/head.json', 'x');
@@ -291,7 +269,8 @@ describe('filesystem storage after a crash', () => {
     expect(old.key).toMatch(/\/abc\.tmp-[0-9a-f-]{36}$/);
     expect(await listed()).toEqual([old.key, 'repos/a/head.json']);
     expect(await s.get(old.key)).toBeNull();
-    expect(await s.head(old.key)).toBeNull();
+    // gc reads its time again before it deletes it (see gc-protocol.ts).
+    expect((await s.head(old.key))?.lastModified.getTime()).toBeLessThan(Date.now() - 3_600_000);
     await expect(s.put(old.key, 'x')).rejects.toThrow(/invalid storage key/);
     await s.delete(old.key);
     expect(await readdir(old.dir)).toEqual([]);

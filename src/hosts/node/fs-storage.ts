@@ -46,9 +46,9 @@ export class FsStorage extends PartsAsObjects implements Storage {
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
-    if (isLeftover(key)) return null;
     try {
-      const st = await stat(this.filePath(key));
+      // A leftover is listed, and its time read, only to be deleted.
+      const st = await stat(this.pathOf(key));
       return st.isFile() ? this.info(key, st) : null;
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -123,10 +123,14 @@ export class FsStorage extends PartsAsObjects implements Storage {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    // A leftover temporary file is named by its object's key and its mark.
+  /** The file of an object, or of a leftover temporary file (named by its object's key and its mark). */
+  private pathOf(key: string): string {
     const mark = TEMPORARY.exec(key)?.[0];
-    await unlink(mark ? this.filePath(key.slice(0, -mark.length)) + mark : this.filePath(key)).catch((err) => {
+    return mark ? this.filePath(key.slice(0, -mark.length)) + mark : this.filePath(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.pathOf(key)).catch((err) => {
       if (!isNotFound(err)) throw err;
     });
   }
