@@ -5,6 +5,7 @@ import { isApiToken, type ApiTokens, type Grants, type Scope } from './tokens.js
 import { looksLikeJwt, type OidcVerifier } from './oidc.js';
 import type { OidcPolicies } from './oidc-policies.js';
 import type { Throttle } from './throttle.js';
+import { own } from '../util/own.js';
 
 /** Who is asking, for authorization and for the audit trail (each snapshot's actor). */
 export interface Identity extends Grants {
@@ -14,7 +15,7 @@ export interface Identity extends Grants {
 /** Whether `identity` may do `need` in `repo`: admin implies write, write implies read. */
 export function allows(identity: Identity, repo: string, need: Scope): boolean {
   if (identity.admin) return true;
-  const scopes = identity.repos[repo] ?? [];
+  const scopes = own(identity.repos, repo) ?? [];
   return scopes.includes(need) || scopes.includes('admin') || (need === 'read' && scopes.includes('write'));
 }
 

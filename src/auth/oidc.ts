@@ -4,6 +4,7 @@ import { PackyardError } from '../util/errors.js';
 import { toHex } from '../util/hash.js';
 import { parseInput } from '../util/input.js';
 import { SCOPES, type Scope } from './tokens.js';
+import { own } from '../util/own.js';
 
 /** A repository's trust in the OIDC tokens of one issuer: those whose audience and claims match get `scopes`. */
 export interface OidcPolicy {
@@ -109,7 +110,7 @@ function globMatch(pattern: string, value: string): boolean {
 /** The first claim of `policy` the token does not satisfy, or undefined when all match. */
 function mismatchedClaim(policy: OidcPolicy, claims: JWTPayload): string | undefined {
   for (const [name, pattern] of Object.entries(policy.claims)) {
-    const value = claims[name];
+    const value = own(claims, name);
     if (value === undefined || value === null || !globMatch(pattern, String(value))) return name;
   }
   return undefined;
@@ -200,7 +201,7 @@ export class OidcVerifier {
       mismatch ??= name;
     }
     // jwtVerify accepted the audience, so some policy was compared and `mismatch` is set.
-    const value = claims[mismatch!];
+    const value = own(claims, mismatch!);
     throw new PackyardError(
       403,
       'oidc-policy-mismatch',

@@ -1,4 +1,5 @@
 import { distributionsOf, type Snapshot } from '../repository/snapshot.js';
+import { own } from '../util/own.js';
 
 /**
  * The commands a user pastes on a client machine to use a repository, with signature checking
@@ -14,7 +15,7 @@ export function aptLines(url: string, snapshot: Snapshot, readToken?: string): s
     lines.push(`  echo "deb [signed-by=/etc/apt/keyrings/${repo}.gpg] ${url}/${repo} <distribution> main" | sudo tee /etc/apt/sources.list.d/${repo}.list`, '  (no distribution yet: upload a package to create one)');
   }
   for (const dist of dists) {
-    const components = new Set([...Object.keys(snapshot.lists[dist] ?? {}), ...(snapshot.settings.distributions[dist]?.components ?? [])]);
+    const components = new Set([...Object.keys(own(snapshot.lists, dist) ?? {}), ...(own(snapshot.settings.distributions, dist)?.components ?? [])]);
     lines.push(`  echo "deb [signed-by=/etc/apt/keyrings/${repo}.gpg] ${url}/${repo} ${dist} ${[...components].sort().join(' ') || 'main'}" | sudo tee -a /etc/apt/sources.list.d/${repo}.list`);
   }
   if (!snapshot.settings.public) {

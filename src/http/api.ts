@@ -12,6 +12,7 @@ import { allows } from '../auth/identity.js';
 import type { Scope } from '../auth/tokens.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
 import { gc } from '../repository/gc.js';
+import { own } from '../util/own.js';
 
 export interface ApiDeps {
   service: RepositoryService;
@@ -259,7 +260,7 @@ function summary(s: Snapshot) {
     public: s.settings.public ?? false,
     architectures: s.settings.architectures,
     distributions: Object.fromEntries(
-      distributionsOf(s).map((d) => [d, { ...s.settings.distributions[d], components: Object.keys(s.lists[d] ?? {}).sort() }]),
+      distributionsOf(s).map((d) => [d, { ...own(s.settings.distributions, d), components: Object.keys(own(s.lists, d) ?? {}).sort() }]),
     ),
     snapshot: snapshotInfo(s),
   };

@@ -1,5 +1,6 @@
 import type { RepoStore } from './store.js';
 import type { Snapshot } from './snapshot.js';
+import { own, ownOrSet } from '../util/own.js';
 
 /** How a format names and orders the records of its package lists. */
 export interface RecordKind<R> {
@@ -46,7 +47,7 @@ export class ListSet<R> {
     const id = [distribution, component, arch, shard].join(SEP);
     let list = this.loaded.get(id);
     if (!list) {
-      const key = this.current.lists[distribution]?.[component]?.[arch]?.[shard];
+      const key = own(own(own(own(this.current.lists, distribution), component), arch), shard);
       list = PackageList.of(key ? await this.store.meta<R[]>(key) : [], this.kind.id);
       this.loaded.set(id, list);
     }
@@ -76,7 +77,7 @@ export class ListSet<R> {
     for (const [id, list] of this.loaded) {
       if (!list.changed) continue;
       const [distribution, component, arch, shard] = id.split(SEP) as [string, string, string, string];
-      const shards = (((next[distribution] ??= {})[component] ??= {})[arch] ??= {});
+      const shards = ownOrSet(ownOrSet(ownOrSet(next, distribution, () => ({})), component, () => ({})), arch, (): Record<string, string> => ({}));
       if (list.size === 0) delete shards[shard];
       else shards[shard] = await this.store.putMeta(repo, this.kind.sort([...list.values()]));
     }

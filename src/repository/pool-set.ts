@@ -1,5 +1,6 @@
 import type { RepoStore } from './store.js';
 import { poolShard, type PoolEntry, type PoolMap, type Snapshot } from './snapshot.js';
+import { own } from '../util/own.js';
 
 /** The pool-map shards a publish reads and changes, loaded lazily and written back once. */
 export class PoolSet {
@@ -13,7 +14,7 @@ export class PoolSet {
     const name = poolShard(path);
     let shard = this.loaded.get(name);
     if (!shard) {
-      const key = this.current.pool[name];
+      const key = own(this.current.pool, name);
       shard = { map: key ? { ...(await this.store.meta<PoolMap>(key)) } : {}, changed: false };
       this.loaded.set(name, shard);
     }

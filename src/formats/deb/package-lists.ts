@@ -1,6 +1,7 @@
 import type { RepoStore } from '../../repository/store.js';
 import type { DebRecord } from './record.js';
 import { renderPackages } from './packages-index.js';
+import { own as ownOf } from '../../util/own.js';
 
 /** Package lists are split by name prefix (as the pool is): `lib` names by their first four letters. */
 export function shardOf(name: string): string {
@@ -11,8 +12,10 @@ export function shardOf(name: string): string {
 export async function renderShards(store: RepoStore, own: Record<string, string>, all: Record<string, string>): Promise<string> {
   const parts: string[] = [];
   for (const shard of [...new Set([...Object.keys(own), ...Object.keys(all)])].sort()) {
-    const ownRecords = own[shard] ? await store.meta<DebRecord[]>(own[shard]) : [];
-    const allRecords = all[shard] ? await store.meta<DebRecord[]>(all[shard]) : [];
+    const ownKey = ownOf(own, shard);
+    const allKey = ownOf(all, shard);
+    const ownRecords = ownKey ? await store.meta<DebRecord[]>(ownKey) : [];
+    const allRecords = allKey ? await store.meta<DebRecord[]>(allKey) : [];
     const text = renderPackages(ownRecords, allRecords);
     if (text) parts.push(text);
   }

@@ -7,6 +7,7 @@ import { sortRecords } from './packages-index.js';
 import { ListSet } from '../../repository/package-lists.js';
 import { PoolSet } from '../../repository/pool-set.js';
 import { renderComponentRelease, renderRelease } from './release.js';
+import { own } from '../../util/own.js';
 
 interface Placement {
   distribution: string;
@@ -81,7 +82,7 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
   }
 
   for (const spec of mutation.remove ?? []) {
-    const components = spec.component ? [spec.component] : Object.keys(current.lists[spec.distribution] ?? {});
+    const components = spec.component ? [spec.component] : Object.keys(own(current.lists, spec.distribution) ?? {});
     let found = false;
     for (const component of components) {
       const list = await lists.get(spec.distribution, component, spec.architecture, shardOf(spec.package));
@@ -107,16 +108,18 @@ export async function buildSnapshot(ctx: PublishContext, repo: string, current: 
   const date = ctx.now();
 
   for (const distribution of distributionsOf({ lists: nextLists, settings })) {
-    const distSettings = settings.distributions[distribution] ?? {};
-    const components: Record<string, Record<string, Record<string, string>>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...nextLists[distribution] };
+    const distSettings = own(settings.distributions, distribution) ?? {};
+    const components: Record<string, Record<string, Record<string, string>>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...own(nextLists, distribution) };
     const settingsTag = JSON.stringify(distSettings) + architectures.join(',');
-    let dirty = rendered[`dists/${distribution}`] !== settingsTag;
+    let dirty = own(rendered, `dists/${distribution}`) !== settingsTag;
     for (const [component, byArch] of Object.entries(components)) {
       for (const arch of architectures) {
         const dir = `dists/${distribution}/${component}/binary-${arch}`;
-        const inputs = `${JSON.stringify(byArch[arch] ?? {})}|${JSON.stringify(byArch.all ?? {})}|${settingsTag}`;
-        if (rendered[dir] === inputs) continue;
-        const packages = new TextEncoder().encode(await renderShards(ctx.store, byArch[arch] ?? {}, byArch.all ?? {}));
+        const archShards = own(byArch, arch) ?? {};
+        const all = own(byArch, 'all') ?? {};
+        const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
+        if (own(rendered, dir) === inputs) continue;
+        const packages = new TextEncoder().encode(await renderShards(ctx.store, archShards, all));
         // Compressing runs off the main thread on hosts that can: hash and store meanwhile.
         [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([storeIndex(ctx, repo, 'deb', packages), ctx.gzip(packages).then((gz) => storeIndex(ctx, repo, 'deb', gz))]);
         files[`${dir}/Release`] = await storeIndex(ctx, repo, 'deb', new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));

@@ -7,6 +7,7 @@ import { buildRepodata, REPODATA_TYPES, sortRecords, type PieceTable, type Previ
 import { readBytes } from '../../storage/types.js';
 import type { RpmRecord } from './record.js';
 import { formatEvr } from './version.js';
+import { own } from '../../util/own.js';
 
 export interface RpmMutation {
   add?: { distribution: string; record: RpmRecord }[];
@@ -97,13 +98,13 @@ export async function buildRpmSnapshot(ctx: PublishContext, repo: string, curren
   const rendered = { ...current.rendered };
   const date = ctx.now();
   for (const distribution of distributionsOf({ lists: nextLists, settings })) {
-    const byArch = nextLists[distribution]?.[LISTS] ?? {};
+    const byArch = own(own(nextLists, distribution), LISTS) ?? {};
     const folders = [...new Set([...settings.architectures, ...Object.keys(byArch)])].filter((a) => a !== NOARCH).sort();
     for (const arch of folders) {
-      const shards = [byArch[arch] ?? {}, arch === 'src' ? {} : (byArch[NOARCH] ?? {})];
+      const shards = [own(byArch, arch) ?? {}, arch === 'src' ? {} : (own(byArch, NOARCH) ?? {})];
       const dir = `${distribution}/${arch}`;
       const inputs = JSON.stringify(shards);
-      if (rendered[dir] === inputs) continue;
+      if (own(rendered, dir) === inputs) continue;
       const records: RpmRecord[] = [];
       for (const keys of shards) for (const key of Object.values(keys)) records.push(...(await ctx.store.meta<RpmRecord[]>(key)));
       const previous = previousDocuments(ctx, files, rendered, dir);

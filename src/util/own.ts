@@ -1,0 +1,14 @@
+/**
+ * Lookups in records keyed by names users choose (repositories, distributions, components,
+ * architectures, claims). A plain `record[name]` finds what Object.prototype has under that name:
+ * `constructor`, `toString` and the like.
+ */
+export function own<V>(record: Readonly<Record<string, V>> | undefined, key: string): V | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** The record's own value under `key`, set to `make()` first when it has none. */
+export function ownOrSet<V>(record: Record<string, V>, key: string, make: () => V): V {
+  if (!Object.hasOwn(record, key)) record[key] = make();
+  return record[key]!;
+}
