@@ -192,7 +192,9 @@ function writeSmallSync(tmp: string, path: string, body: string | Uint8Array): S
   try {
     const fd = openSync(tmp, 'wx');
     try {
-      writeSync(fd, typeof body === 'string' ? Buffer.from(body) : body);
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      // A full disk takes part of a write and refuses only the next: write until all is taken.
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
       const st = fstatSync(fd);
       if (tmp !== path) renameSync(tmp, path);
       return st;
@@ -212,7 +214,12 @@ async function writeFile(path: string, body: PutBody): Promise<Stats> {
   const handle = await open(path, 'wx');
   try {
     if (typeof body === 'string' || body instanceof Uint8Array) await handle.writeFile(body);
-    else for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) await handle.write(chunk);
+    else {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        // As above: a short write is followed by the one that fails, never left at that.
+        for (let done = 0; done < chunk.length; ) done += (await handle.write(chunk, done)).bytesWritten;
+      }
+    }
     return await handle.stat();
   } finally {
     await handle.close();
