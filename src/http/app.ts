@@ -20,7 +20,7 @@ export interface AppDeps {
 /** The whole HTTP surface, written against web standards so every host serves the same app. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer, deps.access);
+  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer, deps.access, deps.log);
   const clientOf = deps.clientOf ?? ((c: Context) => c.req.header('cf-connecting-ip') ?? 'unknown');
 
   app.onError(async (err, c) => {
@@ -49,8 +49,7 @@ export function createApp(deps: AppDeps): Hono {
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
     const view = { method: c.req.method, header: (name: string) => c.req.header(name), client: clientOf(c), origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')) };
     const plan = await files.planUrl(view, rawPath(c.req.url));
-    const response = plan && (await files.objects.toResponse(plan));
-    return response ?? c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
+    return plan ? files.objects.toResponse(plan) : c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
   });
 
   return app;

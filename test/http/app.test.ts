@@ -126,6 +126,22 @@ describe('serving repository files', () => {
     expect((await head.arrayBuffer()).byteLength).toBe(0);
   });
 
+  it('answers 404 for a pool file missing from storage, and logs the inconsistency with its key', async () => {
+    const t = await withPackage();
+    const blobs: string[] = [];
+    for await (const obj of t.storage.list('repos/acme/blobs/')) blobs.push(obj.key);
+    expect(blobs).toHaveLength(1);
+    await t.storage.delete(blobs[0]!);
+    const path = '/acme/pool/main/h/hello/hello_1.0_amd64.deb';
+    for (const init of [{ method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }, {}]) {
+      const res = await t.request(path, { ...init, token: null });
+      expect(res.status, JSON.stringify(init)).toBe(404);
+    }
+    const missing = t.logs.filter((e) => e.msg === 'storage inconsistency: object missing');
+    expect(missing).toHaveLength(3);
+    expect(missing[0]).toMatchObject({ level: 'error', key: blobs[0] });
+  });
+
   it("answers 404 for paths named like an object's own properties", async () => {
     const t = await withPackage();
     for (const path of ['constructor', 'toString', 'pool/constructor', 'pool/__proto__/x.deb', 'dists/stable/__proto__']) {

@@ -10,7 +10,7 @@ import type { AdminToken } from '../../auth/admin-token.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Runtime } from './runtime.js';
 import { log } from './log.js';
-import { sendFile } from './send-file.js';
+import { openFile, sendFile } from './send-file.js';
 
 export interface RunningServer {
   url: string;
@@ -24,7 +24,7 @@ export interface RunningServer {
  */
 export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number): Promise<RunningServer> {
   const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
-  const files = new RepoFiles(runtime.service.store, runtime.signer, access);
+  const files = new RepoFiles(runtime.service.store, runtime.signer, access, log);
   const app = createApp({ service: runtime.service, signer: runtime.signer, access, log, files, clientOf: (c) => getConnInfo(c).remote.address ?? 'unknown' });
   const appListener = getRequestListener(app.fetch);
 
@@ -78,17 +78,17 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
   };
   const plan = await files.planUrl(view, rawPath(req.url!));
   if (!plan) return false;
-  write(plan, runtime, res);
+  await write(plan, files, runtime, res);
   return true;
 }
 
-function write(plan: ResponsePlan, runtime: Runtime, res: ServerResponse): void {
+async function write(plan: ResponsePlan, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> {
   const { status, headers, body } = plan;
+  if (body === null) return void res.writeHead(status, headers).end();
+  if ('bytes' in body) return void res.writeHead(status, headers).end(body.bytes);
+  // Opened before the status line: a file gone from disk is still a 404, not a cut connection.
+  const file = await openFile(runtime.storage.filePath(body.key));
+  if (!file) throw files.objects.missing(body.key);
   res.writeHead(status, headers);
-  if (body === null) return void res.end();
-  if ('bytes' in body) return void res.end(body.bytes);
-  const path = runtime.storage.filePath(body.key);
-  const offset = body.range?.offset ?? 0;
-  const length = body.range?.length ?? body.size;
-  sendFile(path, offset, length, res).catch(() => res.destroy());
+  sendFile(file, body.range?.offset ?? 0, body.range?.length ?? body.size, res).catch(() => res.destroy());
 }
