@@ -47,6 +47,26 @@ describe('HTTP API', () => {
     }
   });
 
+  it('refuses repository names and path parameters from the URL that could name another place in storage', async () => {
+    const t = await withPackage();
+    const bad = '..%2F..%2F..%2F..%2Fetc';
+    const cases: [string, RequestInit, string][] = [
+      [`/api/v1/repos/${bad}/oidc-policies`, {}, 'invalid-repo-name'],
+      [`/api/v1/repos/${bad}`, {}, 'invalid-repo-name'],
+      [`/api/v1/repos/${bad}/snapshots`, {}, 'invalid-repo-name'],
+      [`/api/v1/repos/${bad}/packages?distribution=stable`, { method: 'POST', body: bytes }, 'invalid-repo-name'],
+      ['/api/v1/repos/acme/uploads/..%2F..%2Fhead', {}, 'invalid-parameter'],
+      ['/api/v1/repos/acme/packages/hello/..%2F..%2Fx/amd64?distribution=stable', { method: 'DELETE' }, 'invalid-parameter'],
+      ['/api/v1/repos/acme/oidc-policies/..%2Fx', { method: 'DELETE' }, 'invalid-parameter'],
+      ['/api/v1/tokens/..%2Fadmin-token', { method: 'DELETE' }, 'invalid-parameter'],
+    ];
+    for (const [path, init, code] of cases) {
+      const res = await t.request(path, init);
+      expect(res.status, `${init.method ?? 'GET'} ${path}`).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    }
+  });
+
   it('accepts a raw .deb body, lists, searches and deletes packages', async () => {
     const t = await testApp();
     await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) });

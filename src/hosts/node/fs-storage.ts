@@ -33,6 +33,13 @@ export class FsStorage extends PartsAsObjects implements Storage {
     return join(this.root, ...key.split('/'));
   }
 
+  /** The directory a listing prefix names whole (its part up to the last `/`), never outside the root. */
+  private folderOf(prefix: string): string {
+    const parts = prefix.split('/').slice(0, -1).filter(Boolean);
+    if (prefix.startsWith('/') || parts.some((part) => part === '.' || part === '..')) throw new Error(`invalid storage prefix: ${prefix}`);
+    return join(this.root, ...parts);
+  }
+
   private info(key: string, st: Stats): ObjectInfo {
     // A rename always brings a new inode, so inode+mtime+size changes on every write.
     return { key, size: st.size, etag: `${st.ino.toString(36)}-${st.mtimeMs.toString(36)}-${st.size.toString(36)}`, lastModified: st.mtime };
@@ -122,7 +129,7 @@ export class FsStorage extends PartsAsObjects implements Storage {
   async *listFolders(prefix: string): AsyncIterable<string> {
     let entries;
     try {
-      entries = await readdir(join(this.root, ...prefix.split('/').filter(Boolean)), { withFileTypes: true });
+      entries = await readdir(this.folderOf(prefix.endsWith('/') ? prefix : `${prefix}/`), { withFileTypes: true });
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;
@@ -132,9 +139,7 @@ export class FsStorage extends PartsAsObjects implements Storage {
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     // Walk only the deepest directory the prefix names completely.
-    const slash = prefix.lastIndexOf('/');
-    const base = slash < 0 ? this.root : join(this.root, ...prefix.slice(0, slash).split('/'));
-    for await (const file of walk(base)) {
+    for await (const file of walk(this.folderOf(prefix))) {
       const key = relative(this.root, file).split(sep).join('/');
       if (!key.startsWith(prefix) || key.includes(TMP_MARK) || key.endsWith('.lock')) continue;
       try {
