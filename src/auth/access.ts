@@ -4,7 +4,7 @@ import type { AdminToken } from './admin-token.js';
 import { allows, Authenticator, type Identity } from './identity.js';
 import { OidcVerifier } from './oidc.js';
 import { OidcPolicies } from './oidc-policies.js';
-import { Throttle } from './throttle.js';
+import { Throttle, type ThrottleOptions } from './throttle.js';
 import { ApiTokens, type Scope } from './tokens.js';
 
 /** What access control needs of a request, whatever the host. */
@@ -19,6 +19,8 @@ export interface AccessOptions {
   allowInsecureOidc?: boolean;
   fetch?: typeof fetch;
   now?: () => number;
+  /** Limits of the failed-authentication throttle (tests make them small). */
+  throttle?: Omit<ThrottleOptions, 'now'>;
 }
 
 // apt reports a 401 and stops; `Basic` makes curl and browsers ask too.
@@ -35,7 +37,7 @@ export class Access {
     const allowInsecure = options.allowInsecureOidc ?? false;
     this.policies = new OidcPolicies(storage, { now: options.now, allowInsecure });
     const oidc = new OidcVerifier({ allowInsecure, fetch: options.fetch, now: options.now });
-    this.auth = new Authenticator({ admin, tokens: this.tokens, oidc, policies: this.policies, throttle: new Throttle({ now: options.now }), now: options.now });
+    this.auth = new Authenticator({ admin, tokens: this.tokens, oidc, policies: this.policies, throttle: new Throttle({ ...options.throttle, now: options.now }), now: options.now });
   }
 
   /** The request's identity; null when it presents no credential. */
