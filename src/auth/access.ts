@@ -12,6 +12,8 @@ export interface Credentials {
   header(name: string): string | undefined;
   /** The client's address, for throttling. */
   client: string;
+  /** Told when the request presented a valid credential (a host may then trust its connection more). */
+  identified?(): void;
 }
 
 export interface AccessOptions {
@@ -43,7 +45,9 @@ export class Access {
   /** The request's identity; null when it presents no credential. */
   async identify(request: Credentials, repo?: string): Promise<Identity | null> {
     try {
-      return await this.auth.identify(request.header('authorization'), repo, request.client);
+      const identity = await this.auth.identify(request.header('authorization'), repo, request.client);
+      if (identity) request.identified?.();
+      return identity;
     } catch (err) {
       if (err instanceof PackyardError && err.status === 401) throw new PackyardError(401, err.code, err.message, CHALLENGE);
       throw err;

@@ -17,14 +17,16 @@ export interface ApiDeps {
   service: RepositoryService;
   access: Access;
   clientOf(c: Context): string;
+  /** Told when a request presented a valid credential. */
+  identified(c: Context): void;
 }
 
 type Env = { Variables: { actor: string } };
 
 /** The JSON API under `/api/v1`. Each route says what it needs; `actor` is who, for the audit trail. */
-export function createApi({ service, access, clientOf }: ApiDeps): Hono<Env> {
+export function createApi({ service, access, clientOf, identified }: ApiDeps): Hono<Env> {
   const api = new Hono<Env>();
-  const credentials = (c: Context) => ({ header: (name: string) => c.req.header(name), client: clientOf(c) });
+  const credentials = (c: Context) => ({ header: (name: string) => c.req.header(name), client: clientOf(c), identified: () => identified(c) });
 
   /** Needs `scope` in the route's repository, or the server-wide admin for `'server-admin'`. */
   const needs = (scope: Scope | 'server-admin') =>

@@ -11,6 +11,8 @@ export interface RequestView {
   header(name: string): string | undefined;
   /** The client's address (for throttling failed authentication). */
   client: string;
+  /** Told when the request presented a valid credential. */
+  identified?(): void;
   /** `scheme://host[:port]` as the client addressed the server, for absolute URLs in answers. */
   origin(): string;
 }

@@ -9,6 +9,10 @@ interface ServeOptions {
   host: string;
   port: string;
   defaultRepo: boolean;
+  headerTimeout: string;
+  idleTimeout: string;
+  requestTimeout: string;
+  maxAnonymousConnections: string;
 }
 
 export function registerServe(program: Command): void {
@@ -19,7 +23,17 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on (or PACKYARD_HOST)', process.env.PACKYARD_HOST ?? '127.0.0.1')
     .option('--port <port>', 'port (or PACKYARD_PORT)', process.env.PACKYARD_PORT ?? '8080')
     .option('--no-default-repo', 'do not create the repository "default" in a new data directory')
+    .option('--header-timeout <s>', 'seconds to receive a request\'s headers (or PACKYARD_HEADER_TIMEOUT)', process.env.PACKYARD_HEADER_TIMEOUT ?? '20')
+    .option('--idle-timeout <s>', 'seconds a request may send nothing, or its client read nothing (or PACKYARD_IDLE_TIMEOUT)', process.env.PACKYARD_IDLE_TIMEOUT ?? '60')
+    .option('--request-timeout <s>', 'seconds to receive a whole request, an upload too; 0: no limit (or PACKYARD_REQUEST_TIMEOUT)', process.env.PACKYARD_REQUEST_TIMEOUT ?? '3600')
+    .option('--max-anonymous-connections <n>', 'connections from one address not yet authenticated; 0: no limit (or PACKYARD_MAX_ANONYMOUS_CONNECTIONS)', process.env.PACKYARD_MAX_ANONYMOUS_CONNECTIONS ?? '64')
     .action(async (o: ServeOptions) => {
+      const limits = {
+        headerTimeout: count(o.headerTimeout, '--header-timeout', 1),
+        idleTimeout: count(o.idleTimeout, '--idle-timeout', 1),
+        requestTimeout: count(o.requestTimeout, '--request-timeout', 0),
+        maxAnonymousPerAddress: count(o.maxAnonymousConnections, '--max-anonymous-connections', 0),
+      };
       const runtime = await openDataDir(o.data);
       const { admin, created } = await loadAdminToken(runtime.storage);
       const fresh = (await runtime.service.listRepos()).length === 0 && runtime.generatedKey;
@@ -32,7 +46,7 @@ export function registerServe(program: Command): void {
       }
       // The HTTP server's modules load only for `serve`, so other commands start faster.
       const { startServer } = await import('../../hosts/node/server.js');
-      const server = await startServer(runtime, admin, o.host, Number(o.port));
+      const server = await startServer(runtime, admin, o.host, Number(o.port), limits);
       log({ level: 'info', msg: 'listening', url: server.url, data: runtime.dataDir });
 
       const out: string[] = [`Packyard is serving ${runtime.dataDir} at ${server.url}`];
@@ -48,4 +62,11 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+/** A whole number option of at least `min`. */
+function count(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number of at least ${min}, not "${value}"`);
+  return n;
 }
