@@ -8,6 +8,8 @@ import lockfile from 'proper-lockfile';
 import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from '../../storage/types.js';
 import { PartsAsObjects } from '../../storage/parts.js';
 import { streamOf } from '../../util/bytes.js';
+import { PackyardError } from '../../util/errors.js';
+import { log } from './log.js';
 
 const TMP_MARK = '.tmp-';
 
@@ -85,6 +87,14 @@ export class FsStorage extends PartsAsObjects implements Storage {
   }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
+    try {
+      return await this.place(key, body, options);
+    } catch (err) {
+      throw isFull(err) ? storageFull(this.root, err) : err;
+    }
+  }
+
+  private async place(key: string, body: PutBody, options: PutOptions): Promise<ObjectInfo | null> {
     const path = this.filePath(key);
     const dir = dirname(path);
     if (!this.dirs.has(dir)) {
@@ -208,6 +218,25 @@ async function* walk(dir: string): AsyncIterable<string> {
     if (entry.isDirectory()) yield* walk(full);
     else if (entry.isFile()) yield full;
   }
+}
+
+/** Out of space, or of the user's quota, on the data directory's filesystem. */
+function isFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+const FULL_LOG_MS = 60_000;
+let fullLoggedAt = -Infinity;
+
+/** The 507 a write on a full disk is answered with; logged at most once a minute, not per request. */
+function storageFull(root: string, err: unknown): PackyardError {
+  const now = Date.now();
+  if (now - fullLoggedAt >= FULL_LOG_MS) {
+    fullLoggedAt = now;
+    log({ level: 'error', msg: 'storage full', data: root, error: (err as Error).message });
+  }
+  return new PackyardError(507, 'insufficient-storage', 'the server’s disk is full: nothing was written or published; reads still work');
 }
 
 function isNotFound(err: unknown): boolean {
