@@ -34,6 +34,8 @@ export function registerServe(program: Command): void {
         requestTimeout: count(o.requestTimeout, '--request-timeout', 0),
         maxAnonymousPerAddress: count(o.maxAnonymousConnections, '--max-anonymous-connections', 0),
       };
+      // Secrets are shown on a terminal only: a service manager keeps whatever is printed (the journal).
+      const terminal = process.stderr.isTTY === true;
       const runtime = await openDataDir(o.data);
       const { admin, created } = await loadAdminToken(runtime.storage);
       const fresh = (await runtime.service.listRepos()).length === 0 && runtime.generatedKey;
@@ -41,8 +43,10 @@ export function registerServe(program: Command): void {
       if (fresh && o.defaultRepo) {
         await runtime.service.createRepo({ name: 'default', type: 'deb', distributions: { stable: { components: ['main'] } } }, 'packyard serve');
         // Private like every repository: a read token for apt, shown with the lines to paste.
-        const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
-        readTokens.set('default', token);
+        if (terminal) {
+          const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
+          readTokens.set('default', token);
+        }
       }
       // The HTTP server's modules load only for `serve`, so other commands start faster.
       const { startServer } = await import('../../hosts/node/server.js');
@@ -51,9 +55,13 @@ export function registerServe(program: Command): void {
 
       const out: string[] = [`Packyard is serving ${runtime.dataDir} at ${server.url}`];
       if (runtime.generatedKey) out.push(`Generated signing key ${runtime.generatedKey}.`);
-      if (created) out.push('', 'Admin token (shown once; only its hash is stored):', `  ${created}`);
+      if (created && terminal) out.push('', 'Admin token (shown once; only its hash is stored):', `  ${created}`);
+      if (created && !terminal) {
+        const make = `packyard token create --data ${runtime.dataDir}`;
+        log({ level: 'warn', msg: 'the new admin token is not shown: stderr is not a terminal, and a service manager keeps what is printed', hint: `on this machine, as the owner of the data directory, ${make} --admin --name admin prints an admin token (${make} --repo <repo> --scope read a read token)` });
+      }
       for (const repo of await runtime.service.listRepos()) out.push('', ...aptLines(server.url, await runtime.service.getRepo(repo), readTokens.get(repo)));
-      process.stdout.write(out.join('\n') + '\n');
+      (terminal ? process.stderr : process.stdout).write(out.join('\n') + '\n');
 
       const stop = async () => {
         await server.close();
