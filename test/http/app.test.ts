@@ -67,6 +67,27 @@ describe('HTTP API', () => {
     }
   });
 
+  it('answers an upload without a valid credential at once, its body unread', async () => {
+    const t = await testApp();
+    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) });
+    for (const token of [null, 'wrong']) {
+      let pulled = 0;
+      // A client that sends a byte now and then and never ends its body.
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          pulled++;
+          await new Promise((r) => setTimeout(r, 50));
+          controller.enqueue(new Uint8Array(1));
+        },
+      });
+      const started = performance.now();
+      const res = await t.request('/api/v1/repos/acme/packages?distribution=stable', { method: 'POST', body, token, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(401);
+      expect(performance.now() - started).toBeLessThan(500);
+      expect(pulled).toBeLessThanOrEqual(1);
+    }
+  }, 5000);
+
   it('accepts a raw .deb body, lists, searches and deletes packages', async () => {
     const t = await testApp();
     await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) });
