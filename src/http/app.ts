@@ -33,7 +33,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.onError(async (err, c) => {
     if (authenticated.has(c.req.raw)) await dropUnreadBody(c.req.raw);
-    if (err instanceof PackyardError) return c.json({ error: { code: err.code, message: err.message } }, err.status, err.headers);
+    if (err instanceof PackyardError) return errorResponse(err);
     deps.log?.({ level: 'error', msg: 'request failed', method: c.req.method, path: c.req.path, error: String((err as Error).stack ?? err) });
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
@@ -67,6 +67,11 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   return app;
+}
+
+/** The JSON answer to a PackyardError, as every host gives it. */
+export function errorResponse(err: PackyardError): Response {
+  return Response.json({ error: { code: err.code, message: err.message } }, { status: err.status, headers: err.headers });
 }
 
 /** The origin the client used: the request URL's, with a proxy's `X-Forwarded-Proto` when there is one. */

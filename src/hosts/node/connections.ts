@@ -12,6 +12,8 @@ export interface ConnectionLimits {
   maxAnonymousPerAddress: number;
 }
 
+const CLOSE_GRACE_MS = 500;
+
 interface State {
   address: string;
   /** Counted against its address: no request on it has authenticated yet. */
@@ -60,7 +62,11 @@ export class Connections {
     res.once('finish', () => {
       if (state.res === res) state.req = state.res = undefined;
       // The answer went out before the body was read (a refused upload): the rest is not read.
-      if (!req.complete && !state.authenticated) req.socket.destroySoon();
+      // A short grace lets the answer reach a client still sending before the connection goes.
+      if (!req.complete && !state.authenticated) {
+        req.socket.end();
+        setTimeout(() => req.socket.destroy(), CLOSE_GRACE_MS).unref();
+      }
     });
   }
 
