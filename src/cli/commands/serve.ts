@@ -3,6 +3,7 @@ import { openDataDir, loadAdminToken } from '../../hosts/node/runtime.js';
 import { log } from '../../hosts/node/log.js';
 import { aptLines } from '../apt-lines.js';
 import { ApiTokens } from '../../auth/tokens.js';
+import { CliError } from '../client.js';
 
 interface ServeOptions {
   data: string;
@@ -75,6 +76,6 @@ export function registerServe(program: Command): void {
 /** A whole number option of at least `min`. */
 function count(value: string, flag: string, min: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be a whole number of at least ${min}, not "${value}"`);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} must be a whole number of at least ${min}, not "${value}"`);
   return n;
 }
