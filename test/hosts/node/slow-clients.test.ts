@@ -137,6 +137,7 @@ describe('slow clients', () => {
       expect(sorted[19], `${what} ms: ${ms.map(Math.round)}`).toBeLessThan(500);
     }
     await within(Promise.all(conns.map((c) => c.closed)), (HEADER_TIMEOUT_S + 4) * 1000, 'closing the slow connections');
+    expect(conns.filter((c) => !c.received().startsWith('HTTP/1.1 408 '))).toHaveLength(0);
   }, 30_000);
 
   it('closes connections of one address past the cap, and no longer counts one that authenticated', async () => {
