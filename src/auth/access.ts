@@ -4,7 +4,7 @@ import type { AdminToken } from './admin-token.js';
 import { allows, Authenticator, type Identity } from './identity.js';
 import { OidcVerifier } from './oidc.js';
 import { OidcPolicies } from './oidc-policies.js';
-import { Throttle } from './throttle.js';
+import { Throttle, type ThrottleOptions } from './throttle.js';
 import { ApiTokens, type Scope } from './tokens.js';
 
 /** What access control needs of a request, whatever the host. */
@@ -12,6 +12,8 @@ export interface Credentials {
   header(name: string): string | undefined;
   /** The client's address, for throttling. */
   client: string;
+  /** Told when the request presented a valid credential (a host may then trust its connection more). */
+  identified?(): void;
 }
 
 export interface AccessOptions {
@@ -19,6 +21,8 @@ export interface AccessOptions {
   allowInsecureOidc?: boolean;
   fetch?: typeof fetch;
   now?: () => number;
+  /** Limits of the failed-authentication throttle (tests make them small). */
+  throttle?: Omit<ThrottleOptions, 'now'>;
 }
 
 // apt reports a 401 and stops; `Basic` makes curl and browsers ask too.
@@ -35,13 +39,15 @@ export class Access {
     const allowInsecure = options.allowInsecureOidc ?? false;
     this.policies = new OidcPolicies(storage, { now: options.now, allowInsecure });
     const oidc = new OidcVerifier({ allowInsecure, fetch: options.fetch, now: options.now });
-    this.auth = new Authenticator({ admin, tokens: this.tokens, oidc, policies: this.policies, throttle: new Throttle({ now: options.now }), now: options.now });
+    this.auth = new Authenticator({ admin, tokens: this.tokens, oidc, policies: this.policies, throttle: new Throttle({ ...options.throttle, now: options.now }), now: options.now });
   }
 
   /** The request's identity; null when it presents no credential. */
   async identify(request: Credentials, repo?: string): Promise<Identity | null> {
     try {
-      return await this.auth.identify(request.header('authorization'), repo, request.client);
+      const identity = await this.auth.identify(request.header('authorization'), repo, request.client);
+      if (identity) request.identified?.();
+      return identity;
     } catch (err) {
       if (err instanceof PackyardError && err.status === 401) throw new PackyardError(401, err.code, err.message, CHALLENGE);
       throw err;

@@ -46,6 +46,15 @@ export interface AuthenticatorDeps {
   now?: () => number;
 }
 
+/**
+ * Whether guessing could find `credential`: the admin token may be one an operator chose. API
+ * tokens (224 random bits) and signed OIDC tokens cannot be guessed, so the global failure
+ * budget never slows or refuses them; the per-address block still does.
+ */
+function guessable(credential: string): boolean {
+  return !isApiToken(credential) && !looksLikeJwt(credential);
+}
+
 /** How long a verified credential is trusted without checking again (bounds how late a revocation bites). */
 const REMEMBER_MS = 10_000;
 
@@ -76,6 +85,11 @@ export class Authenticator {
     const { throttle } = this.deps;
     const wait = throttle.retryAfter(client, credential);
     if (wait > 0) throw new PackyardError(429, 'too-many-failures', `too many failed authentications from this address: try again in ${wait} s`, { 'retry-after': String(wait) });
+    if (guessable(credential)) {
+      const { delayMs, retryAfter } = throttle.budget(credential);
+      if (retryAfter > 0) throw new PackyardError(429, 'too-many-failures', `too many failed authentications on this server: try again in ${retryAfter} s`, { 'retry-after': String(retryAfter) });
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
     let identity: Identity | null;
     try {
       identity = await this.verify(credential, repo);

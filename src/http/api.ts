@@ -18,18 +18,21 @@ export interface ApiDeps {
   service: RepositoryService;
   access: Access;
   clientOf(c: Context): string;
+  /** Told when a request presented a valid credential. */
+  identified(c: Context): void;
 }
 
 type Env = { Variables: { actor: string } };
 
 /** The JSON API under `/api/v1`. Each route says what it needs; `actor` is who, for the audit trail. */
-export function createApi({ service, access, clientOf }: ApiDeps): Hono<Env> {
+export function createApi({ service, access, clientOf, identified }: ApiDeps): Hono<Env> {
   const api = new Hono<Env>();
-  const credentials = (c: Context) => ({ header: (name: string) => c.req.header(name), client: clientOf(c) });
+  const credentials = (c: Context) => ({ header: (name: string) => c.req.header(name), client: clientOf(c), identified: () => identified(c) });
 
   /** Needs `scope` in the route's repository, or the server-wide admin for `'server-admin'`. */
   const needs = (scope: Scope | 'server-admin') =>
     createMiddleware<Env>(async (c, next) => {
+      checkParams(c);
       const identity = await access.require(credentials(c), scope === 'server-admin' ? null : c.req.param('repo')!, scope === 'server-admin' ? 'admin' : scope);
       c.set('actor', identity.actor);
       await next();
@@ -40,8 +43,9 @@ export function createApi({ service, access, clientOf }: ApiDeps): Hono<Env> {
    * cached, as for repository files; a bad name or a missing repository is the handler's to answer.
    */
   const readable = createMiddleware<Env>(async (c, next) => {
+    checkParams(c);
     const repo = c.req.param('repo')!;
-    const snapshot = REPO_NAME.test(repo) ? await service.store.current(repo) : null;
+    const snapshot = await service.store.current(repo);
     if (snapshot && !snapshot.settings.public) await access.require(credentials(c), repo, 'read');
     await next();
   });
@@ -159,6 +163,20 @@ export function createApi({ service, access, clientOf }: ApiDeps): Hono<Env> {
   });
 
   return api;
+}
+
+/** A parameter other than a repository name: one path segment that cannot climb out of a storage key. */
+const PARAM = /^(?!\.\.?$)[^/\\\0]{1,256}$/;
+
+/**
+ * Every path parameter is checked before it reaches access control or storage (Hono has decoded
+ * them, so `%2F` is a `/` here): the repository's name by the rule names are made with.
+ */
+function checkParams(c: Context): void {
+  for (const [name, value] of Object.entries(c.req.param() as Record<string, string>)) {
+    if (name === 'repo' && !REPO_NAME.test(value)) throw new PackyardError(400, 'invalid-repo-name', `invalid repository name "${value}"`);
+    if (name !== 'repo' && !PARAM.test(value)) throw new PackyardError(400, 'invalid-parameter', `invalid ${name} "${value}"`);
+  }
 }
 
 function required(c: Context, name: string): string {

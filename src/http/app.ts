@@ -15,17 +15,25 @@ export interface AppDeps {
   log?: (entry: Record<string, unknown>) => void;
   /** Shared with a host that also serves repository files by its own faster path. */
   files?: RepoFiles;
+  /** Told when a request presented a valid credential (the Node host stops counting its connection as anonymous). */
+  identified?: (c: Context) => void;
 }
 
 /** The whole HTTP surface, written against web standards so every host serves the same app. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer, deps.access);
+  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer, deps.access, deps.log);
   const clientOf = deps.clientOf ?? ((c: Context) => c.req.header('cf-connecting-ip') ?? 'unknown');
+  // Requests whose credential was valid: only theirs is an unread body worth reading on.
+  const authenticated = new WeakSet<Request>();
+  const identified = (c: Context) => {
+    authenticated.add(c.req.raw);
+    deps.identified?.(c);
+  };
 
   app.onError(async (err, c) => {
-    await dropUnreadBody(c.req.raw);
-    if (err instanceof PackyardError) return c.json({ error: { code: err.code, message: err.message } }, err.status, err.headers);
+    if (authenticated.has(c.req.raw)) await dropUnreadBody(c.req.raw);
+    if (err instanceof PackyardError) return errorResponse(err);
     deps.log?.({ level: 'error', msg: 'request failed', method: c.req.method, path: c.req.path, error: String((err as Error).stack ?? err) });
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
@@ -44,16 +52,26 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.route('/api/v1', createApi({ ...deps, clientOf }));
+  app.route('/api/v1', createApi({ ...deps, clientOf, identified }));
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
-    const view = { method: c.req.method, header: (name: string) => c.req.header(name), client: clientOf(c), origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')) };
+    const view = {
+      method: c.req.method,
+      header: (name: string) => c.req.header(name),
+      client: clientOf(c),
+      identified: () => identified(c),
+      origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')),
+    };
     const plan = await files.planUrl(view, rawPath(c.req.url));
-    const response = plan && (await files.objects.toResponse(plan));
-    return response ?? c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
+    return plan ? files.objects.toResponse(plan) : c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
   });
 
   return app;
+}
+
+/** The JSON answer to a PackyardError, as every host gives it. */
+export function errorResponse(err: PackyardError): Response {
+  return Response.json({ error: { code: err.code, message: err.message } }, { status: err.status, headers: err.headers });
 }
 
 /** The origin the client used: the request URL's, with a proxy's `X-Forwarded-Proto` when there is one. */
@@ -66,10 +84,11 @@ export function originOf(url: string, forwardedProto: string | undefined): strin
 const DRAIN_LIMIT = 1024 * 1024;
 
 /**
- * A request refused before its body was read (a bad token on an upload): read the rest of a
- * small body, so the client sees the answer rather than a reset, and a Worker that streamed
- * the body on to a Durable Object is not left reading it after the answer, which workerd
- * forbids; a larger one is cancelled.
+ * An authenticated request refused before its body was read whole (a bad package): read the
+ * rest of a small body, so the client sees the answer rather than a reset, and a Worker that
+ * streamed the body on to a Durable Object is not left reading it after the answer, which
+ * workerd forbids; a larger one is cancelled. A request without a valid credential is answered
+ * at once, its body unread: reading it would let anyone hold the connection.
  */
 async function dropUnreadBody(request: Request): Promise<void> {
   if (!request.body || request.bodyUsed || request.body.locked) return;

@@ -2,7 +2,7 @@ import type { RepoStore } from '../repository/store.js';
 import { layout } from '../repository/layout.js';
 import type { Signer } from '../signing/signer.js';
 import type { Access } from '../auth/access.js';
-import { ObjectServer, type LastModified, type RequestView, type ResponsePlan } from './serve-object.js';
+import { ObjectServer, type LastModified, type Log, type RequestView, type ResponsePlan } from './serve-object.js';
 import { REPO_NAME } from '../repository/layout.js';
 import { distributionsOf, poolShard, type PoolEntry, type PoolMap, type Snapshot } from '../repository/snapshot.js';
 import { rpmPoolPath } from '../formats/rpm/publish.js';
@@ -24,8 +24,9 @@ export class RepoFiles {
     private readonly store: RepoStore,
     private readonly signer: Signer,
     private readonly access: Access,
+    log?: Log,
   ) {
-    this.objects = new ObjectServer(store.storage);
+    this.objects = new ObjectServer(store.storage, log);
   }
 
   /**

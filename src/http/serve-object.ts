@@ -1,5 +1,8 @@
 import { readBytes, type Storage } from '../storage/types.js';
 import { Lru } from '../repository/lru.js';
+import { PackyardError } from '../util/errors.js';
+
+export type Log = (entry: Record<string, unknown>) => void;
 
 /** What serving needs of a request: its method and a few headers (read lazily, since building a
  * whole Headers object is the most expensive part of a small response on some hosts). */
@@ -8,6 +11,8 @@ export interface RequestView {
   header(name: string): string | undefined;
   /** The client's address (for throttling failed authentication). */
   client: string;
+  /** Told when the request presented a valid credential. */
+  identified?(): void;
   /** `scheme://host[:port]` as the client addressed the server, for absolute URLs in answers. */
   origin(): string;
 }
@@ -62,7 +67,19 @@ export class ObjectServer {
    */
   private readonly cache = new Lru<string, Uint8Array>(4096, (bytes) => bytes.length, 32 * 1024 * 1024);
 
-  constructor(readonly storage: Storage) {}
+  constructor(
+    readonly storage: Storage,
+    private readonly log?: Log,
+  ) {}
+
+  /**
+   * A snapshot names an object that storage does not hold: the client gets a 404, the operator
+   * one log line with the key (the one place such events are counted).
+   */
+  missing(key: string): PackyardError {
+    this.log?.({ level: 'error', msg: 'storage inconsistency: object missing', key });
+    return new PackyardError(404, 'not-found', 'file not found');
+  }
 
   /** The plan for a GET or HEAD of the object under `key`; null when it is not stored. */
   async plan(request: RequestView, key: string, options: ObjectResponseOptions): Promise<ResponsePlan | null> {
@@ -88,8 +105,12 @@ export class ObjectServer {
       return { status: 200, headers, body: head ? null : { bytes: cached } };
     }
 
-    const size = options.size ?? (await this.storage.head(key))?.size;
-    if (size === undefined) return null;
+    // A size from the snapshot saves a storage read, but a HEAD must not vouch for a missing object.
+    const size = options.size !== undefined && !head ? options.size : (await this.storage.head(key))?.size;
+    if (size === undefined) {
+      if (options.size !== undefined) throw this.missing(key);
+      return null;
+    }
     if (wantsRange) {
       const range = parseRange(rangeHeader, size);
       if (range === null) {
@@ -107,20 +128,21 @@ export class ObjectServer {
     if (head) return { status: 200, headers, body: null };
     if (size <= SMALL) {
       const bytes = await readBytes(this.storage, key);
-      if (!bytes) return null;
+      if (!bytes) throw this.missing(key);
       this.cache.set(key, bytes);
       return { status: 200, headers, body: { bytes } };
     }
     return { status: 200, headers, body: { key, size } };
   }
 
-  /** The plan as a web-standard Response; null when the object (or its range) is not stored. */
-  async toResponse(plan: ResponsePlan): Promise<Response | null> {
+  /** The plan as a web-standard Response; a 404 when the object has gone from storage since. */
+  async toResponse(plan: ResponsePlan): Promise<Response> {
     const { status, headers, body } = plan;
     if (body === null) return new Response(null, { status, headers });
     if ('bytes' in body) return new Response(body.bytes as Uint8Array<ArrayBuffer>, { status, headers });
     const obj = await this.storage.get(body.key, body.range);
-    return obj && new Response(obj.body, { status, headers });
+    if (!obj) throw this.missing(body.key);
+    return new Response(obj.body, { status, headers });
   }
 }
 

@@ -12,11 +12,13 @@ export async function testApp<S extends Storage = MemoryStorage>(now?: () => Dat
   const service = await testService(storage, now);
   const { admin } = await AdminToken.load(storage, ADMIN);
   const access = new Access(storage, admin);
-  const app = createApp({ service, access, signer: service.deps.signer });
+  // What the app logs, for tests of events it must report.
+  const logs: Record<string, unknown>[] = [];
+  const app = createApp({ service, access, signer: service.deps.signer, log: (entry) => logs.push(entry) });
   const request = (path: string, init: RequestInit & { token?: string | null } = {}) => {
     const headers = new Headers(init.headers);
     if (init.token !== null) headers.set('authorization', `Bearer ${init.token ?? ADMIN}`);
     return app.request(path, { ...init, headers });
   };
-  return { app, storage, service, request };
+  return { app, storage, service, request, logs };
 }

@@ -47,6 +47,47 @@ describe('HTTP API', () => {
     }
   });
 
+  it('refuses repository names and path parameters from the URL that could name another place in storage', async () => {
+    const t = await withPackage();
+    const bad = '..%2F..%2F..%2F..%2Fetc';
+    const cases: [string, RequestInit, string][] = [
+      [`/api/v1/repos/${bad}/oidc-policies`, {}, 'invalid-repo-name'],
+      [`/api/v1/repos/${bad}`, {}, 'invalid-repo-name'],
+      [`/api/v1/repos/${bad}/snapshots`, {}, 'invalid-repo-name'],
+      [`/api/v1/repos/${bad}/packages?distribution=stable`, { method: 'POST', body: bytes }, 'invalid-repo-name'],
+      ['/api/v1/repos/acme/uploads/..%2F..%2Fhead', {}, 'invalid-parameter'],
+      ['/api/v1/repos/acme/packages/hello/..%2F..%2Fx/amd64?distribution=stable', { method: 'DELETE' }, 'invalid-parameter'],
+      ['/api/v1/repos/acme/oidc-policies/..%2Fx', { method: 'DELETE' }, 'invalid-parameter'],
+      ['/api/v1/tokens/..%2Fadmin-token', { method: 'DELETE' }, 'invalid-parameter'],
+    ];
+    for (const [path, init, code] of cases) {
+      const res = await t.request(path, init);
+      expect(res.status, `${init.method ?? 'GET'} ${path}`).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+    }
+  });
+
+  it('answers an upload without a valid credential at once, its body unread', async () => {
+    const t = await testApp();
+    await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) });
+    for (const token of [null, 'wrong']) {
+      let pulled = 0;
+      // A client that sends a byte now and then and never ends its body.
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          pulled++;
+          await new Promise((r) => setTimeout(r, 50));
+          controller.enqueue(new Uint8Array(1));
+        },
+      });
+      const started = performance.now();
+      const res = await t.request('/api/v1/repos/acme/packages?distribution=stable', { method: 'POST', body, token, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(401);
+      expect(performance.now() - started).toBeLessThan(500);
+      expect(pulled).toBeLessThanOrEqual(1);
+    }
+  }, 5000);
+
   it('accepts a raw .deb body, lists, searches and deletes packages', async () => {
     const t = await testApp();
     await t.request('/api/v1/repos', { method: 'POST', body: JSON.stringify({ name: 'acme' }) });
@@ -124,6 +165,22 @@ describe('serving repository files', () => {
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe(String(bytes.length));
     expect((await head.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it('answers 404 for a pool file missing from storage, and logs the inconsistency with its key', async () => {
+    const t = await withPackage();
+    const blobs: string[] = [];
+    for await (const obj of t.storage.list('repos/acme/blobs/')) blobs.push(obj.key);
+    expect(blobs).toHaveLength(1);
+    await t.storage.delete(blobs[0]!);
+    const path = '/acme/pool/main/h/hello/hello_1.0_amd64.deb';
+    for (const init of [{ method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }, {}]) {
+      const res = await t.request(path, { ...init, token: null });
+      expect(res.status, JSON.stringify(init)).toBe(404);
+    }
+    const missing = t.logs.filter((e) => e.msg === 'storage inconsistency: object missing');
+    expect(missing).toHaveLength(3);
+    expect(missing[0]).toMatchObject({ level: 'error', key: blobs[0] });
   });
 
   it("answers 404 for paths named like an object's own properties", async () => {

@@ -133,7 +133,7 @@ describe('resumable uploads', () => {
       ['/api/v1/repos/acme/uploads', { method: 'POST', body: '{}' }, 400, 'invalid-request'],
       ['/api/v1/repos/nope/uploads', { method: 'POST', body: '{"size": 10}' }, 404, 'repo-not-found'],
       ['/api/v1/repos/acme/uploads/0123456789abcdef0123456789abcdef', {}, 404, 'upload-not-found'],
-      ['/api/v1/repos/acme/uploads/..%2f..%2fhead/parts/1', { method: 'PUT', body: 'x' }, 404, 'upload-not-found'],
+      ['/api/v1/repos/acme/uploads/..%2f..%2fhead/parts/1', { method: 'PUT', body: 'x' }, 400, 'invalid-parameter'],
       ['/api/v1/repos/acme/packages?distribution=stable', { method: 'POST', body: '{"uploads": "x"}', headers: { 'content-type': 'application/json' } }, 400, 'invalid-json'],
       ['/api/v1/repos/acme/packages?distribution=stable', { method: 'POST', body: '{"uploads": ["0123456789abcdef0123456789abcdef"]}', headers: { 'content-type': 'application/json' } }, 404, 'upload-not-found'],
     ];

@@ -3,12 +3,17 @@ import { openDataDir, loadAdminToken } from '../../hosts/node/runtime.js';
 import { log } from '../../hosts/node/log.js';
 import { aptLines } from '../apt-lines.js';
 import { ApiTokens } from '../../auth/tokens.js';
+import { CliError } from '../client.js';
 
 interface ServeOptions {
   data: string;
   host: string;
   port: string;
   defaultRepo: boolean;
+  headerTimeout: string;
+  idleTimeout: string;
+  requestTimeout: string;
+  maxAnonymousConnections: string;
 }
 
 export function registerServe(program: Command): void {
@@ -19,7 +24,19 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on (or PACKYARD_HOST)', process.env.PACKYARD_HOST ?? '127.0.0.1')
     .option('--port <port>', 'port (or PACKYARD_PORT)', process.env.PACKYARD_PORT ?? '8080')
     .option('--no-default-repo', 'do not create the repository "default" in a new data directory')
+    .option('--header-timeout <s>', 'seconds to receive a request\'s headers (or PACKYARD_HEADER_TIMEOUT)', process.env.PACKYARD_HEADER_TIMEOUT ?? '20')
+    .option('--idle-timeout <s>', 'seconds a request may send nothing, or its client read nothing (or PACKYARD_IDLE_TIMEOUT)', process.env.PACKYARD_IDLE_TIMEOUT ?? '60')
+    .option('--request-timeout <s>', 'seconds to receive a whole request, an upload too; 0: no limit (or PACKYARD_REQUEST_TIMEOUT)', process.env.PACKYARD_REQUEST_TIMEOUT ?? '3600')
+    .option('--max-anonymous-connections <n>', 'connections from one address not yet authenticated; 0: no limit (or PACKYARD_MAX_ANONYMOUS_CONNECTIONS)', process.env.PACKYARD_MAX_ANONYMOUS_CONNECTIONS ?? '64')
     .action(async (o: ServeOptions) => {
+      const limits = {
+        headerTimeout: count(o.headerTimeout, '--header-timeout', 1),
+        idleTimeout: count(o.idleTimeout, '--idle-timeout', 1),
+        requestTimeout: count(o.requestTimeout, '--request-timeout', 0),
+        maxAnonymousPerAddress: count(o.maxAnonymousConnections, '--max-anonymous-connections', 0),
+      };
+      // Secrets are shown on a terminal only: a service manager keeps whatever is printed (the journal).
+      const terminal = process.stderr.isTTY === true;
       const runtime = await openDataDir(o.data);
       const { admin, created } = await loadAdminToken(runtime.storage);
       const fresh = (await runtime.service.listRepos()).length === 0 && runtime.generatedKey;
@@ -27,19 +44,25 @@ export function registerServe(program: Command): void {
       if (fresh && o.defaultRepo) {
         await runtime.service.createRepo({ name: 'default', type: 'deb', distributions: { stable: { components: ['main'] } } }, 'packyard serve');
         // Private like every repository: a read token for apt, shown with the lines to paste.
-        const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
-        readTokens.set('default', token);
+        if (terminal) {
+          const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
+          readTokens.set('default', token);
+        }
       }
       // The HTTP server's modules load only for `serve`, so other commands start faster.
       const { startServer } = await import('../../hosts/node/server.js');
-      const server = await startServer(runtime, admin, o.host, Number(o.port));
+      const server = await startServer(runtime, admin, o.host, Number(o.port), limits);
       log({ level: 'info', msg: 'listening', url: server.url, data: runtime.dataDir });
 
       const out: string[] = [`Packyard is serving ${runtime.dataDir} at ${server.url}`];
       if (runtime.generatedKey) out.push(`Generated signing key ${runtime.generatedKey}.`);
-      if (created) out.push('', 'Admin token (shown once; only its hash is stored):', `  ${created}`);
+      if (created && terminal) out.push('', 'Admin token (shown once; only its hash is stored):', `  ${created}`);
+      if (created && !terminal) {
+        const make = `packyard token create --data ${runtime.dataDir}`;
+        log({ level: 'warn', msg: 'the new admin token is not shown: stderr is not a terminal, and a service manager keeps what is printed', hint: `on this machine, as the owner of the data directory, ${make} --admin --name admin prints an admin token (${make} --repo <repo> --scope read a read token)` });
+      }
       for (const repo of await runtime.service.listRepos()) out.push('', ...aptLines(server.url, await runtime.service.getRepo(repo), readTokens.get(repo)));
-      process.stdout.write(out.join('\n') + '\n');
+      (terminal ? process.stderr : process.stdout).write(out.join('\n') + '\n');
 
       const stop = async () => {
         await server.close();
@@ -48,4 +71,11 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+/** A whole number option of at least `min`. */
+function count(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} must be a whole number of at least ${min}, not "${value}"`);
+  return n;
 }

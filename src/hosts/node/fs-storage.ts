@@ -8,6 +8,8 @@ import lockfile from 'proper-lockfile';
 import type { ByteRange, ObjectInfo, PutBody, PutOptions, Storage, StoredObject } from '../../storage/types.js';
 import { PartsAsObjects } from '../../storage/parts.js';
 import { streamOf } from '../../util/bytes.js';
+import { PackyardError } from '../../util/errors.js';
+import { log } from './log.js';
 
 const TMP_MARK = '.tmp-';
 /** A temporary file's name: the object's, the mark, a random UUID. */
@@ -38,6 +40,13 @@ export class FsStorage extends PartsAsObjects implements Storage {
       throw new Error(`invalid storage key: ${key}`);
     }
     return join(this.root, ...key.split('/'));
+  }
+
+  /** The directory a listing prefix names whole (its part up to the last `/`), never outside the root. */
+  private folderOf(prefix: string): string {
+    const parts = prefix.split('/').slice(0, -1).filter(Boolean);
+    if (prefix.startsWith('/') || parts.some((part) => part === '.' || part === '..')) throw new Error(`invalid storage prefix: ${prefix}`);
+    return join(this.root, ...parts);
   }
 
   private info(key: string, st: Stats): ObjectInfo {
@@ -88,6 +97,14 @@ export class FsStorage extends PartsAsObjects implements Storage {
   }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
+    try {
+      return await this.place(key, body, options);
+    } catch (err) {
+      throw isFull(err) ? storageFull(this.root, err) : err;
+    }
+  }
+
+  private async place(key: string, body: PutBody, options: PutOptions): Promise<ObjectInfo | null> {
     const path = this.filePath(key);
     const dir = dirname(path);
     if (!this.dirs.has(dir)) {
@@ -150,7 +167,7 @@ export class FsStorage extends PartsAsObjects implements Storage {
   async *listFolders(prefix: string): AsyncIterable<string> {
     let entries;
     try {
-      entries = await readdir(join(this.root, ...prefix.split('/').filter(Boolean)), { withFileTypes: true });
+      entries = await readdir(this.folderOf(prefix.endsWith('/') ? prefix : `${prefix}/`), { withFileTypes: true });
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;
@@ -160,9 +177,7 @@ export class FsStorage extends PartsAsObjects implements Storage {
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     // Walk only the deepest directory the prefix names completely.
-    const slash = prefix.lastIndexOf('/');
-    const base = slash < 0 ? this.root : join(this.root, ...prefix.slice(0, slash).split('/'));
-    for await (const file of walk(base)) {
+    for await (const file of walk(this.folderOf(prefix))) {
       const key = relative(this.root, file).split(sep).join('/');
       if (!key.startsWith(prefix) || key.endsWith('.lock')) continue;
       try {
@@ -243,6 +258,25 @@ async function* walk(dir: string): AsyncIterable<string> {
 
 function isLeftover(key: string): boolean {
   return TEMPORARY.test(key);
+}
+
+/** Out of space, or of the user's quota, on the data directory's filesystem. */
+function isFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+const FULL_LOG_MS = 60_000;
+let fullLoggedAt = -Infinity;
+
+/** The 507 a write on a full disk is answered with; logged at most once a minute, not per request. */
+function storageFull(root: string, err: unknown): PackyardError {
+  const now = Date.now();
+  if (now - fullLoggedAt >= FULL_LOG_MS) {
+    fullLoggedAt = now;
+    log({ level: 'error', msg: 'storage full', data: root, error: (err as Error).message });
+  }
+  return new PackyardError(507, 'insufficient-storage', 'the server’s disk is full: nothing was written or published; reads still work');
 }
 
 function isNotFound(err: unknown): boolean {

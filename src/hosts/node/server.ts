@@ -1,4 +1,4 @@
-import { getRequestListener } from '@hono/node-server';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +10,8 @@ import type { AdminToken } from '../../auth/admin-token.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Runtime } from './runtime.js';
 import { log } from './log.js';
-import { sendFile } from './send-file.js';
+import { openFile, sendFile } from './send-file.js';
+import { Connections, type ConnectionLimits } from './connections.js';
 
 export interface RunningServer {
   url: string;
@@ -22,16 +23,26 @@ export interface RunningServer {
  * all traffic, take a direct path: the core decides the response (the same plan the app would
  * turn into a Response) and it is written with Node's own calls, pool files streamed from disk.
  */
-export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number): Promise<RunningServer> {
+export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number, limits: ConnectionLimits): Promise<RunningServer> {
   const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
-  const files = new RepoFiles(runtime.service.store, runtime.signer, access);
-  const app = createApp({ service: runtime.service, signer: runtime.signer, access, log, files, clientOf: (c) => getConnInfo(c).remote.address ?? 'unknown' });
+  const files = new RepoFiles(runtime.service.store, runtime.signer, access, log);
+  const connections = new Connections(limits);
+  const app = createApp({
+    service: runtime.service,
+    signer: runtime.signer,
+    access,
+    log,
+    files,
+    clientOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
+    identified: (c) => connections.authenticated((c.env as HttpBindings).incoming.socket),
+  });
   const appListener = getRequestListener(app.fetch);
 
-  const server = createServer((req, res) => {
+  const server = createServer(connections.serverOptions(), (req, res) => {
+    connections.request(req, res);
     const url = req.url ?? '/';
     if ((req.method !== 'GET' && req.method !== 'HEAD') || url.startsWith('/api/') || url === '/healthz') return appListener(req, res);
-    serveFile(files, runtime, req, res).then(
+    serveFile(files, runtime, req, res, connections).then(
       (served) => {
         if (!served) void appListener(req, res);
       },
@@ -45,8 +56,7 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
       },
     );
   });
-  // Uploads of large packages can take long: no request timeout.
-  server.requestTimeout = 0;
+  connections.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -60,10 +70,11 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
 }
 
 /** Writes a repository file; false when the request is not for one (the app then answers). */
-async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse, connections: Connections): Promise<boolean> {
   const view = {
     method: req.method!,
     client: req.socket.remoteAddress ?? 'unknown',
+    identified: () => connections.authenticated(req.socket),
     origin: () => originOf(`http://${req.headers.host ?? 'localhost'}`, view.header('x-forwarded-proto')),
     // Scans the raw headers: reading `req.headers` builds an object per request, a cost that
     // showed in InRelease requests per second.
@@ -78,17 +89,17 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
   };
   const plan = await files.planUrl(view, rawPath(req.url!));
   if (!plan) return false;
-  write(plan, runtime, res);
+  await write(plan, files, runtime, res);
   return true;
 }
 
-function write(plan: ResponsePlan, runtime: Runtime, res: ServerResponse): void {
+async function write(plan: ResponsePlan, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> {
   const { status, headers, body } = plan;
+  if (body === null) return void res.writeHead(status, headers).end();
+  if ('bytes' in body) return void res.writeHead(status, headers).end(body.bytes);
+  // Opened before the status line: a file gone from disk is still a 404, not a cut connection.
+  const file = await openFile(runtime.storage.filePath(body.key));
+  if (!file) throw files.objects.missing(body.key);
   res.writeHead(status, headers);
-  if (body === null) return void res.end();
-  if ('bytes' in body) return void res.end(body.bytes);
-  const path = runtime.storage.filePath(body.key);
-  const offset = body.range?.offset ?? 0;
-  const length = body.range?.length ?? body.size;
-  sendFile(path, offset, length, res).catch(() => res.destroy());
+  sendFile(file, body.range?.offset ?? 0, body.range?.length ?? body.size, res).catch(() => res.destroy());
 }

@@ -2,7 +2,7 @@
 // workerd, over a directory). Publishes to a repository run in that repository's Durable Object
 // (publish-coordinator.ts).
 import type { Hono } from 'hono';
-import { createApp } from '../../http/app.js';
+import { createApp, errorResponse } from '../../http/app.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
 import { RepositoryService } from '../../repository/service.js';
@@ -13,23 +13,34 @@ import { R2Storage } from '../../storage/r2.js';
 import { WorkerdDiskStorage } from '../../storage/workerd-disk.js';
 import type { Storage } from '../../storage/types.js';
 import { createWorkerHasher } from './hasher.js';
-import { publisherFor } from './routing.js';
+import { publisherFor, type Publisher } from './routing.js';
+import { REPO_NAME } from '../../repository/layout.js';
+import { PackyardError } from '../../util/errors.js';
 import type { Env } from './env.js';
 
 export { PublishCoordinator } from './publish-coordinator.js';
 
-let app: Promise<Hono> | undefined;
-
-/** One app per isolate, built on its first request: keys are read (or made) once, head reads cached. */
-export function appFor(env: Env): Promise<Hono> {
-  app ??= buildApp(env).catch((err: unknown) => {
-    app = undefined;
-    throw err;
-  });
-  return app;
+interface Isolate {
+  app: Hono;
+  access: Access;
 }
 
-async function buildApp(env: Env): Promise<Hono> {
+let isolate: Promise<Isolate> | undefined;
+
+/** One app per isolate, built on its first request: keys are read (or made) once, head reads cached. */
+function isolateFor(env: Env): Promise<Isolate> {
+  isolate ??= buildApp(env).catch((err: unknown) => {
+    isolate = undefined;
+    throw err;
+  });
+  return isolate;
+}
+
+export async function appFor(env: Env): Promise<Hono> {
+  return (await isolateFor(env)).app;
+}
+
+async function buildApp(env: Env): Promise<Isolate> {
   const storage = storageFor(env);
   const signer = env.PACKYARD_SIGNING_KEY
     ? await Signer.fromArmored(await Promise.all(keyBlocks(env.PACKYARD_SIGNING_KEY).map(async (block) => (await importSigningKey(block, env.PACKYARD_SIGNING_KEY_PASSPHRASE)).armoredPrivateKey)))
@@ -40,7 +51,28 @@ async function buildApp(env: Env): Promise<Hono> {
   // No generated admin token here: there is nobody to show it to. Without the secret, writes get 401/403.
   const { admin } = await AdminToken.load(storage, env.PACKYARD_ADMIN_TOKEN || crypto.randomUUID());
   const access = new Access(storage, admin, { allowInsecureOidc: env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
-  return createApp({ service, signer, access, log: (entry) => console.log(JSON.stringify(entry)) });
+  return { app: createApp({ service, signer, access, log: (entry) => console.log(JSON.stringify(entry)) }), access };
+}
+
+/**
+ * A request for a repository's Durable Object is checked here first, before its body is streamed
+ * on: one refused there unread would leave this Worker streaming a body nobody reads, which
+ * workerd refuses by restarting the isolate. Without a credential that may at least read the
+ * repository, the answer is given here at once and the body never read; the Object still checks
+ * what the route itself needs.
+ */
+async function forward(request: Request, publisher: Publisher, { app, access }: Isolate, env: Env, ctx: ExecutionContext): Promise<Response> {
+  // A name the app refuses (400) is refused by the Worker's own app, before any body is read.
+  if (!REPO_NAME.test(publisher.repo)) return app.fetch(request, env, ctx);
+  try {
+    await access.require({ header: (name) => request.headers.get(name) ?? undefined, client: request.headers.get('cf-connecting-ip') ?? 'unknown' }, publisher.repo, 'read');
+  } catch (err) {
+    if (!(err instanceof PackyardError)) throw err;
+    // Nothing of it will be read (and `wrangler dev`, which drains unread bodies, need not wait for it).
+    await request.body?.cancel().catch(() => {});
+    return errorResponse(err);
+  }
+  return publisher.fetch(request);
 }
 
 /** R2 on Cloudflare; a directory served by a workerd disk service on-prem (deploy/workerd). */
@@ -59,8 +91,9 @@ function keyBlocks(secret: string): string[] {
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const publisher = publisherFor(request, env);
-    if (publisher) return publisher.fetch(request);
-    return (await appFor(env)).fetch(request, env, ctx);
+    const current = await isolateFor(env);
+    if (publisher) return forward(request, publisher, current, env, ctx);
+    return current.app.fetch(request, env, ctx);
   },
 
   /**

@@ -13,9 +13,16 @@ import type { Env } from './env.js';
  * Reads, repository creation (a create-only write) and resumable upload parts (writes to
  * fresh keys) stay in the Worker, close to the client.
  */
-export function publisherFor(request: Request, env: Env): { fetch(request: Request): Promise<Response> } | null {
+export function publisherFor(request: Request, env: Env): Publisher | null {
   if (request.method === 'GET' || request.method === 'HEAD') return null;
   const match = /^\/api\/v1\/repos\/([^/]+)(\/.*)?$/.exec(new URL(request.url).pathname);
   if (!match || match[2]?.startsWith('/uploads')) return null;
-  return env.PUBLISHER.get(env.PUBLISHER.idFromName(match[1]!));
+  const stub = env.PUBLISHER.get(env.PUBLISHER.idFromName(match[1]!));
+  return { repo: match[1]!, fetch: (forwarded) => stub.fetch(forwarded) };
+}
+
+/** A repository's Durable Object, and the repository's name as the URL gives it. */
+export interface Publisher {
+  repo: string;
+  fetch(request: Request): Promise<Response>;
 }

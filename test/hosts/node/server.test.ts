@@ -1,7 +1,7 @@
 // The Node host writes repository files by its own path (not through the web-standard app):
 // the same answers as the app gives, checked over real HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, readlink } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb, type DebFile } from '../../helpers/debs.js';
@@ -76,5 +76,26 @@ describe('Node host file serving', () => {
       expect(res.status, path).toBe(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not-found');
     }
+  });
+
+  it('answers 404 for a pool file missing from disk, and logs the inconsistency with its key', async () => {
+    const gone = await buildDeb({ name: 'gone', version: '1.0', arch: 'all' }, await mkdtemp(join(tmpdir(), 'packyard-gone-')));
+    await api(server.url, server.token).upload('acme', 'stable', 'main', [gone.path]);
+    const blobs = join(server.dataDir, 'repos/acme/blobs');
+    const ids: string[] = [];
+    for (const shard of await readdir(blobs)) for (const id of await readdir(join(blobs, shard))) ids.push(`${shard}/${id}`);
+    // The blob just uploaded: the one that is not big's.
+    const sizes = await Promise.all(ids.map(async (id) => [id, (await readFile(join(blobs, id))).length] as const));
+    const [goneId] = sizes.find(([, size]) => size !== bytes.length)!;
+    await rm(join(blobs, goneId));
+    const url = `${server.url}/acme/pool/main/g/gone/gone_1.0_all.deb`;
+    for (const init of [{ method: 'HEAD' }, { headers: { range: 'bytes=0-9' } }, {}]) {
+      const res = await fetch(url, init);
+      expect(res.status, JSON.stringify(init)).toBe(404);
+      if (init.method !== 'HEAD') expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not-found');
+    }
+    const missing = (await server.logTail(100_000)).split('\n').filter((line) => line.includes('storage inconsistency'));
+    expect(missing).toHaveLength(3);
+    expect(JSON.parse(missing[0]!)).toMatchObject({ level: 'error', key: `repos/acme/blobs/${goneId}` });
   });
 });
