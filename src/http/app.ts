@@ -81,7 +81,7 @@ export function originOf(url: string, forwardedProto: string | undefined): strin
 }
 
 /** Up to this much of a refused request's unread body is read to its end. */
-const DRAIN_LIMIT = 1024 * 1024;
+export const DRAIN_LIMIT = 1024 * 1024;
 
 /**
  * An authenticated request refused before its body was read whole (a bad package): read the
@@ -90,7 +90,7 @@ const DRAIN_LIMIT = 1024 * 1024;
  * workerd forbids; a larger one is cancelled. A request without a valid credential is answered
  * at once, its body unread: reading it would let anyone hold the connection.
  */
-async function dropUnreadBody(request: Request): Promise<void> {
+export async function dropUnreadBody(request: Request): Promise<void> {
   if (!request.body || request.bodyUsed || request.body.locked) return;
   const reader = request.body.getReader();
   try {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { testApp } from '../helpers/app.js';
+import { snapshotReferences } from '../../src/repository/references.js';
 import { buildDeb } from '../helpers/debs.js';
 import { buildRpm } from '../helpers/rpms.js';
 import { concat } from '../helpers/bytes.js';
@@ -83,7 +84,11 @@ function streamed(body: Uint8Array, splits: readonly number[]): ReadableStream<U
  * Sends the upload and checks the answer: 2xx, or a 4xx JSON error after which storage and the
  * repository are as `before` (by default: as they were just before the request).
  */
-async function expectCleanAnswer(repo: Repo, body: Uint8Array, contentType: string, splits: readonly number[], before?: State): Promise<void> {
+/**
+ * Posts the body and checks the answer: 2xx, or a 4xx JSON error after which storage and the
+ * repository are as `before` (once `cleanUp` has done what a client does after such a refusal).
+ */
+async function expectCleanAnswer(repo: Repo, body: Uint8Array, contentType: string, splits: readonly number[], before?: State, cleanUp?: (status: number) => Promise<void>): Promise<void> {
   before ??= await state(repo);
   const init = { method: 'POST', body: streamed(body, splits), headers: { 'content-type': contentType }, duplex: 'half' } as RequestInit;
   const res = await withinTime('the upload', () => t.request(repo.upload, init), 10_000);
@@ -95,6 +100,7 @@ async function expectCleanAnswer(repo: Repo, body: Uint8Array, contentType: stri
     expect(res.status, text).toBeGreaterThanOrEqual(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/json\b/);
     expect(JSON.parse(text)).toEqual({ error: { code: expect.stringMatching(/^[a-z0-9-]+$/), message: expect.any(String) } });
+    await cleanUp?.(res.status);
     const after = await state(repo);
     expect(after.objects, `storage after a ${res.status}: ${text}`).toEqual(before.objects);
     expect(after.repo, `repository after a ${res.status}: ${text}`).toEqual(before.repo);
@@ -166,7 +172,7 @@ describe.each([
     );
   });
 
-  test('as resumable uploads: a refusal leaves neither the file nor its upload session', async () => {
+  test('as resumable uploads: a refused package uses its upload up; any other refusal keeps it for another try, until aborted', async () => {
     await fc.assert(
       fc.asyncProperty(fc.nat(), fc.array(mutation(), { minLength: 1, maxLength: 3 }), chunkSplits(), async (pick, edits, splits) => {
         const bytes = mutateAll(repo.fresh[pick % repo.fresh.length]!, edits);
@@ -178,7 +184,22 @@ describe.each([
         expect(upload.parts).toBe(1);
         const part = await t.request(`/api/v1/repos/${repo.name}/uploads/${upload.id}/parts/1`, { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, headers: { 'content-length': String(bytes.length) } });
         expect(part.status, await part.text()).toBe(200);
-        await expectCleanAnswer(repo, new TextEncoder().encode(JSON.stringify({ uploads: [upload.id] })), 'application/json', splits, before);
+        await expectCleanAnswer(repo, new TextEncoder().encode(JSON.stringify({ uploads: [upload.id] })), 'application/json', splits, before, async (status) => {
+          const session = await t.request(`/api/v1/repos/${repo.name}/uploads/${upload.id}`);
+          if (status === 422) return void expect(session.status).toBe(404);
+          // 409 package-exists and the like: the upload stays, and the client may abort it. Its
+          // joined file is then garbage, no snapshot's: gc's to collect, as it would here.
+          expect(session.status).toBe(200);
+          expect((await t.request(`/api/v1/repos/${repo.name}/uploads/${upload.id}`, { method: 'DELETE' })).status).toBe(204);
+          const head = await t.service.getRepo(repo.name);
+          const referenced = await snapshotReferences(t.service.store, head);
+          const known = new Set(before.objects.map((o) => o.split(' ')[0]));
+          for await (const o of t.storage.list(`repos/${repo.name}/blobs/`)) {
+            if (known.has(o.key)) continue;
+            expect(referenced.has(o.key), `${o.key} is published`).toBe(false);
+            await t.storage.delete(o.key);
+          }
+        });
       }),
       fuzzRuns(100, 1000),
     );

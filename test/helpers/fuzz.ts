@@ -108,6 +108,20 @@ export function bufferBytes(): number {
   return process.memoryUsage().arrayBuffers;
 }
 
+/**
+ * Pushes `bytes` to a streaming reader in the given chunks. While they stream in, the memory it
+ * holds may grow with what it was given (a buffer grown by doubling may hold twice that, and the
+ * one it replaced until collected), never with what a header claims.
+ */
+export function pushWithinMemory(push: (chunk: Uint8Array) => void, bytes: Uint8Array, splits: readonly number[]): void {
+  const before = bufferBytes();
+  for (const chunk of chunksOf(bytes, splits)) {
+    push(chunk);
+    const held = bufferBytes() - before;
+    if (held > 4 * bytes.length + 256 * 1024) throw new Error(`the reader holds ${held} bytes after being given ${bytes.length}: an allocation sized by a header`);
+  }
+}
+
 /** Cut points for feeding `length` bytes in chunks: 1 to 12 chunks, some of one byte. */
 export function chunkSplits(): fc.Arbitrary<number[]> {
   return fc.array(fc.oneof(fc.nat(), fc.constant(1)), { maxLength: 12 });

@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb } from '../helpers/debs.js';
@@ -396,8 +396,12 @@ describe('resumable uploads to a server killed mid-way', () => {
       const cli = async (...args: string[]) => JSON.parse((await runOk(process.execPath, ['bin/packyard.mjs', ...args, '--data', server.dataDir, '--repo', 'acme', '--json'])).stdout) as [Record<string, unknown>];
       const [checked] = await cli('fsck');
       expect((checked.garbage as { bytes: number }).bytes).toBeGreaterThanOrEqual(10 * MiB);
-      await new Promise((r) => setTimeout(r, 1100));
-      const [collected] = await cli('gc', '--grace', '1s');
+      // Everything the kill left, made older than gc's shortest grace period.
+      const past = new Date(Date.now() - 20 * 60_000);
+      for (const entry of await readdir(join(server.dataDir, 'repos/acme'), { recursive: true, withFileTypes: true })) {
+        if (entry.isFile()) await utimes(join(entry.parentPath, entry.name), past, past);
+      }
+      const [collected] = await cli('gc', '--grace', '10m');
       expect(collected.abandonedUploads).toBe(1);
       expect(await written()).toBe(0);
       const blobs = await readdir(join(server.dataDir, 'repos/acme/blobs'), { recursive: true, withFileTypes: true }).catch(() => []);

@@ -2,7 +2,7 @@
 // workerd, over a directory). Publishes to a repository run in that repository's Durable Object
 // (publish-coordinator.ts).
 import type { Hono } from 'hono';
-import { createApp, errorResponse } from '../../http/app.js';
+import { DRAIN_LIMIT, createApp, dropUnreadBody, errorResponse } from '../../http/app.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
 import { RepositoryService } from '../../repository/service.js';
@@ -68,8 +68,10 @@ async function forward(request: Request, publisher: Publisher, { app, access }: 
     await access.require({ header: (name) => request.headers.get(name) ?? undefined, client: request.headers.get('cf-connecting-ip') ?? 'unknown' }, publisher.repo, 'read');
   } catch (err) {
     if (!(err instanceof PackyardError)) throw err;
-    // Nothing of it will be read (and `wrangler dev`, which drains unread bodies, need not wait for it).
-    await request.body?.cancel().catch(() => {});
+    // A body that may be small is read to its end (up to DRAIN_LIMIT), as the app does: cancelled,
+    // it made `wrangler dev` restart the isolate. One declared larger is cancelled, never waited for.
+    if (Number(request.headers.get('content-length')) > DRAIN_LIMIT) await request.body?.cancel().catch(() => {});
+    else await dropUnreadBody(request);
     return errorResponse(err);
   }
   return publisher.fetch(request);
