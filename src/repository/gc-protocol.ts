@@ -19,8 +19,9 @@ import type { ObjectInfo, Storage } from '../storage/types.js';
  *      modification time set to now; content unchanged);
  *  P2. and, if it could have been in a gc's view with an older time (it was touched, rewritten or
  *      found existing, not written under a new name), seen again by a `head` at least `settleMs`
- *      after its last modification: a delete decided on the older time has landed by then, and the
- *      object is rewritten (or the publish fails) if it did.
+ *      after its last modification (by this host's clock: when the touch returned, or when it was
+ *      found): a delete decided on the older time has landed by then, and the object is rewritten
+ *      (or the publish fails) if it did.
  * The swap follows at once (within `minGraceMs - refreshMs` of P1, which nothing in between can
  * take).
  * And G0: one gc runs per repository at a time (a lease), so an object a publish finds missing
@@ -57,6 +58,11 @@ interface Tracked {
   input: boolean;
   /** P2 holds: no delete decided on an older time can still land. */
   settled: boolean;
+  /**
+   * When, by this host's clock, the object had been modified last (at the latest): P2 waits
+   * from here, not from a storage time that may be coarse (whole seconds) or skewed.
+   */
+  seenAt: number;
 }
 
 /** The new objects of one publish attempt, and the checks P1 and P2 before its head swap. */
@@ -78,25 +84,25 @@ export class PublishGuard {
 
   /** An object this attempt wrote under a name never used before (a new meta document). */
   wrote(info: ObjectInfo): void {
-    this.track(info.key, { modified: info.lastModified.getTime(), input: false, settled: true });
+    this.track(info.key, { modified: info.lastModified.getTime(), input: false, settled: true, seenAt: this.now() });
   }
 
   /** An object found stored under its name (content-addressed) at `observedAt`, or written there by this attempt. */
   reused(info: ObjectInfo, observedAt: number): void {
     const modified = info.lastModified.getTime();
-    this.track(info.key, { modified, input: false, settled: observedAt - modified >= this.timing.settleMs });
+    this.track(info.key, { modified, input: false, settled: observedAt - modified >= this.timing.settleMs, seenAt: observedAt });
   }
 
   /** Objects stored for the publish before it began (its uploads, under new names), none modified before `since`. */
   inputs(keys: Iterable<string>, since: number): void {
-    for (const key of keys) this.track(key, { modified: since, input: true, settled: true });
+    for (const key of keys) this.track(key, { modified: since, input: true, settled: true, seenAt: since });
   }
 
   has(key: string): boolean {
     return this.objects.has(key);
   }
 
-  /** Too old to rely on without touching it (P1): a publish writes such an object anew. */
+  /** Too old to rely on without touching it (P1): a publish touches such an object (or writes it, if gone). */
   isStale(info: ObjectInfo): boolean {
     return info.lastModified.getTime() < this.now() - this.refreshMs;
   }
@@ -106,6 +112,7 @@ export class PublishGuard {
     if (!known) return void this.objects.set(key, entry);
     known.modified = Math.min(known.modified, entry.modified);
     known.settled &&= entry.settled;
+    known.seenAt = Math.max(known.seenAt, entry.seenAt);
   }
 
   /**
@@ -128,10 +135,11 @@ export class PublishGuard {
         if (!touched) this.collected(key, entry);
         entry.modified = touched.lastModified.getTime();
         entry.settled = false;
+        entry.seenAt = this.now();
       }
       const unsettled = [...this.objects].filter(([, e]) => !e.settled);
       if (unsettled.length > 0) {
-        const wait = Math.max(...unsettled.map(([, e]) => e.modified)) + this.timing.settleMs - this.now();
+        const wait = Math.max(...unsettled.map(([, e]) => e.seenAt)) + this.timing.settleMs - this.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         for (const [key, entry] of unsettled) {
           const info = await this.storage.head(key);
@@ -139,6 +147,7 @@ export class PublishGuard {
           // Modified again meanwhile (another publisher touched it): wait for that one too.
           entry.settled = info.lastModified.getTime() <= entry.modified;
           entry.modified = info.lastModified.getTime();
+          entry.seenAt = this.now();
         }
       }
       const oldest = Math.min(...[...this.objects.values()].map((e) => e.modified));

@@ -39,7 +39,9 @@ export async function gc(store: RepoStore, repo: string, options: GcOptions = {}
     const referenced = new Set<string>();
     for (const snapshot of await retainedSnapshots(store, repo, retention, started)) for (const key of (await snapshotReferences(store, snapshot)).keys()) referenced.add(key);
 
+    await lease?.keep();
     const abandonedUploads = options.dryRun ? 0 : await new Uploads(store.storage).abortAbandoned(repo, started - retention.graceMs);
+    await lease?.keep();
     const report: GcReport = { repo, deleted: { objects: 0, bytes: 0 }, abandonedUploads, kept: referenced.size, dryRun: !!options.dryRun };
     const before = started - retention.graceMs;
     for await (const listed of store.storage.list(layout.repoPrefix(repo))) {
@@ -105,6 +107,8 @@ class GcLease {
   }
 
   async release(): Promise<void> {
+    // Expired, it may be another gc's by now: left to expire.
+    if (Date.now() >= this.expires) return;
     const current = await this.storage.head(layout.gcLease(this.repo));
     if (current?.etag === this.etag) await this.storage.delete(layout.gcLease(this.repo));
   }

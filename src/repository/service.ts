@@ -172,10 +172,11 @@ export class RepositoryService {
         unused = built.unusedKeys;
         const notUsed = new Set(unused);
         const used = records.map((r) => r.key).filter((key) => !notUsed.has(key));
-        // A join an earlier, interrupted attempt made may be older than this upload: its time is read.
-        const rejoined = new Set(joined.values());
-        guard.inputs(used.filter((key) => !rejoined.has(key)), ingestStarted);
-        guard.inputs(used.filter((key) => rejoined.has(key)), 0);
+        // A resumable upload's join may be an earlier, interrupted attempt's, older than this
+        // call: the guard reads its time.
+        const resumable = new Set(joined.values());
+        guard.inputs(used.filter((key) => !resumable.has(key)), ingestStarted);
+        guard.inputs(used.filter((key) => resumable.has(key)), 0);
         return built.snapshot;
       });
       published = true;

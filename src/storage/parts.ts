@@ -72,13 +72,13 @@ export abstract class PartsAsObjects implements MultipartStorage {
   }
 
   /**
-   * The info of a write that stored all its bytes. A full disk can cut a write short without an
-   * error (a short write): what it left would pass for a part received, or for a joined upload.
+   * The info of a write that stored all its bytes. A backend whose writes a full disk can cut
+   * short without an error would leave what passes for a part received, or a joined upload.
    */
   private async stored(key: string, info: ObjectInfo | null, size: number): Promise<ObjectInfo> {
     if (info?.size === size) return info;
     await this.delete(key);
-    throw new Error(`storage: ${key} was stored with ${info?.size} of its ${size} bytes (is the disk full?)`);
+    throw new PackyardError(507, 'insufficient-storage', `storage kept ${info?.size ?? 0} of the ${size} bytes of ${key}: is the disk full? Nothing was published; send it again`);
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {

@@ -9,6 +9,7 @@ export function own<V>(record: Readonly<Record<string, V>> | undefined, key: str
 
 /** The record's own value under `key`, set to `make()` first when it has none. */
 export function ownOrSet<V>(record: Record<string, V>, key: string, make: () => V): V {
-  if (!Object.hasOwn(record, key)) record[key] = make();
+  // Defined, not assigned: assigning `__proto__` would set the prototype.
+  if (!Object.hasOwn(record, key)) Object.defineProperty(record, key, { value: make(), enumerable: true, writable: true, configurable: true });
   return record[key]!;
 }
