@@ -94,11 +94,11 @@ export class Authenticator {
     try {
       identity = await this.verify(credential, repo);
     } catch (err) {
-      if (err instanceof PackyardError && err.status === 401) throttle.failed(client);
+      if (err instanceof PackyardError && err.status === 401) throttle.failed(client, guessable(credential));
       throw err;
     }
     if (!identity) {
-      throttle.failed(client);
+      throttle.failed(client, guessable(credential));
       throw new PackyardError(401, 'invalid-credentials', 'the token is not valid (unknown, revoked or expired)');
     }
     throttle.succeeded(credential);

@@ -77,12 +77,18 @@ export class Throttle {
     return { delayMs: Math.round((this.maxDelayMs * over) / (this.globalMax - this.globalSlowAfter)), retryAfter: 0 };
   }
 
-  failed(client: string): void {
+  /**
+   * A failed attempt from `client`. Only attempts at a guessable credential draw on the global
+   * budget, the one they are slowed by: failures of others (a revoked API token retried by CI)
+   * must not hold up the admin token for everyone.
+   */
+  failed(client: string, guessable: boolean): void {
     const now = this.now();
     const record = this.clients.get(client) ?? { failures: [], blockedUntil: 0 };
     record.failures = [...record.failures.filter((t) => now - t < this.windowMs), now];
     if (record.failures.length >= this.maxFailures) record.blockedUntil = now + this.blockMs;
     this.clients.set(client, record);
+    if (!guessable) return;
     this.globalFailures.push(now);
     if (this.globalFailures.length > this.globalMax) this.globalFailures.shift();
   }

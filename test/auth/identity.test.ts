@@ -29,9 +29,9 @@ describe('Throttle', () => {
     let now = 0;
     const throttle = new Throttle({ now: () => now });
     throttle.succeeded('good');
-    for (let i = 0; i < 19; i++) throttle.failed('10.0.0.1');
+    for (let i = 0; i < 19; i++) throttle.failed('10.0.0.1', true);
     expect(throttle.retryAfter('10.0.0.1', 'guess')).toBe(0);
-    throttle.failed('10.0.0.1');
+    throttle.failed('10.0.0.1', true);
     expect(throttle.retryAfter('10.0.0.1', 'guess')).toBe(300);
     expect(throttle.retryAfter('10.0.0.1', 'good')).toBe(0);
     expect(throttle.retryAfter('10.0.0.2', 'guess')).toBe(0);
@@ -40,7 +40,7 @@ describe('Throttle', () => {
     // Failures spread out over more than the window never block.
     for (let i = 0; i < 40; i++) {
       now += 4_000;
-      throttle.failed('10.0.0.3');
+      throttle.failed('10.0.0.3', true);
     }
     expect(throttle.retryAfter('10.0.0.3', 'guess')).toBe(0);
   });

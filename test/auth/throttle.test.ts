@@ -12,15 +12,21 @@ describe('the global failure budget', () => {
     let now = 0;
     const throttle = new Throttle({ now: () => now, globalSlowAfter: 10, globalMaxFailures: 20, maxDelayMs: 1000 });
     throttle.succeeded('good');
-    for (let i = 0; i < 10; i++) throttle.failed(`10.0.0.${i}`);
+    for (let i = 0; i < 10; i++) throttle.failed(`10.0.0.${i}`, true);
     expect(throttle.budget('guess')).toEqual({ delayMs: 0, retryAfter: 0 });
-    for (let i = 10; i < 15; i++) throttle.failed(`10.0.0.${i}`);
+    for (let i = 10; i < 15; i++) throttle.failed(`10.0.0.${i}`, true);
     expect(throttle.budget('guess')).toEqual({ delayMs: 500, retryAfter: 0 });
-    for (let i = 15; i < 20; i++) throttle.failed(`10.0.0.${i}`);
+    for (let i = 15; i < 20; i++) throttle.failed(`10.0.0.${i}`, true);
     expect(throttle.budget('guess').retryAfter).toBe(60);
     expect(throttle.budget('good')).toEqual({ delayMs: 0, retryAfter: 0 });
     now += 60_001;
     expect(throttle.budget('guess')).toEqual({ delayMs: 0, retryAfter: 0 });
+  });
+
+  it('counts failures of unguessable credentials per address only: a revoked API token retried by CI never holds up the admin token', () => {
+    const throttle = new Throttle({ now: () => 0, globalSlowAfter: 10, globalMaxFailures: 20, maxDelayMs: 1000 });
+    for (let i = 0; i < 50; i++) throttle.failed(`10.0.0.${i}`, false);
+    expect(throttle.budget('admin guess')).toEqual({ delayMs: 0, retryAfter: 0 });
   });
 
   it('refuses guesses from ever new addresses, not a valid API token or one that worked before', async () => {

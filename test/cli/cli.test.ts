@@ -83,6 +83,9 @@ describe('packyard CLI', () => {
     const garbled = await cli(['fsck', '--data', data, '--generations', 'two']);
     expect(garbled.code).toBe(1);
     expect(garbled.stderr).toMatch(/invalid --generations "two"/);
+    const timeouts = await cli(['serve', '--data', data, '--port', '0', '--request-timeout', '5']);
+    expect(timeouts.code).toBe(1);
+    expect(timeouts.stderr).toMatch(/--request-timeout 5 is shorter than --header-timeout 20/);
   });
 
   it('adds a batch on worker threads (16 small files or more) all or nothing', async () => {

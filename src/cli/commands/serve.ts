@@ -35,6 +35,9 @@ export function registerServe(program: Command): void {
         requestTimeout: count(o.requestTimeout, '--request-timeout', 0),
         maxAnonymousPerAddress: count(o.maxAnonymousConnections, '--max-anonymous-connections', 0),
       };
+      if (limits.requestTimeout > 0 && limits.requestTimeout < limits.headerTimeout) {
+        throw new CliError(`--request-timeout ${limits.requestTimeout} is shorter than --header-timeout ${limits.headerTimeout}: a request's headers are part of it`);
+      }
       // Secrets are shown on a terminal only: a service manager keeps whatever is printed (the journal).
       const terminal = process.stderr.isTTY === true;
       const runtime = await openDataDir(o.data);

@@ -10,10 +10,6 @@ const RELATION_FIELDS = ['Pre-Depends', 'Depends', 'Recommends', 'Suggests', 'En
 /** dpkg allows `|` only in the other fields. */
 const NO_ALTERNATIVES = new Set(['Breaks', 'Conflicts', 'Replaces', 'Provides']);
 
-// dpkg's whitespace here is ASCII: a no-break space would be part of a name, and refused there.
-const W = '[ \\t\\n]*';
-/** `name[:arch] [(op version)]`, each part split where dpkg's f_dependency() splits it. */
-const ALTERNATIVE = new RegExp(`^${W}([^ \\t\\n:(]*)(?::([^ \\t\\n(]*))?${W}(?:\\(${W}([<>=]*)${W}([^ \\t\\n()]*)${W}\\)${W})?$`);
 /** What dpkg accepts: its pkg_name_is_illegal() and dpkg_arch_name_is_illegal(). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
 const ARCH = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
@@ -39,12 +35,12 @@ function checkField(field: string, value: string): void {
 }
 
 function checkAlternative(field: string, text: string): void {
-  const match = ALTERNATIVE.exec(text);
-  if (!match) throw bad(field, text, 'expected "name", "name:arch" or "name (op version)"');
-  const [, name, arch, operator, version] = match;
+  const parsed = splitAlternative(text);
+  if (!parsed) throw bad(field, text, 'expected "name", "name:arch" or "name (op version)"');
+  const { name, arch, operator, version } = parsed;
   if (name === '') throw bad(field, text, 'missing package name');
-  checkLength(field, 'package name', name!);
-  if (!NAME.test(name!)) throw bad(field, text, `invalid package name ${JSON.stringify(name)}`);
+  checkLength(field, 'package name', name);
+  if (!NAME.test(name)) throw bad(field, text, `invalid package name ${JSON.stringify(name)}`);
   if (arch !== undefined) {
     checkLength(field, 'architecture qualifier', arch, MAX_ARCHITECTURE_BYTES);
     if (!ARCH.test(arch)) throw bad(field, text, `invalid architecture qualifier ${JSON.stringify(arch)}`);
@@ -64,4 +60,46 @@ function checkAlternative(field: string, text: string): void {
 
 function bad(field: string, relation: string, detail: string): PackyardError {
   return badPackage('bad-relation', `control file: field "${field}", ${JSON.stringify(relation.trim())}: ${detail}`);
+}
+
+// dpkg's whitespace here is ASCII: a no-break space would be part of a name, and refused there.
+const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n';
+
+/**
+ * `name[:arch] [(op version)]`, each part split where dpkg's f_dependency() splits it. One pass
+ * by hand: a regular expression with optional whitespace around each part backtracks
+ * quadratically (and worse) over a long run of spaces.
+ */
+function splitAlternative(text: string): { name: string; arch?: string; operator?: string; version?: string } | null {
+  let i = 0;
+  const skipSpace = () => {
+    while (isSpace(text[i])) i++;
+  };
+  const take = (stop: (c: string) => boolean) => {
+    const start = i;
+    while (i < text.length && !stop(text[i]!)) i++;
+    return text.slice(start, i);
+  };
+  skipSpace();
+  const name = take((c) => isSpace(c) || c === ':' || c === '(');
+  let arch: string | undefined;
+  if (text[i] === ':') {
+    i++;
+    arch = take((c) => isSpace(c) || c === '(');
+  }
+  skipSpace();
+  let operator: string | undefined;
+  let version: string | undefined;
+  if (text[i] === '(') {
+    i++;
+    skipSpace();
+    operator = take((c) => c !== '<' && c !== '>' && c !== '=');
+    skipSpace();
+    version = take((c) => isSpace(c) || c === '(' || c === ')');
+    skipSpace();
+    if (text[i] !== ')') return null;
+    i++;
+    skipSpace();
+  }
+  return i === text.length ? { name, arch, operator, version } : null;
 }

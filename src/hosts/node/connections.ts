@@ -57,8 +57,6 @@ export class Connections {
     if (!state) return;
     state.req = req;
     state.res = res;
-    // Node leaves a kept-alive connection without a timeout once its next request starts.
-    req.socket.setTimeout(this.limits.idleTimeout * 1000);
     res.once('finish', () => {
       if (state.res === res) state.req = state.res = undefined;
       // The answer went out before the body was read (a refused upload): the rest is not read.

@@ -89,14 +89,20 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
   };
   const plan = await files.planUrl(view, rawPath(req.url!));
   if (!plan) return false;
-  await write(plan, files, runtime, res);
+  const writing = write(plan, files, runtime, res);
+  if (writing) await writing;
   return true;
 }
 
-async function write(plan: ResponsePlan, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> {
+/** Writes the answer; a promise only for a file, which is opened first (the hot path of small answers stays synchronous). */
+function write(plan: ResponsePlan, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> | undefined {
   const { status, headers, body } = plan;
   if (body === null) return void res.writeHead(status, headers).end();
   if ('bytes' in body) return void res.writeHead(status, headers).end(body.bytes);
+  return writeFile(status, headers, body, files, runtime, res);
+}
+
+async function writeFile(status: number, headers: ResponsePlan['headers'], body: Extract<NonNullable<ResponsePlan['body']>, { key: string }>, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> {
   // Opened before the status line: a file gone from disk is still a 404, not a cut connection.
   const file = await openFile(runtime.storage.filePath(body.key));
   if (!file) throw files.objects.missing(body.key);

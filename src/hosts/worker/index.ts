@@ -62,7 +62,7 @@ async function buildApp(env: Env): Promise<Isolate> {
  * what the route itself needs.
  */
 async function forward(request: Request, publisher: Publisher, { app, access }: Isolate, env: Env, ctx: ExecutionContext): Promise<Response> {
-  // A name the app refuses (400) is refused by the Worker's own app, before any body is read.
+  // A name the app refuses (400) is refused by the Worker's own app, which publishes nothing for it.
   if (!REPO_NAME.test(publisher.repo)) return app.fetch(request, env, ctx);
   try {
     await access.require({ header: (name) => request.headers.get(name) ?? undefined, client: request.headers.get('cf-connecting-ip') ?? 'unknown' }, publisher.repo, 'read');

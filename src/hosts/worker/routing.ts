@@ -17,8 +17,15 @@ export function publisherFor(request: Request, env: Env): Publisher | null {
   if (request.method === 'GET' || request.method === 'HEAD') return null;
   const match = /^\/api\/v1\/repos\/([^/]+)(\/.*)?$/.exec(new URL(request.url).pathname);
   if (!match || match[2]?.startsWith('/uploads')) return null;
-  const stub = env.PUBLISHER.get(env.PUBLISHER.idFromName(match[1]!));
-  return { repo: match[1]!, fetch: (forwarded) => stub.fetch(forwarded) };
+  // The name as the app will read it (decoded): `def%61ult` is repository default's Object too.
+  let repo: string;
+  try {
+    repo = decodeURIComponent(match[1]!);
+  } catch {
+    return null; // not a name: the app answers 400
+  }
+  const stub = env.PUBLISHER.get(env.PUBLISHER.idFromName(repo));
+  return { repo, fetch: (forwarded) => stub.fetch(forwarded) };
 }
 
 /** A repository's Durable Object, and the repository's name as the URL gives it. */
