@@ -1,4 +1,5 @@
 import type { Env } from './env.js';
+import { publishedRepo } from './published-repo.js';
 
 /**
  * The Durable Object that must handle a request, or null to handle it in the Worker.
@@ -14,16 +15,8 @@ import type { Env } from './env.js';
  * fresh keys) stay in the Worker, close to the client.
  */
 export function publisherFor(request: Request, env: Env): Publisher | null {
-  if (request.method === 'GET' || request.method === 'HEAD') return null;
-  const match = /^\/api\/v1\/repos\/([^/]+)(\/.*)?$/.exec(new URL(request.url).pathname);
-  if (!match || match[2]?.startsWith('/uploads')) return null;
-  // The name as the app will read it (decoded): `def%61ult` is repository default's Object too.
-  let repo: string;
-  try {
-    repo = decodeURIComponent(match[1]!);
-  } catch {
-    return null; // not a name: the app answers 400
-  }
+  const repo = publishedRepo(request);
+  if (repo === null) return null;
   const stub = env.PUBLISHER.get(env.PUBLISHER.idFromName(repo));
   return { repo, fetch: (forwarded) => stub.fetch(forwarded) };
 }
