@@ -139,7 +139,7 @@ export class PublishGuard {
       }
       const unsettled = [...this.objects].filter(([, e]) => !e.settled);
       if (unsettled.length > 0) {
-        const wait = Math.max(...unsettled.map(([, e]) => e.seenAt)) + this.timing.settleMs - this.now();
+        const wait = unsettled.reduce((latest, [, e]) => Math.max(latest, e.seenAt), 0) + this.timing.settleMs - this.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         for (const [key, entry] of unsettled) {
           const info = await this.storage.head(key);
@@ -150,8 +150,10 @@ export class PublishGuard {
           entry.seenAt = this.now();
         }
       }
-      const oldest = Math.min(...[...this.objects.values()].map((e) => e.modified));
-      if ([...this.objects.values()].every((e) => e.settled) && oldest >= this.now() - this.refreshMs) return;
+      // A batch may hold many thousands of objects: no spread into Math.min.
+      const entries = [...this.objects.values()];
+      const oldest = entries.reduce((min, e) => Math.min(min, e.modified), Infinity);
+      if (entries.every((e) => e.settled) && oldest >= this.now() - this.refreshMs) return;
     }
     throw new PackyardError(503, 'publish-contention', 'the repository is being collected and published at the same time; try again');
   }
