@@ -74,6 +74,11 @@ function trickle(conns: Conn[], ms: number, byte = 'a'): void {
   timers.add(timer);
 }
 
+/** Resolves once the server's answer to `conn` has come up to its body. */
+async function answered(conn: Conn): Promise<void> {
+  while (!conn.received().includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 20));
+}
+
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
 }
@@ -105,13 +110,7 @@ describe('slow clients', () => {
     const conn = await connect('127.0.0.2');
     conn.socket.write(uploadHead(100_000_000) + 'x');
     trickle([conn], 200);
-    await within(
-      (async () => {
-        while (!conn.received().includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      1000,
-      'the 401',
-    );
+    await within(answered(conn), 1000, 'the 401');
     expect(conn.received()).toMatch(/^HTTP\/1\.1 401 /);
     await within(conn.closed, 2000, 'closing the connection');
   });
@@ -147,13 +146,7 @@ describe('slow clients', () => {
     const open = conns.filter((c) => !c.isClosed());
     const authed = open[0]!;
     authed.socket.write(`GET /api/v1/repos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n\r\n`);
-    await within(
-      (async () => {
-        while (!authed.received().includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 20));
-      })(),
-      2000,
-      'the authenticated answer',
-    );
+    await within(answered(authed), 2000, 'the authenticated answer');
     expect(authed.received()).toMatch(/^HTTP\/1\.1 200 /);
     const another = await connect('127.0.0.3');
     const refused = await connect('127.0.0.3');
