@@ -1,6 +1,6 @@
 import { constantTimeEqual, sha256Hex, toHex } from '../util/hash.js';
 import { readJson, type Storage } from '../storage/types.js';
-import { layout } from '../repository/layout.js';
+import { layout } from '../core/layout.js';
 
 interface StoredToken {
   sha256: string;

@@ -1,6 +1,6 @@
 import { PackyardError } from '../util/errors.js';
 import { deleteAll, readJson, type Storage } from '../storage/types.js';
-import { layout } from '../repository/layout.js';
+import { layout } from '../core/layout.js';
 import { newOidcPolicy, type OidcPolicy } from './oidc.js';
 
 /** How long a repository's policies are reused before they are listed again. */

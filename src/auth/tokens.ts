@@ -3,7 +3,7 @@ import { PackyardError } from '../util/errors.js';
 import { parseInput } from '../util/input.js';
 import { constantTimeEqual, sha256Hex, toHex } from '../util/hash.js';
 import { readJson, type Storage } from '../storage/types.js';
-import { REPO_NAME, layout } from '../repository/layout.js';
+import { REPO_NAME, layout } from '../core/layout.js';
 
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];

@@ -1,4 +1,4 @@
-import { distributionsOf, type Snapshot } from '../repository/snapshot.js';
+import { distributionsOf, type Snapshot } from '../core/snapshot.js';
 import { own } from '../util/own.js';
 
 /**

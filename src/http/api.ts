@@ -1,17 +1,17 @@
 import { Hono, type Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { PackyardError } from '../util/errors.js';
-import type { RepositoryService, UploadFile } from '../repository/service.js';
-import { distributionsOf, type Snapshot } from '../repository/snapshot.js';
-import { REPO_NAME } from '../repository/layout.js';
-import type { UploadSession } from '../repository/uploads.js';
+import type { RepositoryService, UploadFile } from '../core/service.js';
+import { distributionsOf, type Snapshot } from '../core/snapshot.js';
+import { REPO_NAME } from '../core/layout.js';
+import type { UploadSession } from '../core/uploads.js';
 import type { PartInfo } from '../storage/types.js';
-import { packageInfo, snapshotInfo } from '../repository/views.js';
+import { packageInfo, snapshotInfo } from '../core/views.js';
 import type { Access } from '../auth/access.js';
 import { allows } from '../auth/identity.js';
 import type { Scope } from '../auth/tokens.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
-import { gc } from '../repository/gc.js';
+import { gc } from '../core/gc.js';
 import { own } from '../util/own.js';
 
 export interface ApiDeps {

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { PackyardError } from '../util/errors.js';
-import type { RepositoryService } from '../repository/service.js';
+import type { RepositoryService } from '../core/service.js';
 import type { Access } from '../auth/access.js';
 import type { Signer } from '../signing/signer.js';
 import { createApi } from './api.js';

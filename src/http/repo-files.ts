@@ -1,10 +1,10 @@
-import type { RepoStore } from '../repository/store.js';
-import { layout } from '../repository/layout.js';
+import type { RepoStore } from '../core/store.js';
+import { layout } from '../core/layout.js';
 import type { Signer } from '../signing/signer.js';
 import type { Access } from '../auth/access.js';
 import { ObjectServer, type LastModified, type Log, type RequestView, type ResponsePlan } from './serve-object.js';
-import { REPO_NAME } from '../repository/layout.js';
-import { distributionsOf, poolShard, type PoolEntry, type PoolMap, type Snapshot } from '../repository/snapshot.js';
+import { REPO_NAME } from '../core/layout.js';
+import { distributionsOf, poolShard, type PoolEntry, type PoolMap, type Snapshot } from '../core/snapshot.js';
 import { rpmPoolPath } from '../formats/rpm/publish.js';
 
 const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;

@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import { readText } from '../storage/types.js';
-import { layout } from '../repository/layout.js';
+import { layout } from '../core/layout.js';
 import { generateSigningKey, importSigningKey, type KeyAlgorithm } from './keys.js';
 import { Signer } from './signer.js';
 

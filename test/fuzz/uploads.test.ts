@@ -10,7 +10,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { testApp } from '../helpers/app.js';
-import { snapshotReferences } from '../../src/repository/references.js';
+import { snapshotReferences } from '../../src/core/references.js';
 import { buildDeb } from '../helpers/debs.js';
 import { buildRpm } from '../helpers/rpms.js';
 import { concat } from '../helpers/bytes.js';

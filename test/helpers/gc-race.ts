@@ -4,16 +4,16 @@
 // publishes rely on objects older than half the grace period; removes and re-adds, so indexes
 // come back identical to old, unreferenced ones. Then fsck, and, after a restart (fresh caches),
 // a fetch of every file the repository lists. Web-standard code only.
-import { RepositoryService } from '../../src/repository/service.js';
-import { RepoStore } from '../../src/repository/store.js';
-import { gc } from '../../src/repository/gc.js';
-import { fsck } from '../../src/repository/fsck.js';
-import { snapshotReferences } from '../../src/repository/references.js';
+import { RepositoryService } from '../../src/core/service.js';
+import { RepoStore } from '../../src/core/store.js';
+import { gc } from '../../src/core/gc.js';
+import { fsck } from '../../src/core/fsck.js';
+import { snapshotReferences } from '../../src/core/references.js';
 import { AdminToken } from '../../src/auth/admin-token.js';
 import { Access } from '../../src/auth/access.js';
 import { createApp } from '../../src/http/app.js';
 import { PackyardError } from '../../src/util/errors.js';
-import type { GcTiming } from '../../src/repository/gc-protocol.js';
+import type { GcTiming } from '../../src/core/gc-protocol.js';
 import type { HasherFactory } from '../../src/util/hash.js';
 import type { Signer } from '../../src/signing/signer.js';
 import type { Storage } from '../../src/storage/types.js';

@@ -1,7 +1,7 @@
 import { openAsBlob } from 'node:fs';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/types.js';
-import { RepositoryService, type UploadFile } from '../../src/repository/service.js';
+import { RepositoryService, type UploadFile } from '../../src/core/service.js';
 import { Signer } from '../../src/signing/signer.js';
 import { generateSigningKey } from '../../src/signing/keys.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';

@@ -10,10 +10,10 @@ import { buildDeb } from '../helpers/debs.js';
 import { testApp } from '../helpers/app.js';
 import { run, runOk } from '../helpers/exec.js';
 import { api, startServer } from '../helpers/server.js';
-import { gc } from '../../src/repository/gc.js';
+import { gc } from '../../src/core/gc.js';
 import { FsStorage } from '../../src/hosts/node/fs-storage.js';
 import { readJson, readBytes, type Storage } from '../../src/storage/types.js';
-import { Uploads, type UploadSession } from '../../src/repository/uploads.js';
+import { Uploads, type UploadSession } from '../../src/core/uploads.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 
 const MiB = 1024 * 1024;

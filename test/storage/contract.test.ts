@@ -13,8 +13,8 @@ import { readdir, utimes } from 'node:fs/promises';
 import { emptyBackend, emptyDisk } from '../helpers/backends.js';
 import { testService } from '../helpers/service.js';
 import { Keyring } from '../../src/signing/keyring.js';
-import { gc } from '../../src/repository/gc.js';
-import { fsck } from '../../src/repository/fsck.js';
+import { gc } from '../../src/core/gc.js';
+import { fsck } from '../../src/core/fsck.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { readBytes, readText, type Storage } from '../../src/storage/types.js';
 

@@ -1,4 +1,4 @@
-import type { RepoStore } from '../../repository/store.js';
+import type { RepoStore } from '../../core/store.js';
 import type { DebRecord } from './record.js';
 import { renderPackages } from './packages-index.js';
 import { own as ownOf } from '../../util/own.js';

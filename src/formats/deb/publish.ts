@@ -1,11 +1,11 @@
 import { PackyardError } from '../../util/errors.js';
-import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
-import { distributionsOf, nextSnapshot, type Change, type FileEntry, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
+import { storeIndex, type PublishContext } from '../../core/publish-context.js';
+import { distributionsOf, nextSnapshot, type Change, type FileEntry, type RepoSettings, type Snapshot } from '../../core/snapshot.js';
 import { recordId, type DebRecord } from './record.js';
 import { renderShards, shardOf } from './package-lists.js';
 import { sortRecords } from './packages-index.js';
-import { ListSet } from '../../repository/package-lists.js';
-import { PoolSet } from '../../repository/pool-set.js';
+import { ListSet } from '../../core/package-lists.js';
+import { PoolSet } from '../../core/pool-set.js';
 import { renderComponentRelease, renderRelease } from './release.js';
 import { own } from '../../util/own.js';
 

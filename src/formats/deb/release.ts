@@ -1,4 +1,4 @@
-import type { DistributionSettings, FileEntry } from '../../repository/snapshot.js';
+import type { DistributionSettings, FileEntry } from '../../core/snapshot.js';
 
 export interface ReleaseInput {
   repo: string;

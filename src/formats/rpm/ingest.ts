@@ -1,5 +1,5 @@
 import type { HasherFactory } from '../../util/hash.js';
-import { hashedReading, type PackageReading } from '../../repository/ingest.js';
+import { hashedReading, type PackageReading } from '../../core/ingest.js';
 import { RpmInspector } from './inspect.js';
 import type { RpmRecord } from './record.js';
 

@@ -1,8 +1,8 @@
 import { PackyardError } from '../../util/errors.js';
-import { ListSet } from '../../repository/package-lists.js';
-import { PoolSet } from '../../repository/pool-set.js';
-import { storeIndex, type PublishContext } from '../../repository/publish-context.js';
-import { distributionsOf, nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../repository/snapshot.js';
+import { ListSet } from '../../core/package-lists.js';
+import { PoolSet } from '../../core/pool-set.js';
+import { storeIndex, type PublishContext } from '../../core/publish-context.js';
+import { distributionsOf, nextSnapshot, type Change, type RepoSettings, type Snapshot } from '../../core/snapshot.js';
 import { buildRepodata, REPODATA_TYPES, sortRecords, type PieceTable, type PreviousDocument, type RepodataType } from './repodata.js';
 import { readBytes } from '../../storage/types.js';
 import type { RpmRecord } from './record.js';

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { PackyardError } from '../../util/errors.js';
-import type { PoolMap } from '../../repository/snapshot.js';
+import type { PoolMap } from '../../core/snapshot.js';
 import type { Runtime } from './runtime.js';
 
 /** Writes the head snapshot as a plain tree (dists/, pool/, by-hash/, keys) for any static web server. */

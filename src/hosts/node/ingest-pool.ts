@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
-import type { PackageRecord } from '../../repository/service.js';
-import type { RepoType } from '../../repository/snapshot.js';
+import type { PackageRecord } from '../../core/service.js';
+import type { RepoType } from '../../core/snapshot.js';
 
 export interface IngestRequest {
   id: number;

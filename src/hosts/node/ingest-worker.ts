@@ -2,8 +2,8 @@
 // the data directory's storage and answers each message of requests with one of records.
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ingestPackage } from '../../repository/ingest.js';
-import { packageReading } from '../../repository/package-reading.js';
+import { ingestPackage } from '../../core/ingest.js';
+import { packageReading } from '../../core/package-reading.js';
 import { PackyardError } from '../../util/errors.js';
 import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';

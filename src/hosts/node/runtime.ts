@@ -4,7 +4,7 @@ import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';
 import { nodeGunzip, nodeGzip } from './gzip.js';
 import { Keyring } from '../../signing/keyring.js';
-import { RepositoryService } from '../../repository/service.js';
+import { RepositoryService } from '../../core/service.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import type { Signer } from '../../signing/signer.js';
 

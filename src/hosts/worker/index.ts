@@ -5,7 +5,7 @@ import type { Hono } from 'hono';
 import { DRAIN_LIMIT, createApp, dropUnreadBody, errorResponse } from '../../http/app.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
-import { RepositoryService } from '../../repository/service.js';
+import { RepositoryService } from '../../core/service.js';
 import { Keyring } from '../../signing/keyring.js';
 import { Signer } from '../../signing/signer.js';
 import { importSigningKey } from '../../signing/keys.js';
@@ -14,7 +14,7 @@ import { WorkerdDiskStorage } from '../../storage/workerd-disk.js';
 import type { Storage } from '../../storage/types.js';
 import { createWorkerHasher } from './hasher.js';
 import { publisherFor, type Publisher } from './routing.js';
-import { REPO_NAME } from '../../repository/layout.js';
+import { REPO_NAME } from '../../core/layout.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Env } from './env.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { RepoStore } from '../../src/repository/store.js';
-import { layout } from '../../src/repository/layout.js';
+import { RepoStore } from '../../src/core/store.js';
+import { layout } from '../../src/core/layout.js';
 import { testService } from '../helpers/service.js';
 
 describe('RepoStore', () => {

@@ -2,7 +2,7 @@
 // workerd: test/hosts/worker/gc-race.test.ts): hundreds of gc runs against hundreds of publishes.
 import { describe, expect, it } from 'vitest';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
-import type { GcTiming } from '../../src/repository/gc-protocol.js';
+import type { GcTiming } from '../../src/core/gc-protocol.js';
 import { emptyBackend, type BackendName } from '../helpers/backends.js';
 import { raceDebs } from '../helpers/debs.js';
 import { runGcRace } from '../helpers/gc-race.js';
