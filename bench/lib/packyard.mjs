@@ -13,7 +13,7 @@ export const ADD_BATCH = Infinity;
 export async function add(data, repo, dist, files, batch = ADD_BATCH) {
   let ms = 0;
   for (let i = 0; i < files.length; i += batch) {
-    ms += (await run(process.execPath, [PACKYARD, 'add', '--data', data, '--repo', repo, '--distribution', dist, '--component', 'main', '--json', ...files.slice(i, i + batch)])).ms;
+    ms += (await run(process.execPath, [PACKYARD, 'add', '--create', '--data', data, '--repo', repo, '--distribution', dist, '--component', 'main', '--json', ...files.slice(i, i + batch)])).ms;
   }
   return ms;
 }

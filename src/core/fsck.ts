@@ -1,6 +1,6 @@
 import type { HasherFactory } from '../util/hash.js';
 import { isBookkeeping, layout } from './layout.js';
-import { DEFAULT_RETENTION, retainedSnapshots, snapshotReferences, type Retention } from './references.js';
+import { DEFAULT_RETENTION, retainedSnapshots, snapshotReferences, type Reference, type Retention } from './references.js';
 import type { RepoStore } from './store.js';
 
 export interface FsckProblem {
@@ -24,7 +24,7 @@ export interface FsckReport {
  */
 export async function fsck(store: RepoStore, createHasher: HasherFactory, repo: string, options: { verifyContent?: boolean; retention?: Retention } = {}): Promise<FsckReport> {
   const snapshots = await retainedSnapshots(store, repo, options.retention ?? DEFAULT_RETENTION, Date.now());
-  const expected = new Map<string, { size?: number; sha256?: string; path?: string }>();
+  const expected = new Map<string, Reference>();
   const problems: FsckProblem[] = [];
   // A pool map gone (a gc ran with a shorter retention than this check's): report it, go on.
   const unreadable = new Set<string>();
@@ -39,6 +39,7 @@ export async function fsck(store: RepoStore, createHasher: HasherFactory, repo: 
   for (const [key, ref] of expected) {
     const info = await store.storage.head(key);
     if (!info) {
+      if (ref.optional) continue;
       problems.push({ key, path: ref.path, problem: 'missing' });
       continue;
     }

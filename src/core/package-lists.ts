@@ -1,17 +1,19 @@
 import type { RepoStore } from './store.js';
-import type { Snapshot } from './snapshot.js';
+import { LEGACY_SHARD, type Snapshot } from './snapshot.js';
+import type { ListAddress } from './format.js';
 import { own, ownOrSet } from '../util/own.js';
 
-/** How a format names and orders the records of its package lists. */
+/** How a format names, shards and orders the records of its package lists. */
 export interface RecordKind<R> {
   /** What identifies a record in its list (name, version, architecture). */
   id(record: R): string;
+  shardOf(record: R): string;
   /** The order a stored shard keeps its records in. */
   sort(records: R[]): R[];
 }
 
 /** One shard of a package list, by record id; knows if it changed. */
-class PackageList<R> extends Map<string, R> {
+export class PackageList<R> extends Map<string, R> {
   changed = false;
 
   static of<R>(records: readonly R[], id: (record: R) => string): PackageList<R> {
@@ -33,54 +35,89 @@ class PackageList<R> extends Map<string, R> {
 }
 
 const SEP = '\u0000';
+const idOf = (a: ListAddress) => [a.distribution, a.component, a.architecture, a.shard].join(SEP);
+const addressOf = (id: string): ListAddress => {
+  const [distribution, component, architecture, shard] = id.split(SEP) as [string, string, string, string];
+  return { distribution, component, architecture, shard };
+};
 
 /** The package-list shards a publish reads and changes, loaded lazily and written back once. */
 export class ListSet<R> {
   private readonly loaded = new Map<string, PackageList<R>>();
+  /** Lists stored whole before sharding whose records were split into shards here. */
+  private readonly split = new Set<string>();
   constructor(
     private readonly store: RepoStore,
     private readonly current: Snapshot,
     private readonly kind: RecordKind<R>,
   ) {}
 
-  async get(distribution: string, component: string, arch: string, shard: string): Promise<PackageList<R>> {
-    const id = [distribution, component, arch, shard].join(SEP);
+  async get(at: ListAddress): Promise<PackageList<R>> {
+    const id = idOf(at);
     let list = this.loaded.get(id);
     if (!list) {
-      const key = own(own(own(own(this.current.lists, distribution), component), arch), shard);
+      const shards = own(own(own(this.current.lists, at.distribution), at.component), at.architecture);
+      if (shards && own(shards, LEGACY_SHARD) && !this.split.has(idOf({ ...at, shard: LEGACY_SHARD }))) {
+        await this.splitLegacy(at, shards[LEGACY_SHARD]!);
+        return this.get(at);
+      }
+      const key = own(shards, at.shard);
       list = PackageList.of(key ? await this.store.meta<R[]>(key) : [], this.kind.id);
       this.loaded.set(id, list);
     }
     return list;
   }
 
-  /** One shard of an architecture in every list (a replaced pool file may be listed in any distribution). */
-  async allFor(arch: string, shard: string): Promise<PackageList<R>[]> {
-    const out = new Set<PackageList<R>>();
-    for (const [distribution, components] of Object.entries(this.current.lists)) {
-      for (const component of Object.keys(components)) out.add(await this.get(distribution, component, arch, shard));
+  /** A list stored whole: its records go to their shards, all of which are then written. */
+  private async splitLegacy(at: ListAddress, key: string): Promise<void> {
+    this.split.add(idOf({ ...at, shard: LEGACY_SHARD }));
+    for (const record of await this.store.meta<R[]>(key)) {
+      const shard = this.kind.shardOf(record);
+      const id = idOf({ ...at, shard });
+      let list = this.loaded.get(id);
+      if (!list) this.loaded.set(id, (list = new PackageList<R>()));
+      list.set(this.kind.id(record), record);
     }
-    for (const [id, list] of this.loaded) if (id.endsWith(`${SEP}${arch}${SEP}${shard}`)) out.add(list);
-    return [...out];
+  }
+
+  /** One shard of an architecture in every list (a replaced pool file may be listed in any distribution). */
+  async allFor(architecture: string, shard: string): Promise<[ListAddress, PackageList<R>][]> {
+    const out = new Map<string, PackageList<R>>();
+    for (const [distribution, components] of Object.entries(this.current.lists)) {
+      for (const component of Object.keys(components)) await this.get({ distribution, component, architecture, shard });
+    }
+    for (const [id, list] of this.loaded) if (id.endsWith(`${SEP}${architecture}${SEP}${shard}`)) out.set(id, list);
+    return [...out].map(([id, list]) => [addressOf(id), list]);
   }
 
   architectures(): string[] {
     const seen = new Set<string>();
     for (const components of Object.values(this.current.lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) seen.add(a);
-    for (const [id, list] of this.loaded) if (list.size > 0) seen.add(id.split(SEP)[2]!);
+    for (const [id, list] of this.loaded) if (list.size > 0) seen.add(addressOf(id).architecture);
     return [...seen];
   }
 
   /** Writes the changed shards and returns the next snapshot's list keys. */
   async save(repo: string): Promise<Snapshot['lists']> {
     const next: Snapshot['lists'] = structuredClone(this.current.lists);
+    const shardsOf = (at: ListAddress) => ownOrSet(ownOrSet(ownOrSet(next, at.distribution, () => ({})), at.component, () => ({})), at.architecture, (): Record<string, string> => ({}));
+    for (const id of this.split) delete shardsOf(addressOf(id))[LEGACY_SHARD];
     for (const [id, list] of this.loaded) {
       if (!list.changed) continue;
-      const [distribution, component, arch, shard] = id.split(SEP) as [string, string, string, string];
-      const shards = ownOrSet(ownOrSet(ownOrSet(next, distribution, () => ({})), component, () => ({})), arch, (): Record<string, string> => ({}));
-      if (list.size === 0) delete shards[shard];
-      else shards[shard] = await this.store.putMeta(repo, this.kind.sort([...list.values()]));
+      const at = addressOf(id);
+      const shards = shardsOf(at);
+      if (list.size === 0) delete shards[at.shard];
+      else shards[at.shard] = await this.store.putMeta(repo, this.kind.sort([...list.values()]));
     }
     return next;
+  }
+}
+
+/** Every shard key of a snapshot's lists, with the list it belongs to. */
+export function* listShards(lists: Snapshot['lists']): Generator<[ListAddress, string]> {
+  for (const [distribution, components] of Object.entries(lists)) {
+    for (const [component, byArch] of Object.entries(components)) {
+      for (const [architecture, shards] of Object.entries(byArch)) for (const [shard, key] of Object.entries(shards)) yield [{ distribution, component, architecture, shard }, key];
+    }
   }
 }

@@ -1,16 +1,21 @@
 import type { RepoStore } from './store.js';
-import { poolShard, type PoolEntry, type PoolMap, type Snapshot } from './snapshot.js';
+import { LEGACY_SHARD, poolShard, type PoolEntry, type PoolMap, type Snapshot } from './snapshot.js';
 import { own } from '../util/own.js';
 
 /** The pool-map shards a publish reads and changes, loaded lazily and written back once. */
 export class PoolSet {
   private readonly loaded = new Map<string, { map: PoolMap; changed: boolean }>();
+  /** A pool map stored whole (before sharding), split into shards on first use. */
+  private legacy: 'none' | 'stored' | 'split';
   constructor(
     private readonly store: RepoStore,
     private readonly current: Snapshot,
-  ) {}
+  ) {
+    this.legacy = own(current.pool, LEGACY_SHARD) ? 'stored' : 'none';
+  }
 
   private async shard(path: string): Promise<{ map: PoolMap; changed: boolean }> {
+    if (this.legacy === 'stored') await this.splitLegacy();
     const name = poolShard(path);
     let shard = this.loaded.get(name);
     if (!shard) {
@@ -19,6 +24,16 @@ export class PoolSet {
       this.loaded.set(name, shard);
     }
     return shard;
+  }
+
+  private async splitLegacy(): Promise<void> {
+    this.legacy = 'split';
+    for (const [path, entry] of Object.entries(await this.store.meta<PoolMap>(this.current.pool[LEGACY_SHARD]!))) {
+      const name = poolShard(path);
+      let shard = this.loaded.get(name);
+      if (!shard) this.loaded.set(name, (shard = { map: {}, changed: true }));
+      shard.map[path] = entry;
+    }
   }
 
   async get(path: string): Promise<PoolEntry | undefined> {
@@ -41,6 +56,7 @@ export class PoolSet {
 
   async save(repo: string): Promise<Record<string, string>> {
     const next = { ...this.current.pool };
+    if (this.legacy === 'split') delete next[LEGACY_SHARD];
     for (const [name, { map, changed }] of this.loaded) {
       if (!changed) continue;
       if (Object.keys(map).length === 0) delete next[name];
@@ -50,3 +66,10 @@ export class PoolSet {
   }
 }
 
+
+/** A pool file's entry in a snapshot, from the pool-map shard that holds it (or the map stored whole). */
+export async function poolEntry(store: RepoStore, snapshot: Snapshot, path: string): Promise<PoolEntry | undefined> {
+  const key = own(snapshot.pool, poolShard(path)) ?? own(snapshot.pool, LEGACY_SHARD);
+  if (!key) return undefined;
+  return own(await store.meta<PoolMap>(key), path);
+}

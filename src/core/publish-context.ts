@@ -1,9 +1,9 @@
 import type { Gunzip, Gzip } from '../util/compress.js';
-import { digestBytes, type HasherFactory } from '../util/hash.js';
+import { digestBytes, type HashName, type HasherFactory } from '../util/hash.js';
 import type { Signer } from '../signing/signer.js';
 import { layout } from './layout.js';
 import type { RepoStore } from './store.js';
-import type { FileEntry, RepoType } from './snapshot.js';
+import type { FileEntry } from './snapshot.js';
 
 /** What every format's publish needs. */
 export interface PublishContext {
@@ -16,18 +16,18 @@ export interface PublishContext {
   now: () => Date;
 }
 
-/** The hashes clients ask for a repository's index files by: APT's by-hash uses both. */
-export function indexHashes(type: RepoType): ('SHA256' | 'SHA512')[] {
-  return type === 'deb' ? ['SHA256', 'SHA512'] : ['SHA256'];
-}
+/** The hashes clients may ask for an index file by (APT's by-hash uses both). */
+export type IndexHash = 'SHA256' | 'SHA512';
 
 /**
- * Stores a client-facing index file under the hashes clients may ask for it by (APT's by-hash,
- * repodata's checksum-prefixed names), and returns its entry.
+ * Stores a client-facing index file under each hash clients may ask for it by (APT's by-hash,
+ * repodata's checksum-prefixed names), with the digests its index lists (`digests`), and
+ * returns its entry.
  */
-export async function storeIndex(ctx: PublishContext, repo: string, type: RepoType, data: Uint8Array): Promise<FileEntry> {
-  const digests = await digestBytes(ctx.createHasher, data);
-  const key = layout.byHash(repo, 'SHA256', digests.sha256);
-  await Promise.all(indexHashes(type).map((algorithm) => ctx.store.putContentAddressed(repo, layout.byHash(repo, algorithm, algorithm === 'SHA256' ? digests.sha256 : digests.sha512), data)));
-  return { key, size: data.length, ...digests };
+export async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array, by: readonly IndexHash[], digests: readonly HashName[]): Promise<FileEntry> {
+  const names = [...new Set<HashName>([...digests, ...by.map((h) => (h === 'SHA256' ? 'sha256' : 'sha512') as HashName)])];
+  const d = await digestBytes(ctx.createHasher, data, names);
+  const keys = by.map((h) => layout.byHash(repo, h, h === 'SHA256' ? d.sha256 : d.sha512));
+  await Promise.all(keys.map((key) => ctx.store.putContentAddressed(repo, key, data)));
+  return { key: keys[0]!, size: data.length, ...d, copies: keys.slice(1) };
 }

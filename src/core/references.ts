@@ -1,6 +1,5 @@
 import { PackyardError } from '../util/errors.js';
 import { layout } from './layout.js';
-import { indexHashes } from './publish-context.js';
 import type { RepoStore } from './store.js';
 import type { PoolMap, Snapshot } from './snapshot.js';
 
@@ -31,18 +30,29 @@ export async function retainedSnapshots(store: RepoStore, repo: string, retentio
   return out;
 }
 
+/** What a snapshot expects of an object it references. */
+export interface Reference {
+  size?: number;
+  sha256?: string;
+  path?: string;
+  /** May be absent (a copy a snapshot of schema 1 may or may not have). */
+  optional?: boolean;
+}
+
 /**
  * Every storage key a snapshot needs, with the size and SHA-256 expected where known. A pool map
  * that cannot be read fails the call (gc must not guess what it referenced) unless `onMissing`
  * takes it (fsck reports it and goes on).
  */
-export async function snapshotReferences(store: RepoStore, snapshot: Snapshot, onMissing?: (key: string) => void): Promise<Map<string, { size?: number; sha256?: string; path?: string }>> {
+export async function snapshotReferences(store: RepoStore, snapshot: Snapshot, onMissing?: (key: string) => void): Promise<Map<string, Reference>> {
   const repo = snapshot.repo;
-  const refs = new Map<string, { size?: number; sha256?: string; path?: string }>();
+  const refs = new Map<string, Reference>();
   refs.set(layout.snapshot(repo, snapshot.id), {});
   for (const [path, entry] of Object.entries(snapshot.files)) {
     refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
-    if (indexHashes(snapshot.type).includes('SHA512')) refs.set(layout.byHash(repo, 'SHA512', entry.sha512), { size: entry.size, path });
+    for (const copy of entry.copies ?? []) refs.set(copy, { size: entry.size, path });
+    // Schema 1 did not name the copies: a SHA512 one is kept when there is one.
+    if (!entry.copies && entry.sha512) refs.set(layout.byHash(repo, 'SHA512', entry.sha512), { size: entry.size, path, optional: true });
   }
   for (const components of Object.values(snapshot.lists)) for (const byArch of Object.values(components)) for (const shards of Object.values(byArch)) for (const key of Object.values(shards)) refs.set(key, {});
   for (const key of Object.values(snapshot.pool)) {
@@ -55,7 +65,8 @@ export async function snapshotReferences(store: RepoStore, snapshot: Snapshot, o
       onMissing(key);
       continue;
     }
-    for (const [path, entry] of Object.entries(map)) refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
+    // A remote pool file is no object of this repository's.
+    for (const [path, entry] of Object.entries(map)) if (entry.key !== undefined) refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
   }
   return refs;
 }

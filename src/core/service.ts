@@ -5,25 +5,21 @@ import type { HasherFactory } from '../util/hash.js';
 import { webGzip, type Gunzip, type Gzip } from '../util/compress.js';
 import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
-import { buildSnapshot, type Mutation, type RemoveSpec } from '../formats/deb/publish.js';
-import { buildRpmSnapshot } from '../formats/rpm/publish.js';
-import type { RpmRecord } from '../formats/rpm/record.js';
 import { ingestPackage, ingestStoredPackage } from './ingest.js';
-import { packageReading } from './package-reading.js';
 import type { PublishContext } from './publish-context.js';
-import type { DebRecord } from '../formats/deb/record.js';
 import { REPO_NAME } from './layout.js';
 import { RepoStore, type StoreOptions } from './store.js';
-import { COMPONENT_NAME, DEFAULT_ARCHITECTURES, DISTRIBUTION_NAME, createRepoSchema, updateRepoSchema } from './settings.js';
-import { emptySnapshot, type RepoSettings, type RepoType, type Snapshot } from './snapshot.js';
-import { packageInfo } from './views.js';
+import { createRepoSchema, updateRepoSchema } from './settings.js';
+import { emptySnapshot, type RepoSettings, type Snapshot } from './snapshot.js';
+import { buildSnapshot, type Mutation } from './publish.js';
+import { listShards } from './package-lists.js';
+import type { AnyFormat, Formats, PackageInfo, PackageRecord } from './format.js';
 import { Uploads, startUploadSchema, type UploadSession } from './uploads.js';
 import type { PartInfo } from '../storage/types.js';
 
-/** A package as stored in a repository's lists, whatever its format. */
-export type PackageRecord = DebRecord | RpmRecord;
-
 export interface ServiceDeps {
+  /** The package formats served (src/formats/index.ts). */
+  formats: Formats;
   headTtlMs?: StoreOptions['headTtlMs'];
   gcTiming?: StoreOptions['gcTiming'];
   storage: Storage;
@@ -42,33 +38,38 @@ type UploadBody = ReadableStream<Uint8Array> | Uint8Array;
 /** A file of an upload: opened here, or ingested somewhere else (a host's worker thread). */
 export type UploadFile = { name: string } & (
   | { /** Opens the file (a stream, or bytes for a small file read whole); called once, when its turn comes. */ open(): UploadBody | Promise<UploadBody> }
-  | { ingest(repo: string, type: RepoType, component: string): Promise<PackageRecord> }
+  | { /** `placement`: as the repository's format checked it. */ ingest(repo: string, type: string, placement: unknown): Promise<PackageRecord> }
   | { /** The id of a resumable upload whose parts have all been sent. */ upload: string }
 );
 
+/** Where a package goes, by the repository's format: Debian's distribution and component, RPM's distribution. */
 export interface UploadOptions {
   distribution: string;
-  component: string;
+  component?: string;
   replace?: boolean;
   actor: string;
   /** Files of an array ingested at once (default 8); a stream of parts is read one by one. */
   concurrency?: number;
 }
 
-interface PackageSummary {
+interface PackageSummary extends PackageInfo {
+  distribution: string;
+  component: string;
+}
+
+/** A package to remove, and where from (Debian: one component, or all when none is named). */
+export interface RemoveSpec {
+  distribution: string;
+  component?: string;
   package: string;
   version: string;
   architecture: string;
-  distribution: string;
-  component: string;
-  filename: string;
-  size: number;
-  sha256: string;
 }
 
 /** What clients and the CLI do to repositories: create, upload, remove, list; each change one atomic publish. */
 export class RepositoryService {
   readonly store: RepoStore;
+  readonly formats: Formats;
   private readonly ctx: PublishContext;
   private readonly uploads: Uploads;
   /**
@@ -78,21 +79,24 @@ export class RepositoryService {
   private readonly publishing = new Set<string>();
 
   constructor(readonly deps: ServiceDeps) {
+    this.formats = deps.formats;
     this.store = new RepoStore(deps.storage, { headTtlMs: deps.headTtlMs, gcTiming: deps.gcTiming });
     this.uploads = new Uploads(deps.storage, deps.uploadPartSize);
     this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, gzip: deps.gzip ?? webGzip, gunzip: deps.gunzip, now: deps.now ?? (() => new Date()) };
   }
 
   async createRepo(input: unknown, actor: string): Promise<Snapshot> {
-    const spec = parseInput(createRepoSchema, input);
+    const given = (input as { type?: unknown } | null)?.type;
+    const format = this.formats.get(typeof given === 'string' ? given : this.formats.defaultType);
+    const spec = parseInput(createRepoSchema(format.distributionSettings), { type: format.type, ...(input as object) });
     checkRepoName(spec.name);
-    const settings: RepoSettings = { architectures: spec.architectures ?? DEFAULT_ARCHITECTURES[spec.type], distributions: spec.distributions ?? {}, public: spec.public ?? false };
+    const settings: RepoSettings = { architectures: spec.architectures ?? [...format.defaultArchitectures], distributions: spec.distributions ?? {}, public: spec.public ?? false };
     const { snapshot } = await this.store.commit(
       spec.name,
       async () => {
         // Declared distributions are published right away, so apt can use them before any upload.
         const base = emptySnapshot(spec.name, spec.type, settings, actor, this.ctx.now());
-        const { snapshot: first } = await this.build(spec.name, base, { actor, settings });
+        const { snapshot: first } = await buildSnapshot(this.ctx, format, base, { actor, settings });
         return first ? { ...first, id: base.id, seq: 0, parent: null, parentCreatedAt: null, changes: base.changes } : base;
       },
       { create: true },
@@ -101,7 +105,9 @@ export class RepositoryService {
   }
 
   async updateRepo(repo: string, input: unknown, actor: string): Promise<Snapshot> {
-    const patch = parseInput(updateRepoSchema, input);
+    checkRepoName(repo);
+    const format = this.formatOf((await this.getRepo(repo)).type);
+    const patch = parseInput(updateRepoSchema(format.distributionSettings), input);
     return this.mutate(repo, (current) => ({
       actor,
       settings: {
@@ -129,12 +135,12 @@ export class RepositoryService {
   }
 
   /** Ingests every file, then publishes them together: all land, or none does. */
-  async upload(repo: string, files: AsyncIterable<UploadFile> | readonly UploadFile[], options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: PackageRecord[] }> {
+  async upload(repo: string, files: AsyncIterable<UploadFile> | readonly UploadFile[], options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: PackageInfo[] }> {
     checkRepoName(repo);
-    checkPlacement(options.distribution, options.component);
     const head = await this.store.readHead(repo);
     if (!head) throw notFound(repo);
-    const type = head.snapshot.type;
+    const format = this.formatOf(head.snapshot.type);
+    const placement: unknown = format.placement({ distribution: options.distribution, component: options.component });
     const records: PackageRecord[] = [];
     let unused: string[] = [];
     // Blobs streamed in are stored from here on (the guard needs a bound on their times).
@@ -152,7 +158,7 @@ export class RepositoryService {
             this.publishing.add(claim);
             claimed.push(claim);
           }
-          records.push(await this.ingest(repo, type, options, file, joined));
+          records.push(await this.ingest(repo, format, placement, file, joined));
         } catch (err) {
           if (err instanceof PackyardError) throw new PackyardError(err.status, err.code, `${file.name}: ${err.message}`);
           throw err;
@@ -163,12 +169,9 @@ export class RepositoryService {
       if (Array.isArray(files)) await forEachConcurrent(files, options.concurrency ?? 8, ingest);
       else for await (const file of files) await ingest(file);
       if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
-      const { distribution, component, replace, actor } = options;
+      const { replace, actor } = options;
       const result = await this.store.commit(repo, async (current, guard) => {
-        const built =
-          type === 'rpm'
-            ? await buildRpmSnapshot(this.ctx, repo, current!, { actor, replace, add: (records as RpmRecord[]).map((record) => ({ distribution, record })) })
-            : await buildSnapshot(this.ctx, repo, current!, { actor, replace, add: (records as DebRecord[]).map((record) => ({ distribution, component, record })) });
+        const built = await buildSnapshot(this.ctx, format, current!, { actor, replace, add: { placement, records } });
         unused = built.unusedKeys;
         const notUsed = new Set(unused);
         const used = records.map((r) => r.key).filter((key) => !notUsed.has(key));
@@ -180,7 +183,7 @@ export class RepositoryService {
         return built.snapshot;
       });
       published = true;
-      return { ...result, packages: records };
+      return { ...result, packages: records.map((r) => format.describe(r)) };
     } catch (err) {
       // A resumable upload keeps its joined object, and its session, for the next attempt.
       const kept = new Set(joined.values());
@@ -195,9 +198,9 @@ export class RepositoryService {
   }
 
   /** Reads one file into a record; a resumable upload it joins is added to `joined` (id to key). */
-  private async ingest(repo: string, type: RepoType, options: UploadOptions, file: UploadFile, joined: Map<string, string>): Promise<PackageRecord> {
-    if ('ingest' in file) return file.ingest(repo, type, options.component);
-    const reading = packageReading(type, this.deps, options.component, this.ctx.now);
+  private async ingest(repo: string, format: AnyFormat, placement: unknown, file: UploadFile, joined: Map<string, string>): Promise<PackageRecord> {
+    if ('ingest' in file) return file.ingest(repo, format.type, placement);
+    const reading = format.reading({ createHasher: this.deps.createHasher, gunzip: this.deps.gunzip, now: this.ctx.now }, placement);
     if ('open' in file) return ingestPackage(this.deps.storage, repo, await file.open(), reading);
     const { key } = await this.uploads.complete(repo, file.upload);
     try {
@@ -241,24 +244,21 @@ export class RepositoryService {
   }
 
   async remove(repo: string, spec: RemoveSpec, actor: string): Promise<Snapshot> {
-    checkPlacement(spec.distribution, spec.component ?? 'main');
-    return this.mutate(repo, () => ({ actor, remove: [spec] }));
+    const { distribution, component, ...name } = spec;
+    return this.mutate(repo, () => ({ actor, remove: [{ coordinates: { distribution, component }, ...name }] }));
   }
 
   async listPackages(repo: string, filter: { distribution?: string; q?: string } = {}): Promise<PackageSummary[]> {
     const snapshot = await this.getRepo(repo);
     const out: PackageSummary[] = [];
     const q = filter.q?.toLowerCase();
-    for (const [distribution, components] of Object.entries(snapshot.lists)) {
+    const format = this.formatOf(snapshot.type);
+    for (const [{ distribution, component }, key] of listShards(snapshot.lists)) {
       if (filter.distribution && filter.distribution !== distribution) continue;
-      for (const [component, byArch] of Object.entries(components)) {
-        for (const key of Object.values(byArch).flatMap((shards) => Object.values(shards))) {
-          for (const r of await this.store.meta<PackageRecord[]>(key)) {
-            const info = packageInfo(r);
-            if (q && !info.package.toLowerCase().includes(q)) continue;
-            out.push({ ...info, distribution, component });
-          }
-        }
+      for (const r of await this.store.meta<PackageRecord[]>(key)) {
+        const info = format.describe(r);
+        if (q && !info.package.toLowerCase().includes(q)) continue;
+        out.push({ ...info, distribution, component });
       }
     }
     return out;
@@ -275,27 +275,20 @@ export class RepositoryService {
     return out;
   }
 
-  private async mutate(repo: string, make: (current: Snapshot) => Mutation): Promise<Snapshot> {
-    checkRepoName(repo);
-    const { snapshot } = await this.store.commit(repo, async (current) => (await this.build(repo, current!, make(current!))).snapshot);
-    return snapshot;
+  /** The format of a stored repository's type. */
+  formatOf(type: string): AnyFormat {
+    return this.formats.get(type);
   }
 
-  /** The next snapshot by the repository's format; removals and settings changes alike. */
-  private build(repo: string, current: Snapshot, mutation: Mutation): Promise<{ snapshot: Snapshot | null }> {
-    if (current.type === 'deb') return buildSnapshot(this.ctx, repo, current, mutation);
-    const remove = mutation.remove?.map(({ distribution, package: name, version, architecture: arch }) => ({ distribution, name, version, arch }));
-    return buildRpmSnapshot(this.ctx, repo, current, { actor: mutation.actor, settings: mutation.settings, remove });
+  private async mutate(repo: string, make: (current: Snapshot) => Mutation): Promise<Snapshot> {
+    checkRepoName(repo);
+    const { snapshot } = await this.store.commit(repo, async (current) => (await buildSnapshot(this.ctx, this.formatOf(current!.type), current!, make(current!))).snapshot);
+    return snapshot;
   }
 }
 
 function checkRepoName(name: string): void {
   if (!REPO_NAME.test(name)) throw new PackyardError(400, 'invalid-repo-name', `invalid repository name "${name}": use 1-64 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`);
-}
-
-function checkPlacement(distribution: string, component: string): void {
-  if (!DISTRIBUTION_NAME.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}"`);
-  if (!COMPONENT_NAME.test(component)) throw new PackyardError(400, 'invalid-component', `invalid component name "${component}"`);
 }
 
 function notFound(repo: string): PackyardError {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DistributionSettings } from './snapshot.js';
 
 export const DISTRIBUTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const COMPONENT_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -6,7 +7,8 @@ export const COMPONENT_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ARCH = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const field = z.string().max(200).regex(/^[^\n\r]*$/, 'must be a single line');
 
-export const distributionSettingsSchema = z
+/** The settings of an APT or RPM distribution (the fields of Debian's `Release`). */
+export const distributionSettingsSchema: z.ZodType<DistributionSettings> = z
   .object({
     origin: field.optional(),
     label: field.optional(),
@@ -20,23 +22,25 @@ export const distributionSettingsSchema = z
 
 export const architecturesSchema = z.array(z.string().regex(ARCH).refine((a) => !['all', 'any', 'noarch'].includes(a), 'is not a concrete architecture')).min(1).max(32);
 
-export const createRepoSchema = z
-  .object({
-    name: z.string(),
-    type: z.enum(['deb', 'rpm']).default('deb'),
-    architectures: architecturesSchema.optional(),
-    distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distributionSettingsSchema).optional(),
-    public: z.boolean().optional(),
-  })
-  .strict();
+/** A new repository's settings, with the distribution settings of its format. */
+export function createRepoSchema(distribution: z.ZodType<DistributionSettings>) {
+  return z
+    .object({
+      name: z.string(),
+      type: z.string(),
+      architectures: architecturesSchema.optional(),
+      distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distribution).optional(),
+      public: z.boolean().optional(),
+    })
+    .strict();
+}
 
-export const updateRepoSchema = z
-  .object({
-    architectures: architecturesSchema.optional(),
-    distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distributionSettingsSchema).optional(),
-    public: z.boolean().optional(),
-  })
-  .strict();
-
-
-export const DEFAULT_ARCHITECTURES = { deb: ['amd64', 'arm64'], rpm: ['x86_64', 'aarch64'] };
+export function updateRepoSchema(distribution: z.ZodType<DistributionSettings>) {
+  return z
+    .object({
+      architectures: architecturesSchema.optional(),
+      distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distribution).optional(),
+      public: z.boolean().optional(),
+    })
+    .strict();
+}

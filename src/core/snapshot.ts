@@ -1,9 +1,16 @@
+import { PackyardError } from '../util/errors.js';
 import type { Digests } from '../util/hash.js';
 
 /** A file clients fetch, stored under `key`, with the size and digests indexes list for it. */
-export interface FileEntry extends Digests {
+export interface FileEntry extends Partial<Digests> {
   key: string;
   size: number;
+  sha256: string;
+  /**
+   * Other keys holding the same bytes (APT's by-hash under SHA512). Absent in schema 1, where a
+   * deb repository's files had a SHA512 copy and an rpm one's had none.
+   */
+  copies?: string[];
 }
 
 export interface DistributionSettings {
@@ -34,13 +41,20 @@ export interface Change {
   architecture?: string;
 }
 
-export type RepoType = 'deb' | 'rpm';
+/**
+ * The snapshot schema this build writes. 1 (no `schema` field): every shape written before the
+ * field, including the first ones (one pool map, lists not sharded); 2: pool entries may be
+ * remote. A build meets a newer schema with a clear error, not a misreading.
+ */
+export const SNAPSHOT_SCHEMA = 2;
 
 /** One published state of a repository. Immutable once written. */
 export interface Snapshot {
+  schema: number;
   id: string;
   repo: string;
-  type: RepoType;
+  /** The format (`deb`, `rpm`): see src/formats/index.ts. */
+  type: string;
   seq: number;
   parent: string | null;
   createdAt: string;
@@ -51,24 +65,40 @@ export interface Snapshot {
   settings: RepoSettings;
   /** Client-facing index files by path below the repository root (e.g. `dists/stable/InRelease`). */
   files: Record<string, FileEntry>;
-  /** Meta keys of the pool map (pool path → stored package), in shards by pool folder (`main/h`). */
+  /**
+   * Meta keys of the pool map (pool path → stored package), in shards by pool folder (`main/h`).
+   * A repository made before the pool was sharded has one map, under LEGACY_SHARD.
+   */
   pool: Record<string, string>;
   /**
    * Meta keys of package lists: distribution → component → architecture (or `all`) → shard (a
    * package-name prefix). Sharding keeps what one publish rewrites small in a large repository.
+   * A list stored before lists were sharded is one shard, LEGACY_SHARD, split when next changed.
    */
   lists: Record<string, Record<string, Record<string, Record<string, string>>>>;
   /** What each rendered index was built from (and where repodata's pieces lie), so a publish re-renders only what changed. */
   rendered: Record<string, string>;
 }
 
-export interface PoolEntry {
-  key: string;
+/**
+ * A package's bytes in another place (a release asset, an upstream mirror), and how clients get
+ * them: sent there by a redirect (the one way so far; a source that must proxy adds its own).
+ */
+export interface RemoteObject {
+  url: string;
+  serve: 'redirect';
+}
+
+/** A file of the pool: a stored object (`key`) or a remote one. */
+export type PoolEntry = ({ key: string; remote?: undefined } | { remote: RemoteObject; key?: undefined }) & {
   size: number;
   sha256: string;
   /** How many list entries point here; the entry goes when this reaches zero. */
   refs: number;
-}
+};
+
+/** The shard name of a pool map or list stored whole, before sharding (no real shard is empty). */
+export const LEGACY_SHARD = '';
 
 export type PoolMap = Record<string, PoolEntry>;
 
@@ -80,17 +110,41 @@ export function newSnapshotId(seq: number): string {
 /** The snapshot after `current`, made at `date` by `actor`: the parts a publish computed, the bookkeeping done here. */
 export function nextSnapshot(current: Snapshot, date: Date, parts: Pick<Snapshot, 'actor' | 'changes' | 'settings' | 'files' | 'pool' | 'lists' | 'rendered'>): Snapshot {
   const seq = current.seq + 1;
-  return { id: newSnapshotId(seq), repo: current.repo, type: current.type, seq, parent: current.id, createdAt: date.toISOString(), parentCreatedAt: current.createdAt, ...parts };
+  return { schema: SNAPSHOT_SCHEMA, id: newSnapshotId(seq), repo: current.repo, type: current.type, seq, parent: current.id, createdAt: date.toISOString(), parentCreatedAt: current.createdAt, ...parts };
 }
 
 /** A new repository's first snapshot, before anything is published in it. */
-export function emptySnapshot(repo: string, type: RepoType, settings: RepoSettings, actor: string, now: Date): Snapshot {
-  return { id: newSnapshotId(0), repo, type, seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: {}, lists: {}, rendered: {} };
+export function emptySnapshot(repo: string, type: string, settings: RepoSettings, actor: string, now: Date): Snapshot {
+  return { schema: SNAPSHOT_SCHEMA, id: newSnapshotId(0), repo, type, seq: 0, parent: null, createdAt: now.toISOString(), parentCreatedAt: null, actor, changes: [{ action: 'create' }], settings, files: {}, pool: {}, lists: {}, rendered: {} };
 }
 
 /** The distributions a repository serves: those with packages and those its settings declare, sorted. */
 export function distributionsOf(s: Pick<Snapshot, 'lists' | 'settings'>): string[] {
   return [...new Set([...Object.keys(s.lists), ...Object.keys(s.settings.distributions)])].sort();
+}
+
+/**
+ * A snapshot document as stored, in the shape this build works with. Every schema this project
+ * has written is read: the first ones kept one pool map (`pool`: its key, or null) and unsharded
+ * lists (an architecture's list: one key), and had no `parentCreatedAt`.
+ */
+export function readSnapshot(stored: unknown, key: string): Snapshot {
+  const s = stored as Omit<Snapshot, 'schema' | 'pool' | 'lists'> & { schema?: number; pool: Snapshot['pool'] | string | null; lists: Record<string, Record<string, Record<string, Record<string, string> | string>>> };
+  const schema = s.schema ?? 1;
+  if (!Number.isInteger(schema) || schema > SNAPSHOT_SCHEMA) {
+    throw new PackyardError(500, 'newer-schema', `${key} has snapshot schema ${String(s.schema)}; this Packyard reads up to ${SNAPSHOT_SCHEMA}: upgrade Packyard`);
+  }
+  if (schema === SNAPSHOT_SCHEMA) return stored as Snapshot;
+  const pool = typeof s.pool === 'string' ? { [LEGACY_SHARD]: s.pool } : (s.pool ?? {});
+  const lists: Snapshot['lists'] = {};
+  for (const [distribution, components] of Object.entries(s.lists ?? {})) {
+    const d: Snapshot['lists'][string] = (lists[distribution] = {});
+    for (const [component, byArch] of Object.entries(components)) {
+      const c: Record<string, Record<string, string>> = (d[component] = {});
+      for (const [arch, shards] of Object.entries(byArch)) c[arch] = typeof shards === 'string' ? { [LEGACY_SHARD]: shards } : shards;
+    }
+  }
+  return { ...s, schema, parentCreatedAt: s.parentCreatedAt ?? null, rendered: s.rendered ?? {}, pool, lists } as Snapshot;
 }
 
 /** The pool-map shard of a pool path: its component and prefix folders (`pool/main/h/…` → `main/h`). */

@@ -4,7 +4,7 @@ import { layout } from './layout.js';
 import { streamBytes } from '../util/bytes.js';
 import { KeyedQueue } from '../util/concurrency.js';
 import { Lru } from './lru.js';
-import type { Snapshot } from './snapshot.js';
+import { readSnapshot, type Snapshot } from './snapshot.js';
 import { CollectedDuringPublish, DEFAULT_GC_TIMING, PublishGuard, type GcTiming } from './gc-protocol.js';
 
 interface Head {
@@ -88,8 +88,10 @@ export class RepoStore {
     const key = layout.snapshot(repo, id);
     const cached = this.snapshots.get(key);
     if (cached) return cached;
-    const snapshot = await readJson<Snapshot>(this.storage, key);
-    if (snapshot) this.snapshots.set(key, snapshot);
+    const stored = await readJson<unknown>(this.storage, key);
+    if (stored === null) return null;
+    const snapshot = readSnapshot(stored, key);
+    this.snapshots.set(key, snapshot);
     return snapshot;
   }
 

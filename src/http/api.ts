@@ -6,7 +6,7 @@ import { distributionsOf, type Snapshot } from '../core/snapshot.js';
 import { REPO_NAME } from '../core/layout.js';
 import type { UploadSession } from '../core/uploads.js';
 import type { PartInfo } from '../storage/types.js';
-import { packageInfo, snapshotInfo } from '../core/views.js';
+import { snapshotInfo } from '../core/views.js';
 import type { Access } from '../auth/access.js';
 import { allows } from '../auth/identity.js';
 import type { Scope } from '../auth/tokens.js';
@@ -78,7 +78,7 @@ export function createApi({ service, access, clientOf, identified }: ApiDeps): H
       {
         snapshot: snapshotInfo(result.snapshot),
         changed: result.changed,
-        packages: result.packages.map(packageInfo),
+        packages: result.packages,
       },
       result.changed ? 201 : 200,
     );

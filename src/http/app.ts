@@ -22,7 +22,7 @@ export interface AppDeps {
 /** The whole HTTP surface, written against web standards so every host serves the same app. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const files = deps.files ?? new RepoFiles(deps.service.store, deps.signer, deps.access, deps.log);
+  const files = deps.files ?? new RepoFiles(deps.service.store, deps.service.formats, deps.signer, deps.access, deps.log);
   const clientOf = deps.clientOf ?? ((c: Context) => c.req.header('cf-connecting-ip') ?? 'unknown');
   // Requests whose credential was valid: only theirs is an unread body worth reading on.
   const authenticated = new WeakSet<Request>();

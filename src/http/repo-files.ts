@@ -1,27 +1,19 @@
 import type { RepoStore } from '../core/store.js';
-import { layout } from '../core/layout.js';
 import type { Signer } from '../signing/signer.js';
 import type { Access } from '../auth/access.js';
 import { ObjectServer, type LastModified, type Log, type RequestView, type ResponsePlan } from './serve-object.js';
 import { REPO_NAME } from '../core/layout.js';
-import { distributionsOf, poolShard, type PoolEntry, type PoolMap, type Snapshot } from '../core/snapshot.js';
-import { rpmPoolPath } from '../formats/rpm/publish.js';
+import { poolEntry } from '../core/pool-set.js';
+import type { Snapshot } from '../core/snapshot.js';
+import type { Formats } from '../core/format.js';
 
-const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
-
-function contentType(path: string): string {
-  if (path.endsWith('.deb')) return 'application/vnd.debian.binary-package';
-  if (path.endsWith('.gz')) return 'application/gzip';
-  if (path.endsWith('.gpg')) return 'application/pgp-signature';
-  return 'text/plain; charset=utf-8';
-}
-
-/** Answers client requests below `/<repo>/`: keys, indexes (by path or by hash) and pool files. */
+/** Answers client requests below `/<repo>/`: keys, and whatever the repository's format says a path is. */
 export class RepoFiles {
   readonly objects: ObjectServer;
 
   constructor(
     private readonly store: RepoStore,
+    private readonly formats: Formats,
     private readonly signer: Signer,
     private readonly access: Access,
     log?: Log,
@@ -52,69 +44,31 @@ export class RepoFiles {
     const hidden = !snapshot.settings.public;
     if (hidden) await this.access.require(request, repo, 'read');
 
-    const byHash = BY_HASH.exec(path);
-    if (byHash) {
-      const [, algorithm, hex] = byHash as unknown as [string, 'SHA256' | 'SHA512', string];
-      // The hash is the validator; the object is served whether or not the head still lists it,
-      // which is what keeps clients holding an older InRelease working.
-      return this.objects.plan(request, layout.byHash(repo, algorithm, hex), { etag: hex, contentType: 'application/octet-stream', immutable: true, private: hidden });
+    const found = this.formats.get(snapshot.type).resolve(path, snapshot, { base: () => `${request.origin()}/${repo}` });
+    if (!found) return null;
+    switch (found.kind) {
+      case 'object':
+        return this.objects.plan(request, found.key, { etag: found.etag, contentType: found.contentType, immutable: true, private: hidden });
+      case 'file':
+        return this.objects.plan(request, found.entry.key, { etag: found.entry.sha256, size: found.entry.size, contentType: found.contentType, immutable: false, lastModified: lastModified(snapshot), private: hidden });
+      case 'text':
+        return textPlan(found.body, found.contentType, hidden);
+      case 'pool': {
+        const entry = await poolEntry(this.store, snapshot, found.poolPath);
+        if (!entry) return null;
+        if (entry.remote) return remotePlan(entry.remote.url);
+        return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: found.contentType, immutable: true, private: hidden });
+      }
     }
-
-    if (snapshot.type === 'rpm') {
-      const rpm = RPM_REPODATA.exec(path) ?? RPM_PACKAGE.exec(path) ?? RPM_REPO_FILE.exec(path);
-      if (rpm) return this.rpmPlan(request, snapshot, rpm, hidden);
-    }
-
-    const entry = Object.hasOwn(snapshot.files, path) ? snapshot.files[path] : undefined;
-    if (entry) return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: contentType(path), immutable: false, lastModified: lastModified(snapshot), private: hidden });
-
-    const file = path.startsWith('pool/') ? await this.poolFile(snapshot, path) : undefined;
-    return file ? this.objects.plan(request, file.key, { etag: file.sha256, size: file.size, contentType: contentType(path), immutable: true, private: hidden }) : null;
-  }
-
-  /** A pool file's entry, from the pool-map shard that holds it. */
-  private async poolFile(snapshot: Snapshot, path: string): Promise<PoolEntry | undefined> {
-    const shard = poolShard(path);
-    if (!Object.hasOwn(snapshot.pool, shard)) return undefined;
-    const pool = await this.store.meta<PoolMap>(snapshot.pool[shard]!);
-    return Object.hasOwn(pool, path) ? pool[path] : undefined;
-  }
-
-  /** Repodata by its checksum-prefixed name (superseded ones too), packages, and the `.repo` file. */
-  private async rpmPlan(request: RequestView, snapshot: Snapshot, match: RegExpExecArray, hidden: boolean): Promise<ResponsePlan | null> {
-    const repo = snapshot.repo;
-    const { hash, dist, letter, file, repoFile } = match.groups!;
-    if (hash) return this.objects.plan(request, layout.byHash(repo, 'SHA256', hash), { etag: hash, contentType: 'application/gzip', immutable: true, private: hidden });
-    if (repoFile) {
-      if (!distributionsOf(snapshot).includes(repoFile)) return null;
-      return textPlan(dnfRepoFile(request.origin(), snapshot, repoFile), 'text/plain; charset=utf-8', hidden);
-    }
-    const entry = await this.poolFile(snapshot, rpmPoolPath(dist!, `Packages/${letter}/${file}`));
-    return entry ? this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: 'application/x-rpm', immutable: true, private: hidden }) : null;
   }
 }
 
-const RPM_REPODATA = /^[^/]+\/[^/]+\/repodata\/(?<hash>[0-9a-f]{64})-[a-z_]+\.xml\.gz$/;
-const RPM_PACKAGE = /^(?<dist>[^/]+)\/[^/]+\/Packages\/(?<letter>[^/]+)\/(?<file>[^/]+\.rpm)$/;
-const RPM_REPO_FILE = /^(?<repoFile>[^/]+)\.repo$/;
-
 /**
- * What a dnf user drops into /etc/yum.repos.d/. dnf checks repomd.xml's signature, and repomd.xml
- * the checksum of every package; packages themselves are as their builders signed them, or not.
+ * A pool file kept elsewhere (a release asset): the client is sent there. apt and dnf drop their
+ * credentials on a redirect to another host, which is what a presigned or public URL wants.
  */
-function dnfRepoFile(origin: string, snapshot: Snapshot, distribution: string): string {
-  const base = `${origin}/${snapshot.repo}`;
-  const lines = [
-    `[${snapshot.repo}-${distribution}]`,
-    `name=${snapshot.repo} ${distribution}`,
-    `baseurl=${base}/${distribution}/$basearch`,
-    'enabled=1',
-    'repo_gpgcheck=1',
-    'gpgcheck=0',
-    `gpgkey=${base}/public.key`,
-  ];
-  if (!snapshot.settings.public) lines.push('# private: a read token (packyard token create --repo ' + snapshot.repo + ' --scope read)', 'username=dnf', 'password=<token>');
-  return `${lines.join('\n')}\n`;
+function remotePlan(url: string): ResponsePlan {
+  return { status: 302, headers: { location: url, 'cache-control': 'private, max-age=60', 'content-length': '0' }, body: null };
 }
 
 const encoder = new TextEncoder();

@@ -42,7 +42,7 @@ describe('packyard CLI', () => {
 
   it('adds into a data directory, lists, removes, and reports problems with a non-zero exit', async () => {
     const data = join(work, 'data-add');
-    const added = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', '--json', ...debs.map((d) => d.path)]);
+    const added = await cli(['add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', '--json', ...debs.map((d) => d.path)]);
     expect(added.code, added.stderr).toBe(0);
     expect(JSON.parse(added.stdout).packages.map((p: { package: string }) => p.package).sort()).toEqual(['alpha', 'beta']);
     const listed = JSON.parse((await cli(['ls', '--data', data, '--repo', 'acme', '--json'])).stdout);
@@ -88,12 +88,27 @@ describe('packyard CLI', () => {
     expect(timeouts.stderr).toMatch(/--request-timeout 5 is shorter than --header-timeout 20/);
   });
 
+  it('adds into an existing repository only, unless --create is given', async () => {
+    const data = join(work, 'data-create');
+    const refused = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', debs[0]!.path]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^packyard: repository "acme" does not exist in .*: add --create, or create it first/);
+    expect(await readdir(join(data, 'repos')).catch(() => [])).toEqual([]);
+    await writeFile(join(work, 'other.rpm'), 'not looked at');
+    const mixed = await cli(['add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', debs[0]!.path, join(work, 'other.rpm')]);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toMatch(/cannot tell the type of repository "acme" from these files/);
+    const created = await cli(['add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', '--json', debs[0]!.path]);
+    expect(created.code).toBe(0);
+    expect(JSON.parse((await cli(['repo', 'show', '--data', data, 'acme', '--json'])).stdout).type).toBe('deb');
+  });
+
   it('adds a batch on worker threads (16 small files or more) all or nothing', async () => {
     const data = join(work, 'data-batch');
     const many = await Promise.all(Array.from({ length: 20 }, (_, i) => buildDeb({ name: `many${i}`, version: '1.0', arch: 'amd64' }, join(work, 'many'))));
     const bad = join(work, 'many', 'zz-bad.deb');
     await writeFile(bad, '!<arch>\nnot really');
-    const failed = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', ...many.map((d) => d.path), bad]);
+    const failed = await cli(['add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', ...many.map((d) => d.path), bad]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/zz-bad\.deb: .*\(4\d\d /);
     expect(JSON.parse((await cli(['ls', '--data', data, '--repo', 'acme', '--json'])).stdout)).toEqual([]);
@@ -183,7 +198,7 @@ describe('packyard CLI', () => {
 
   it('exports a static tree that apt accepts from a plain web server', async () => {
     const data = join(work, 'data-export');
-    await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'add', '--data', data, '--repo', 'acme', '--distribution', 'stable', ...debs.map((d) => d.path)]);
+    await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', ...debs.map((d) => d.path)]);
     const out = join(work, 'export');
     const exported = await cli(['export', '--data', data, '--repo', 'acme', out]);
     expect(exported.code, exported.stderr).toBe(0);
@@ -223,7 +238,7 @@ describe('packyard CLI', () => {
       expect(fingerprints).toHaveLength(2);
       expect(fingerprints).toContain(gpgKey.fingerprint);
 
-      await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'add', '--data', data, '--repo', 'acme', '--distribution', 'stable', debs[0]!.path]);
+      await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', debs[0]!.path]);
       const out = join(work, 'export-keys');
       await runOk('node', [join(repoRoot, 'bin/packyard.mjs'), 'export', '--data', data, '--repo', 'acme', out]);
       // apt holding only one of the keys still accepts the repository: clients with the old or

@@ -9,7 +9,6 @@ import { PackyardError } from '../../src/util/errors.js';
 import { fsck } from '../../src/core/fsck.js';
 import { gc } from '../../src/core/gc.js';
 import { RepoStore } from '../../src/core/store.js';
-import { packageInfo } from '../../src/core/views.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
 import { bytesUpload, fileUpload, testService } from '../helpers/service.js';
@@ -42,7 +41,7 @@ describe('RepositoryService', () => {
     await service.createRepo({ name: 'acme', type: 'deb' }, 'test');
     const result = await service.upload('acme', [await fileUpload(hello.path), await fileUpload(lib.path), await fileUpload(tool.path)], { distribution: 'stable', component: 'main', actor: 'test' });
     expect(result.changed).toBe(true);
-    expect(result.packages.map((p) => packageInfo(p).package).sort()).toEqual(['hello', 'libfoo1', 'tool']);
+    expect(result.packages.map((p) => p.package).sort()).toEqual(['hello', 'libfoo1', 'tool']);
 
     const amd64 = await publishedText(storage, service, 'acme', 'dists/stable/main/binary-amd64/Packages');
     const arm64 = await publishedText(storage, service, 'acme', 'dists/stable/main/binary-arm64/Packages');

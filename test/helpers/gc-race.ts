@@ -5,6 +5,7 @@
 // come back identical to old, unreferenced ones. Then fsck, and, after a restart (fresh caches),
 // a fetch of every file the repository lists. Web-standard code only.
 import { RepositoryService } from '../../src/core/service.js';
+import { formats } from '../../src/formats/index.js';
 import { RepoStore } from '../../src/core/store.js';
 import { gc } from '../../src/core/gc.js';
 import { fsck } from '../../src/core/fsck.js';
@@ -53,7 +54,7 @@ export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
   const random = prng(setup.seed ?? 12);
   const result: RaceResult = { gcRuns: 0, deleted: 0, gcRefused: 0, publishesRefused: 0, overdue: 0, touches: 0, problems: [], served: 0 };
   const slow = slowed(storage, random, timing, result);
-  const service = () => new RepositoryService({ storage: slow, signer, createHasher, headTtlMs: 0, gcTiming: timing });
+  const service = () => new RepositoryService({ formats, storage: slow, signer, createHasher, headTtlMs: 0, gcTiming: timing });
   const [first, second] = [service(), service()];
   await first.createRepo({ name: 'acme', distributions: { stable: {} } }, 'race');
   const retention = { graceMs: timing.minGraceMs, generations: 0 };
@@ -105,7 +106,7 @@ export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
     await Promise.all(collectors);
   }
 
-  const restarted = new RepositoryService({ storage, signer, createHasher, headTtlMs: 0, gcTiming: timing });
+  const restarted = new RepositoryService({ formats, storage, signer, createHasher, headTtlMs: 0, gcTiming: timing });
   for (const p of (await fsck(restarted.store, createHasher, 'acme', { retention })).problems) result.problems.push(`fsck: ${p.problem} ${p.path ?? p.key}`);
 
   const { admin } = await AdminToken.load(storage, 'race-admin');

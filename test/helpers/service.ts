@@ -1,4 +1,5 @@
 import { openAsBlob } from 'node:fs';
+import { formats } from '../../src/formats/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/types.js';
 import { RepositoryService, type UploadFile } from '../../src/core/service.js';
@@ -16,7 +17,7 @@ export function testSigner(): Promise<Signer> {
 
 export async function testService(storage: Storage = new MemoryStorage(), now?: () => Date): Promise<RepositoryService> {
   // Resumable uploads in parts of R2's minimum size, so a test package of megabytes has several.
-  return new RepositoryService({ storage, signer: await testSigner(), createHasher: createNodeHasher, now, headTtlMs: 0, uploadPartSize: 5 * 1024 * 1024 });
+  return new RepositoryService({ formats, storage, signer: await testSigner(), createHasher: createNodeHasher, now, headTtlMs: 0, uploadPartSize: 5 * 1024 * 1024 });
 }
 
 export async function fileUpload(path: string): Promise<UploadFile> {

@@ -72,9 +72,11 @@ export function registerMaintenance(program: Command): void {
 
   dataOption(program.command('export').description('write a repository as a static tree any web server can serve').argument('<outdir>'))
     .requiredOption('--repo <name>', 'repository')
-    .action(async (outdir: string, o: { data: string; repo: string }) => {
+    .option('--base-url <url>', 'the URL the tree will be served at, for generated files such as a .repo (default: the directory, as a file:// URL)')
+    .action(async (outdir: string, o: { data: string; repo: string; baseUrl?: string }) => {
+      if (o.baseUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(o.baseUrl)) throw new CliError(`--base-url must be an http://, https:// or file:// URL, not "${o.baseUrl}"`);
       const runtime = await openDataDir(o.data);
-      const count = await exportTree(runtime, o.repo, outdir);
+      const count = await exportTree(runtime, o.repo, outdir, o.baseUrl);
       console.log(`Exported ${count} files of ${o.repo} to ${outdir}.`);
     });
 

@@ -7,7 +7,8 @@ import { PackyardError } from '../../util/errors.js';
 import { openDataDir } from '../../hosts/node/runtime.js';
 import { IngestPool } from '../../hosts/node/ingest-pool.js';
 import type { UploadFile } from '../../core/service.js';
-import { packageInfo, snapshotInfo } from '../../core/views.js';
+import { snapshotInfo } from '../../core/views.js';
+import { formats } from '../../formats/index.js';
 import { connect, CliError } from '../client.js';
 import { multipartFromFiles } from '../multipart-body.js';
 import { sendInParts } from '../resumable-upload.js';
@@ -30,6 +31,7 @@ interface PublishOptions {
   oidcAudience?: string;
   data?: string;
   resumableAbove?: string;
+  create?: boolean;
 }
 
 interface UploadResponse {
@@ -68,15 +70,11 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
   let bar: ReturnType<typeof progressBar> | undefined;
   try {
     const { service } = await openDataDir(data);
-    // A new repository is of the kind of its first files; an existing one refuses the other kind.
-    const type = files.every((f) => f.endsWith('.rpm')) ? 'rpm' : 'deb';
-    await service.createRepo({ name: options.repo, type }, 'packyard add').catch((err) => {
-      if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
-    });
+    if (!(await service.store.readHead(options.repo))) await createFor(service, files, options);
     bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
     const uploads: UploadFile[] = files.map((path, i) => {
       const name = basename(path);
-      if (pooled(i)) return { name, ingest: (repo, repoType, component) => pool!.ingest(repoType, repo, component, path).finally(() => bar?.tick(sizes[i]!)) };
+      if (pooled(i)) return { name, ingest: (repo, type, placement) => pool!.ingest(type, repo, placement, path).finally(() => bar?.tick(sizes[i]!)) };
       return { name, open: () => counted(Readable.toWeb(createReadStream(path, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>, (n) => bar?.tick(n)) };
     });
     const result = await service.upload(options.repo, uploads, {
@@ -87,11 +85,26 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
       // Enough at once for the pool's threads to get their files in batches (ingest-pool.ts).
       concurrency: 64,
     });
-    report({ snapshot: snapshotInfo(result.snapshot), changed: result.changed, packages: result.packages.map(packageInfo) }, options);
+    report({ snapshot: snapshotInfo(result.snapshot), changed: result.changed, packages: result.packages }, options);
   } finally {
     bar?.stop();
     await pool?.close();
   }
+}
+
+/**
+ * A repository that does not exist is made only when asked (`--create`): a typo in `--repo`
+ * would otherwise publish into a new, empty repository. It is of the type of its files.
+ */
+async function createFor(service: Awaited<ReturnType<typeof openDataDir>>['service'], files: string[], options: PublishOptions): Promise<void> {
+  const data = options.data ?? './packyard-data';
+  if (!options.create) throw new CliError(`repository "${options.repo}" does not exist in ${data}: add --create, or create it first (packyard repo create ${options.repo} --type <${formats.types.join('|')}> --data ${data})`);
+  const format = formats.forFiles(files);
+  if (!format) throw new CliError(`cannot tell the type of repository "${options.repo}" from these files: they are not all ${formats.types.map((t) => formats.get(t).extensions.join('/')).join(' or ')} files`);
+  await service.createRepo({ name: options.repo, type: format.type }, 'packyard add').catch((err) => {
+    // Made by someone else meanwhile: fine, the upload checks its type.
+    if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
+  });
 }
 
 /** `packyard upload`: one multipart request, streamed from disk. */
@@ -139,6 +152,7 @@ export function registerPublish(program: Command): void {
 
   common(program.command('add').description('ingest .deb or .rpm files and publish them straight into a data directory (no server needed)').argument('<files...>', '.deb or .rpm files'))
     .option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
+    .option('--create', 'create the repository if it does not exist (of the type of the files)')
     .action((files: string[], options: PublishOptions) => add(files, options));
 
   common(program.command('upload').description('upload .deb or .rpm files to a Packyard server as one atomic batch').argument('<files...>', '.deb or .rpm files'))

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CliError, connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
 import { commaList } from '../config.js';
+import { formats } from '../../formats/index.js';
 
 interface RepoSummary {
   name: string;
@@ -38,9 +39,10 @@ export function registerRepos(program: Command): void {
     .option('--architectures <list>', 'comma-separated architectures (default amd64,arm64; for rpm x86_64,aarch64)')
     .option('--distribution <names...>', 'distributions to publish right away (deb: with component main)')
     .option('--public', 'readable without a token (repositories are private by default)')
-    .option('--type <type>', 'deb (APT) or rpm (dnf/yum)', 'deb')
+    .option('--type <type>', formats.types.map((t) => `${t} (${formats.get(t).title})`).join(' or '), formats.defaultType)
     .action(async (name: string, o: ClientOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
-      const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, o.type === 'deb' ? { components: ['main'] } : {}]));
+      const format = formats.get(o.type);
+      const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, format.newDistribution()]));
       const architectures = o.architectures === undefined ? undefined : commaList(o.architectures);
       const body = { name, type: o.type, ...(architectures ? { architectures } : {}), distributions, public: !!o.public };
       const { repo: created } = (await (await connect(o)).request('POST', '/api/v1/repos', { json: body })) as { repo: RepoSummary };

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openDataDir, loadAdminToken } from '../../hosts/node/runtime.js';
 import { log } from '../../hosts/node/log.js';
-import { aptLines } from '../apt-lines.js';
+import { formats } from '../../formats/index.js';
 import { ApiTokens } from '../../auth/tokens.js';
 import { CliError } from '../client.js';
 
@@ -45,7 +45,7 @@ export function registerServe(program: Command): void {
       const fresh = (await runtime.service.listRepos()).length === 0 && runtime.generatedKey;
       const readTokens = new Map<string, string>();
       if (fresh && o.defaultRepo) {
-        await runtime.service.createRepo({ name: 'default', type: 'deb', distributions: { stable: { components: ['main'] } } }, 'packyard serve');
+        await runtime.service.createRepo({ name: 'default', type: formats.defaultType, distributions: { stable: formats.get(formats.defaultType).newDistribution() } }, 'packyard serve');
         // Private like every repository: a read token for apt, shown with the lines to paste.
         if (terminal) {
           const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
@@ -64,7 +64,10 @@ export function registerServe(program: Command): void {
         const make = `packyard token create --data ${runtime.dataDir}`;
         log({ level: 'warn', msg: 'the new admin token is not shown: stderr is not a terminal, and a service manager keeps what is printed', hint: `on this machine, as the owner of the data directory, ${make} --admin --name admin prints an admin token (${make} --repo <repo> --scope read a read token)` });
       }
-      for (const repo of await runtime.service.listRepos()) out.push('', ...aptLines(server.url, await runtime.service.getRepo(repo), readTokens.get(repo)));
+      for (const repo of await runtime.service.listRepos()) {
+        const snapshot = await runtime.service.getRepo(repo);
+        out.push('', ...formats.get(snapshot.type).clientSetup(server.url, snapshot, readTokens.get(repo)));
+      }
       (terminal ? process.stderr : process.stdout).write(out.join('\n') + '\n');
 
       const stop = async () => {

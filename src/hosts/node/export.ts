@@ -1,33 +1,49 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import { PackyardError } from '../../util/errors.js';
-import type { PoolMap } from '../../core/snapshot.js';
+import { poolEntry } from '../../core/pool-set.js';
 import type { Runtime } from './runtime.js';
 
-/** Writes the head snapshot as a plain tree (dists/, pool/, by-hash/, keys) for any static web server. */
-export async function exportTree(runtime: Runtime, repo: string, outdir: string): Promise<number> {
+/**
+ * Writes the head snapshot as a plain tree any static web server can serve: every client path
+ * its format lists (indexes, by-hash copies, packages, generated files such as a `.repo`), and
+ * the public keys. Generated files name `baseUrl` as the tree's address (default: the directory
+ * itself, as a file:// URL, which apt and dnf read as they are).
+ */
+export async function exportTree(runtime: Runtime, repo: string, outdir: string, baseUrl?: string): Promise<number> {
   const snapshot = await runtime.service.getRepo(repo);
-  const files = new Map<string, string>();
-  for (const [path, entry] of Object.entries(snapshot.files)) {
-    files.set(path, entry.key);
-    const dir = path.slice(0, path.lastIndexOf('/'));
-    if (!path.endsWith('Release') && !path.endsWith('Release.gpg')) {
-      files.set(`${dir}/by-hash/SHA256/${entry.sha256}`, entry.key);
-      files.set(`${dir}/by-hash/SHA512/${entry.sha512}`, entry.key);
-    }
-  }
-  for (const key of Object.values(snapshot.pool)) for (const [path, entry] of Object.entries(await runtime.service.store.meta<PoolMap>(key))) files.set(path, entry.key);
-
-  for (const [path, key] of files) {
+  const format = runtime.service.formatOf(snapshot.type);
+  const base = (baseUrl ?? pathToFileURL(resolve(outdir)).href).replace(/\/+$/, '');
+  const written = new Set<string>();
+  const target = async (path: string) => {
+    const file = join(outdir, ...path.split('/'));
+    await mkdir(dirname(file), { recursive: true });
+    return file;
+  };
+  const copy = async (path: string, key: string) => {
     const obj = await runtime.storage.get(key);
     if (!obj) throw new PackyardError(500, 'missing-object', `${path}: stored object ${key} is missing (run packyard fsck)`);
-    const target = join(outdir, ...path.split('/'));
-    await mkdir(dirname(target), { recursive: true });
-    await obj.body.pipeTo(Writable.toWeb(createWriteStream(target)));
+    await obj.body.pipeTo(Writable.toWeb(createWriteStream(await target(path))));
+  };
+
+  for await (const item of format.clientPaths(snapshot, (key) => runtime.service.store.meta(key), { base: () => base })) {
+    // A pool file listed in several distributions is one file.
+    if (written.has(item.path)) continue;
+    written.add(item.path);
+    if (item.kind === 'file') await copy(item.path, item.entry.key);
+    else if (item.kind === 'object') await copy(item.path, item.key);
+    else if (item.kind === 'text') await writeFile(await target(item.path), item.body);
+    else {
+      const entry = await poolEntry(runtime.service.store, snapshot, item.poolPath);
+      if (!entry) throw new PackyardError(500, 'missing-object', `${item.path}: the pool has no ${item.poolPath} (run packyard fsck)`);
+      if (entry.remote) throw new PackyardError(409, 'remote-package', `${item.path} is kept at ${entry.remote.url}, not in this data directory: an export cannot carry it`);
+      await copy(item.path, entry.key);
+    }
   }
   await writeFile(join(outdir, 'public.gpg'), runtime.signer.publicKeyBinary);
   await writeFile(join(outdir, 'public.key'), runtime.signer.publicKeyArmored);
-  return files.size + 2;
+  return written.size + 2;
 }

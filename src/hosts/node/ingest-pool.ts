@@ -1,14 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
-import type { PackageRecord } from '../../core/service.js';
-import type { RepoType } from '../../core/snapshot.js';
+import type { PackageRecord } from '../../core/format.js';
 
 export interface IngestRequest {
   id: number;
-  type: RepoType;
+  /** The repository's format, and the placement it checked (plain data: it travels to a thread). */
+  type: string;
+  placement: unknown;
   repo: string;
-  component: string;
   path: string;
 }
 
@@ -45,13 +45,13 @@ export class IngestPool {
     });
   }
 
-  ingest(type: RepoType, repo: string, component: string, path: string): Promise<PackageRecord> {
+  ingest(type: string, repo: string, placement: unknown, path: string): Promise<PackageRecord> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.broken) return reject(this.broken);
       this.pending.set(id, { resolve, reject });
       if (this.queued.length === 0) queueMicrotask(() => this.dispatch());
-      this.queued.push({ id, type, repo, component, path });
+      this.queued.push({ id, type, placement, repo, path });
     });
   }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ingestPackage } from '../../core/ingest.js';
-import { packageReading } from '../../core/package-reading.js';
+import { formats } from '../../formats/index.js';
 import { PackyardError } from '../../util/errors.js';
 import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';
@@ -13,9 +13,9 @@ import type { IngestReply, IngestRequest } from './ingest-pool.js';
 const deps = { storage: new FsStorage(workerData as string), createHasher: createNodeHasher, gunzip: nodeGunzip };
 const port = parentPort!;
 
-async function ingest({ id, type, repo, component, path }: IngestRequest): Promise<IngestReply> {
+async function ingest({ id, type, placement, repo, path }: IngestRequest): Promise<IngestReply> {
   try {
-    const reading = packageReading(type, deps, component, () => new Date());
+    const reading = formats.get(type).reading({ ...deps, now: () => new Date() }, placement);
     // readFileSync gives the file its own buffer (never a pooled one), so no copy is needed.
     return { id, record: await ingestPackage(deps.storage, repo, readFileSync(path), reading) };
   } catch (err) {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { formats } from '../../formats/index.js';
 import { mkdir } from 'node:fs/promises';
 import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';
@@ -26,7 +27,7 @@ export async function openDataDir(dir: string, options: { headTtlMs?: number } =
   const keyring = new Keyring(storage);
   const algorithm = process.env.PACKYARD_KEY_ALGORITHM === 'rsa4096' ? 'rsa4096' : 'ed25519';
   const { signer, generated } = await keyring.signer('Packyard repository signing key', algorithm);
-  const service = new RepositoryService({ storage, signer, createHasher: createNodeHasher, gzip: nodeGzip, gunzip: nodeGunzip, headTtlMs: options.headTtlMs });
+  const service = new RepositoryService({ formats, storage, signer, createHasher: createNodeHasher, gzip: nodeGzip, gunzip: nodeGunzip, headTtlMs: options.headTtlMs });
   return { dataDir, storage, keyring, signer, service, generatedKey: generated };
 }
 

@@ -25,7 +25,7 @@ export interface RunningServer {
  */
 export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number, limits: ConnectionLimits): Promise<RunningServer> {
   const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
-  const files = new RepoFiles(runtime.service.store, runtime.signer, access, log);
+  const files = new RepoFiles(runtime.service.store, runtime.service.formats, runtime.signer, access, log);
   const connections = new Connections(limits);
   const app = createApp({
     service: runtime.service,

@@ -2,6 +2,7 @@
 // workerd, over a directory). Publishes to a repository run in that repository's Durable Object
 // (publish-coordinator.ts).
 import type { Hono } from 'hono';
+import { formats } from '../../formats/index.js';
 import { DRAIN_LIMIT, createApp, dropUnreadBody, errorResponse } from '../../http/app.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
@@ -47,7 +48,7 @@ async function buildApp(env: Env): Promise<Isolate> {
     : // Without the secret, a key is made on first use and kept in the bucket. Two isolates starting
       // at the very same moment could each make one; set PACKYARD_SIGNING_KEY in production.
       (await new Keyring(storage).signer('Packyard repository signing key')).signer;
-  const service = new RepositoryService({ storage, signer, createHasher: createWorkerHasher, headTtlMs: Number(env.PACKYARD_HEAD_TTL_MS ?? 1000) });
+  const service = new RepositoryService({ formats, storage, signer, createHasher: createWorkerHasher, headTtlMs: Number(env.PACKYARD_HEAD_TTL_MS ?? 1000) });
   // No generated admin token here: there is nobody to show it to. Without the secret, writes get 401/403.
   const { admin } = await AdminToken.load(storage, env.PACKYARD_ADMIN_TOKEN || crypto.randomUUID());
   const access = new Access(storage, admin, { allowInsecureOidc: env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });

@@ -29,7 +29,7 @@ afterAll(async () => {
 describe('workerd on-prem over a data directory', () => {
   it('serves what `packyard add` put there, publishes beside it, and stays fsck-clean across a restart', async () => {
     const seeded = await buildDeb({ name: 'seeded', version: '1.0', arch: 'amd64', compression: 'xz' }, join(work, 'debs'));
-    const added = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', seeded.path]);
+    const added = await cli(['add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', seeded.path]);
     expect(added.code, added.stderr).toBe(0);
     const nodeKey = await cli(['key', 'export', '--data', data]);
 

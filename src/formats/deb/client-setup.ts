@@ -1,13 +1,12 @@
-import { distributionsOf, type Snapshot } from '../core/snapshot.js';
-import { own } from '../util/own.js';
+import { distributionsOf, type Snapshot } from '../../core/snapshot.js';
+import { own } from '../../util/own.js';
 
 /**
  * The commands a user pastes on a client machine to use a repository, with signature checking
  * on; for a private one, with its read token when there is one to show.
  */
-export function aptLines(url: string, snapshot: Snapshot, readToken?: string): string[] {
+export function aptSetup(url: string, snapshot: Snapshot, readToken?: string): string[] {
   const repo = snapshot.repo;
-  if (snapshot.type === 'rpm') return dnfLines(url, snapshot);
   const dists = distributionsOf(snapshot);
   const lines = [`Repository ${repo}: on each machine, run`, `  sudo install -d /etc/apt/keyrings`, `  curl -fsSL ${url}/${repo}/public.gpg | sudo tee /etc/apt/keyrings/${repo}.gpg >/dev/null`];
   if (!snapshot.settings.public) lines[0] += ` (private: apt reads it with a token${readToken ? ', shown once' : ''})`;
@@ -27,16 +26,5 @@ export function aptLines(url: string, snapshot: Snapshot, readToken?: string): s
     );
   }
   lines.push('  sudo apt-get update');
-  return lines;
-}
-
-/** For an RPM repository: the `.repo` file of each distribution, for /etc/yum.repos.d/. */
-function dnfLines(url: string, snapshot: Snapshot): string[] {
-  const repo = snapshot.repo;
-  const dists = distributionsOf(snapshot);
-  const lines = [`Repository ${repo} (RPM): on each machine, run`];
-  if (dists.length === 0) lines.push(`  (no distribution yet: upload a package with --distribution, e.g. el9)`);
-  for (const dist of dists) lines.push(`  curl -fsSL ${url}/${repo}/${dist}.repo | sudo tee /etc/yum.repos.d/${repo}-${dist}.repo`);
-  if (!snapshot.settings.public) lines.push(`  # ${repo} is private: put a read token (packyard token create --repo ${repo} --scope read) in the file's password= line`);
   return lines;
 }

@@ -1,0 +1,141 @@
+import type { z } from 'zod';
+import type { Gunzip } from '../util/compress.js';
+import type { HasherFactory } from '../util/hash.js';
+import type { PackageReading } from './ingest.js';
+import type { PublishContext } from './publish-context.js';
+import type { Change, DistributionSettings, FileEntry, RepoSettings, Snapshot } from './snapshot.js';
+
+/**
+ * The contract a package format (deb, rpm, …) implements; `src/formats/index.ts` lists them.
+ * The core (snapshots, lists, pool, publish, gc, fsck, file serving) works through it alone and
+ * knows no format's records, files or URLs.
+ */
+export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
+  /** The repository type users name (`deb`): stored in every snapshot. */
+  readonly type: string;
+  /** For people: `APT`, `YUM/DNF`. */
+  readonly title: string;
+  /** The package files it reads (`.deb`). */
+  readonly extensions: readonly string[];
+  readonly defaultArchitectures: readonly string[];
+  /** The settings each distribution may have (checked when a repository is created or updated). */
+  readonly distributionSettings: z.ZodType<DistributionSettings>;
+  /** What `repo create --distribution` declares for a new distribution. */
+  newDistribution(): DistributionSettings;
+
+  /** The placement of an upload or a removal, checked (a 400 names what is wrong). */
+  placement(coordinates: Coordinates): P;
+  /** Reads one package file as it streams by into its record (bad input: a 4xx `PackyardError`). */
+  reading(deps: ReadingDeps, placement: P): PackageReading<R>;
+
+  /** What users see of a record: in listings, in answers, in the snapshot's changes. */
+  describe(record: R): PackageInfo;
+  /** A record's identity within its list, from what `describe` shows of it (or a removal names). */
+  id(name: string, version: string, architecture: string): string;
+  /** The list a placed record belongs in. */
+  listOf(record: R, placement: P): ListAddress;
+  /** The lists a removal of `name` looks in (checked as `placement` is), and how to name where it looked. */
+  removalLists(coordinates: Coordinates, name: string, architecture: string, current: Snapshot): { lists: ListAddress[]; scope: string };
+  /** The shard of a record within its list (also: how a list stored before sharding is split). */
+  shardOf(record: R): string;
+  /** The path its file has in the pool (one pool file may be listed in several lists). */
+  poolPath(record: R, list: ListAddress): string;
+  /** The same record, its bytes at `key` (a copy already in the pool). */
+  withKey(record: R, key: string): R;
+  /** The order a stored list shard keeps its records in. */
+  sort(records: R[]): R[];
+  /** Where a list is, in the words of changes and listings. */
+  where(list: ListAddress): Pick<Change, 'distribution' | 'component'>;
+
+  /**
+   * Renders the client-facing files of the next snapshot from its lists: only those whose
+   * inputs changed (the format keeps what it needs to tell in `draft.rendered`).
+   */
+  render(ctx: PublishContext, draft: Draft): Promise<void>;
+  /** What a client path of a snapshot is (null: not a file of this repository). */
+  resolve(path: string, snapshot: Snapshot, client: ClientView): Resolution | null;
+  /** Every client path of a snapshot, with what it is: for export, and checks of a whole tree. */
+  clientPaths(snapshot: Snapshot, lists: ListReader, client: ClientView): AsyncIterable<ClientPath>;
+  /** The lines a user runs on a client machine to use the repository. */
+  clientSetup(url: string, snapshot: Snapshot, readToken?: string): string[];
+}
+
+/** Any format, its record and placement types erased (what registries hold). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyFormat = Format<any, any>;
+
+/** The formats a host serves, by type. */
+export interface Formats {
+  /** The format of `type`; a 400 naming the known ones for any other. */
+  get(type: string): AnyFormat;
+  /** The type of a repository created without one. */
+  readonly defaultType: string;
+  /** The format whose package files these are, or undefined if they are not all of one. */
+  forFiles(names: readonly string[]): AnyFormat | undefined;
+  readonly types: readonly string[];
+}
+
+/** What the core needs of every record: where its bytes are stored. */
+export interface PackageRecord {
+  /** Storage key of the package bytes. */
+  key: string;
+}
+
+export interface PackageInfo {
+  package: string;
+  version: string;
+  architecture: string;
+  /** Where clients fetch it, below the repository root or its distribution. */
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
+/** An upload's or removal's placement as given (query parameters, CLI flags). */
+export type Coordinates = Readonly<Record<string, string | undefined>>;
+
+export interface ReadingDeps {
+  createHasher: HasherFactory;
+  gunzip?: Gunzip;
+  now: () => Date;
+}
+
+/**
+ * A list in the snapshot's tree of lists: three levels and a shard. Debian uses them as
+ * distribution, component and architecture; another format puts its own coordinates there.
+ */
+export interface ListAddress {
+  distribution: string;
+  component: string;
+  architecture: string;
+  shard: string;
+}
+
+/** The next snapshot while a publish renders it: its lists are saved, its files and state the format's to change. */
+export interface Draft {
+  repo: string;
+  settings: RepoSettings;
+  lists: Snapshot['lists'];
+  /** Client-facing files by path; starts as the current snapshot's. */
+  files: Record<string, FileEntry>;
+  /** The format's own record of what each rendered file was built from; starts as the current one's. */
+  rendered: Record<string, string>;
+  date: Date;
+}
+
+/** Reads the records of list shards (by their stored keys). */
+export type ListReader = <R>(key: string) => Promise<R[]>;
+
+export interface ClientView {
+  /** The repository's root URL as the client uses it (`https://host/<repo>`), for generated files. */
+  base(): string;
+}
+
+/** What a client path is: a file of the snapshot, an immutable stored object, a pool file, or generated text. */
+export type Resolution =
+  | { kind: 'file'; entry: FileEntry; contentType: string }
+  | { kind: 'object'; key: string; etag: string; contentType: string }
+  | { kind: 'pool'; poolPath: string; contentType: string }
+  | { kind: 'text'; body: string; contentType: string };
+
+export type ClientPath = Resolution & { path: string };

@@ -1,0 +1,142 @@
+import { PackyardError } from '../util/errors.js';
+import { ListSet, type PackageList } from './package-lists.js';
+import { PoolSet } from './pool-set.js';
+import type { PublishContext } from './publish-context.js';
+import { nextSnapshot, type Change, type RepoSettings, type Snapshot } from './snapshot.js';
+import type { AnyFormat, Coordinates, ListAddress, PackageRecord } from './format.js';
+
+export interface Removal {
+  /** Where to look, as the format reads coordinates (Debian: distribution, and a component or all). */
+  coordinates: Coordinates;
+  package: string;
+  version: string;
+  architecture: string;
+}
+
+export interface Mutation {
+  /** Records read for this placement (the format's), to add. */
+  add?: { placement: unknown; records: PackageRecord[] };
+  /** Allow a package whose name, version and architecture exist with other content to replace it. */
+  replace?: boolean;
+  remove?: Removal[];
+  settings?: RepoSettings;
+  actor: string;
+}
+
+export interface MutationResult {
+  /** Null when nothing changed. */
+  snapshot: Snapshot | null;
+  /** Blobs of this upload that the new snapshot does not use (copies of what was there). */
+  unusedKeys: string[];
+}
+
+/**
+ * The publish skeleton every format shares: the snapshot that follows `current` after
+ * `mutation`, with every new object it needs written. Only the list and pool shards a change
+ * touches are loaded; the format renders what their change makes stale.
+ */
+export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, current: Snapshot, mutation: Mutation): Promise<MutationResult> {
+  const repo = current.repo;
+  const id = (r: PackageRecord) => {
+    const info = format.describe(r);
+    return format.id(info.package, info.version, info.architecture);
+  };
+  const lists = new ListSet<PackageRecord>(ctx.store, current, { id, shardOf: (r) => format.shardOf(r), sort: (records) => format.sort(records) });
+  const pool = new PoolSet(ctx.store, current);
+  const changes: Change[] = [];
+  const unusedKeys: string[] = [];
+  const change = (action: Change['action'], at: ListAddress, r: PackageRecord): Change => {
+    const { package: name, version, architecture } = format.describe(r);
+    return { action, ...format.where(at), package: name, version, architecture };
+  };
+
+  // Pool entries are replaced, never changed in place: the previous maps are shared with caches.
+  const addRef = async (path: string, r: PackageRecord) => {
+    const entry = await pool.get(path);
+    const { size, sha256 } = format.describe(r);
+    pool.set(path, entry ? { ...entry, refs: entry.refs + 1 } : { key: r.key, size, sha256, refs: 1 });
+  };
+  const dropRef = async (path: string) => {
+    const entry = await pool.get(path);
+    if (!entry) return;
+    if (entry.refs <= 1) pool.delete(path);
+    else pool.set(path, { ...entry, refs: entry.refs - 1 });
+  };
+
+  const placement = mutation.add?.placement;
+  for (const record of mutation.add?.records ?? []) {
+    const at = format.listOf(record, placement);
+    const list = await lists.get(at);
+    const rid = id(record);
+    const { sha256 } = format.describe(record);
+    const existing = list.get(rid);
+    const path = format.poolPath(record, at);
+    const pooled = await pool.get(path);
+    if ((existing && format.describe(existing).sha256 === sha256) || (!existing && pooled?.sha256 === sha256)) {
+      // Unless it is the very blob published (a resumable upload published again after a crash).
+      if (record.key !== (existing ?? pooled)!.key) unusedKeys.push(record.key);
+      if (existing) continue;
+      list.set(rid, pooled!.key === undefined ? record : format.withKey(record, pooled!.key));
+      await addRef(path, record);
+      changes.push(change('add', at, record));
+      continue;
+    }
+    if (existing || pooled) {
+      const contentChanged = pooled !== undefined && pooled.sha256 !== sha256;
+      const holders = contentChanged ? await listing(lists, format, path, at.architecture, at.shard) : [];
+      // File names may leave out part of the identity (Debian's and RPM's leave out the epoch).
+      if (holders.some(([, , r]) => id(r) !== rid)) throw new PackyardError(409, 'file-exists', `${format.describe(record).filename} is already in ${repo} for another package`);
+      if (!mutation.replace) {
+        const { package: name, version, architecture } = format.describe(record);
+        throw new PackyardError(409, 'package-exists', `${name} ${version} (${architecture}) is already in ${repo} with different content; upload with replace=true to replace it`);
+      }
+      // A replaced pool file changes in every list that lists it.
+      if (contentChanged) {
+        for (const [, holder, r] of holders) holder.set(id(r), { ...record });
+        const { size } = format.describe(record);
+        pool.set(path, { ...pooled, key: record.key, remote: undefined, size, sha256 });
+      }
+      if (existing && format.poolPath(existing, at) === path) {
+        changes.push(change('replace', at, record));
+        continue;
+      }
+      if (existing) await dropRef(format.poolPath(existing, at));
+    }
+    const entry = await pool.get(path);
+    list.set(rid, entry?.key !== undefined ? format.withKey(record, entry.key) : record);
+    await addRef(path, record);
+    changes.push(change(existing ? 'replace' : 'add', at, record));
+  }
+
+  for (const spec of mutation.remove ?? []) {
+    const { lists: candidates, scope } = format.removalLists(spec.coordinates, spec.package, spec.architecture, current);
+    const rid = format.id(spec.package, spec.version, spec.architecture);
+    let found = false;
+    for (const at of candidates) {
+      const list = await lists.get(at);
+      const removed = list.get(rid);
+      if (!removed) continue;
+      list.delete(rid);
+      await dropRef(format.poolPath(removed, at));
+      changes.push(change('remove', at, removed));
+      found = true;
+    }
+    if (!found) throw new PackyardError(404, 'package-not-found', `${spec.package} ${spec.version} (${spec.architecture}) is not in ${repo}/${scope}`);
+  }
+
+  const settings = mutation.settings ?? current.settings;
+  if (mutation.settings) changes.push({ action: 'settings' });
+  if (changes.length === 0) return { snapshot: null, unusedKeys };
+
+  const draft = { repo, settings, lists: await lists.save(repo), files: { ...current.files }, rendered: { ...current.rendered }, date: ctx.now() };
+  await format.render(ctx, draft);
+  const snapshot = nextSnapshot(current, draft.date, { actor: mutation.actor, changes, settings, files: draft.files, pool: await pool.save(repo), lists: draft.lists, rendered: draft.rendered });
+  return { snapshot, unusedKeys };
+}
+
+/** The records, in any list of this architecture and shard, whose pool file is `path`. */
+async function listing(lists: ListSet<PackageRecord>, format: AnyFormat, path: string, architecture: string, shard: string): Promise<[ListAddress, PackageList<PackageRecord>, PackageRecord][]> {
+  const out: [ListAddress, PackageList<PackageRecord>, PackageRecord][] = [];
+  for (const [at, list] of await lists.allFor(architecture, shard)) for (const r of list.values()) if (format.poolPath(r, at) === path) out.push([at, list, r]);
+  return out;
+}

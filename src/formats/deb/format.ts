@@ -1,0 +1,101 @@
+import { PackyardError } from '../../util/errors.js';
+import { layout } from '../../core/layout.js';
+import { COMPONENT_NAME, DISTRIBUTION_NAME, distributionSettingsSchema } from '../../core/settings.js';
+import type { Coordinates, Format, ListAddress } from '../../core/format.js';
+import type { Snapshot } from '../../core/snapshot.js';
+import { own } from '../../util/own.js';
+import { readDeb } from './ingest.js';
+import { recordId, type DebRecord } from './record.js';
+import { shardOf } from './package-lists.js';
+import { sortRecords } from './packages-index.js';
+import { renderDistributions } from './render.js';
+import { aptSetup } from './client-setup.js';
+
+/** Where an upload goes in an APT repository. */
+export interface DebPlacement {
+  distribution: string;
+  component: string;
+}
+
+const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
+/** The per-directory files whose by-hash copies an exported tree carries (what `Release` lists). */
+const HASHED = /\/Packages(\.gz)?$/;
+
+function contentType(path: string): string {
+  if (path.endsWith('.deb')) return 'application/vnd.debian.binary-package';
+  if (path.endsWith('.gz')) return 'application/gzip';
+  if (path.endsWith('.gpg')) return 'application/pgp-signature';
+  return 'text/plain; charset=utf-8';
+}
+
+function distributionOf(coordinates: Coordinates): string {
+  const distribution = coordinates.distribution;
+  if (!distribution) throw new PackyardError(400, 'missing-parameter', 'query parameter "distribution" is required');
+  if (!DISTRIBUTION_NAME.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}"`);
+  return distribution;
+}
+
+function checkComponent(component: string): string {
+  if (!COMPONENT_NAME.test(component)) throw new PackyardError(400, 'invalid-component', `invalid component name "${component}"`);
+  return component;
+}
+
+/** APT repositories: `dists/<distribution>/…` indexes signed by `InRelease`, packages in Debian's pool. */
+export const debFormat: Format<DebRecord, DebPlacement> = {
+  type: 'deb',
+  title: 'APT',
+  extensions: ['.deb'],
+  defaultArchitectures: ['amd64', 'arm64'],
+  distributionSettings: distributionSettingsSchema,
+  newDistribution: () => ({ components: ['main'] }),
+
+  placement: (coordinates) => ({ distribution: distributionOf(coordinates), component: checkComponent(coordinates.component ?? 'main') }),
+  reading: (deps, { component }) => readDeb(deps, component),
+
+  describe: (r) => ({ package: r.package, version: r.version, architecture: r.architecture, filename: r.filename, size: r.size, sha256: r.sha256 }),
+  id: (name, version, architecture) => recordId({ package: name, version, architecture }),
+  listOf: (r, { distribution, component }) => ({ distribution, component, architecture: r.architecture, shard: shardOf(r.package) }),
+  removalLists(coordinates, name, architecture, current) {
+    const distribution = distributionOf(coordinates);
+    const components = coordinates.component ? [checkComponent(coordinates.component)] : Object.keys(own(current.lists, distribution) ?? {});
+    return { lists: components.map((component) => ({ distribution, component, architecture, shard: shardOf(name) })), scope: distribution };
+  },
+  shardOf: (r) => shardOf(r.package),
+  // One pool file for every distribution that lists the package.
+  poolPath: (r) => r.filename,
+  withKey: (r, key) => ({ ...r, key }),
+  sort: sortRecords,
+  where: (at: ListAddress) => ({ distribution: at.distribution, component: at.component }),
+
+  render: renderDistributions,
+
+  resolve(path, snapshot) {
+    const byHash = BY_HASH.exec(path);
+    if (byHash) {
+      const [, algorithm, hex] = byHash as unknown as [string, 'SHA256' | 'SHA512', string];
+      // The hash is the validator; the object is served whether or not the head still lists it,
+      // which is what keeps clients holding an older InRelease working.
+      return { kind: 'object', key: layout.byHash(snapshot.repo, algorithm, hex), etag: hex, contentType: 'application/octet-stream' };
+    }
+    const entry = own(snapshot.files, path);
+    if (entry) return { kind: 'file', entry, contentType: contentType(path) };
+    return path.startsWith('pool/') ? { kind: 'pool', poolPath: path, contentType: contentType(path) } : null;
+  },
+
+  async *clientPaths(snapshot: Snapshot, read) {
+    for (const [path, entry] of Object.entries(snapshot.files)) {
+      yield { path, kind: 'file', entry, contentType: contentType(path) };
+      if (!HASHED.test(path)) continue;
+      const dir = path.slice(0, path.lastIndexOf('/'));
+      yield { path: `${dir}/by-hash/SHA256/${entry.sha256}`, kind: 'file', entry, contentType: 'application/octet-stream' };
+      if (entry.sha512) yield { path: `${dir}/by-hash/SHA512/${entry.sha512}`, kind: 'file', entry, contentType: 'application/octet-stream' };
+    }
+    for (const components of Object.values(snapshot.lists)) {
+      for (const byArch of Object.values(components)) {
+        for (const shards of Object.values(byArch)) for (const key of Object.values(shards)) for (const r of await read<DebRecord>(key)) yield { path: r.filename, kind: 'pool', poolPath: r.filename, contentType: contentType(r.filename) };
+      }
+    }
+  },
+
+  clientSetup: aptSetup,
+};

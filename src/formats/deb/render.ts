@@ -1,0 +1,60 @@
+import { storeIndex, type PublishContext } from '../../core/publish-context.js';
+import { distributionsOf, type FileEntry } from '../../core/snapshot.js';
+import type { Draft } from '../../core/format.js';
+import { renderShards } from './package-lists.js';
+import { renderComponentRelease, renderRelease } from './release.js';
+import { ALL_HASHES } from '../../util/hash.js';
+import { own } from '../../util/own.js';
+
+/** APT asks for indexes by SHA256 or SHA512 (the strongest `Release` lists); `Release` lists all four digests. */
+const BY_HASH = ['SHA256', 'SHA512'] as const;
+const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
+
+const store = (ctx: PublishContext, repo: string, data: Uint8Array) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES);
+
+/**
+ * Renders what changed of each distribution: the `Packages` (and `.gz`) of every component and
+ * architecture whose list shards changed, then its `Release`, signed as `InRelease` and
+ * `Release.gpg`. `rendered` keeps, per directory, the shard keys and settings it was built from.
+ */
+export async function renderDistributions(ctx: PublishContext, draft: Draft): Promise<void> {
+  const { repo, settings, lists, files, rendered, date } = draft;
+  const listed = new Set<string>();
+  for (const components of Object.values(lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) listed.add(a);
+  const architectures = [...new Set([...settings.architectures, ...listed])].filter((a) => a !== 'all').sort();
+
+  for (const distribution of distributionsOf({ lists, settings })) {
+    const distSettings = own(settings.distributions, distribution) ?? {};
+    const components: Record<string, Record<string, Record<string, string>>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...own(lists, distribution) };
+    const settingsTag = JSON.stringify(distSettings) + architectures.join(',');
+    let dirty = own(rendered, `dists/${distribution}`) !== settingsTag;
+    for (const [component, byArch] of Object.entries(components)) {
+      for (const arch of architectures) {
+        const dir = `dists/${distribution}/${component}/binary-${arch}`;
+        const archShards = own(byArch, arch) ?? {};
+        const all = own(byArch, 'all') ?? {};
+        const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
+        if (own(rendered, dir) === inputs) continue;
+        const packages = new TextEncoder().encode(await renderShards(ctx.store, archShards, all));
+        // Compressing runs off the main thread on hosts that can: hash and store meanwhile.
+        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, packages), ctx.gzip(packages).then((gz) => store(ctx, repo, gz))]);
+        files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));
+        rendered[dir] = inputs;
+        dirty = true;
+      }
+    }
+    if (!dirty) continue;
+    const prefix = `dists/${distribution}/`;
+    const indexFiles: Record<string, FileEntry> = {};
+    for (const [path, entry] of Object.entries(files)) {
+      const rel = path.slice(prefix.length);
+      if (path.startsWith(prefix) && !META_FILES.has(rel) && architectures.some((a) => rel.includes(`/binary-${a}/`))) indexFiles[rel] = entry;
+    }
+    const release = renderRelease({ repo, distribution, settings: distSettings, architectures, components: Object.keys(components).sort(), files: indexFiles, date });
+    const releaseBytes = new TextEncoder().encode(release);
+    files[`${prefix}Release`] = await store(ctx, repo, releaseBytes);
+    files[`${prefix}InRelease`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.clearSign(release)));
+    files[`${prefix}Release.gpg`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.detachSign(releaseBytes)));
+    rendered[`dists/${distribution}`] = settingsTag;
+  }
+}
