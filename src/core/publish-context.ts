@@ -22,11 +22,13 @@ export type IndexHash = 'SHA256' | 'SHA512';
 /**
  * Stores a client-facing index file under each hash clients may ask for it by (APT's by-hash,
  * repodata's checksum-prefixed names), with the digests its index lists (`digests`), and
- * returns its entry.
+ * returns its entry. The same bytes as the current snapshot's file (`previous`) keep its entry:
+ * the current snapshot holds them against gc, so they need no writing and no guard.
  */
-export async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array, by: readonly IndexHash[], digests: readonly HashName[]): Promise<FileEntry> {
+export async function storeIndex(ctx: PublishContext, repo: string, data: Uint8Array, by: readonly IndexHash[], digests: readonly HashName[], previous?: FileEntry): Promise<FileEntry> {
   const names = [...new Set<HashName>([...digests, ...by.map((h) => (h === 'SHA256' ? 'sha256' : 'sha512') as HashName)])];
   const d = await digestBytes(ctx.createHasher, data, names);
+  if (previous && previous.size === data.length && names.every((n) => previous[n] === d[n])) return previous;
   const keys = by.map((h) => layout.byHash(repo, h, h === 'SHA256' ? d.sha256 : d.sha512));
   await Promise.all(keys.map((key) => ctx.store.putContentAddressed(repo, key, data)));
   return { key: keys[0]!, size: data.length, ...d, copies: keys.slice(1) };

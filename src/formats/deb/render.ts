@@ -10,7 +10,7 @@ import { own } from '../../util/own.js';
 const BY_HASH = ['SHA256', 'SHA512'] as const;
 const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
 
-const store = (ctx: PublishContext, repo: string, data: Uint8Array) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES);
+const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: FileEntry | undefined) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES, previous);
 
 /**
  * Renders what changed of each distribution: the `Packages` (and `.gz`) of every component and
@@ -36,9 +36,11 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
         if (own(rendered, dir) === inputs) continue;
         const packages = new TextEncoder().encode(await renderShards(ctx.store, archShards, all));
-        // Compressing runs off the main thread on hosts that can: hash and store meanwhile.
-        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, packages), ctx.gzip(packages).then((gz) => store(ctx, repo, gz))]);
-        files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)));
+        // Compressing runs off the main thread on hosts that can: started first, it goes on
+        // while this thread hashes and stores the plain file.
+        const gzipped = ctx.gzip(packages);
+        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, packages, own(files, `${dir}/Packages`)), gzipped.then((gz) => store(ctx, repo, gz, own(files, `${dir}/Packages.gz`)))]);
+        files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)), own(files, `${dir}/Release`));
         rendered[dir] = inputs;
         dirty = true;
       }
@@ -52,9 +54,9 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
     }
     const release = renderRelease({ repo, distribution, settings: distSettings, architectures, components: Object.keys(components).sort(), files: indexFiles, date });
     const releaseBytes = new TextEncoder().encode(release);
-    files[`${prefix}Release`] = await store(ctx, repo, releaseBytes);
-    files[`${prefix}InRelease`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.clearSign(release)));
-    files[`${prefix}Release.gpg`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.detachSign(releaseBytes)));
+    files[`${prefix}Release`] = await store(ctx, repo, releaseBytes, undefined);
+    files[`${prefix}InRelease`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.clearSign(release)), undefined);
+    files[`${prefix}Release.gpg`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.detachSign(releaseBytes)), undefined);
     rendered[`dists/${distribution}`] = settingsTag;
   }
 }
