@@ -15,10 +15,10 @@
 // surrogates) are dropped. createrepo_c refuses a package whose UTF-8 strings hold such controls and
 // drops them from strings it has to read as Latin-1; a registry cannot refuse a package at publish
 // time, so dropping is the one of its behaviours taken.
-import type { Gunzip, Gzip } from '../../util/compress.js';
+import type { Gunzip, Gzip } from '../../util/codecs/compress.js';
 import { concatBytes } from '../../util/bytes.js';
 import { digestBytes, type HasherFactory } from '../../util/hash.js';
-import { decompress } from '../deb/decompress.js';
+import { decompress } from '../../util/codecs/decompress.js';
 import type { RpmDependency, RpmRecord } from './record.js';
 
 export type RepodataType = 'primary' | 'filelists' | 'other';
