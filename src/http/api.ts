@@ -10,7 +10,7 @@ import { packageInfo, snapshotInfo } from '../core/views.js';
 import type { Access } from '../auth/access.js';
 import { allows } from '../auth/identity.js';
 import type { Scope } from '../auth/tokens.js';
-import { boundaryOf, parseMultipart } from './multipart.js';
+import { boundaryOf, parseMultipart } from '../util/multipart.js';
 import { gc } from '../core/gc.js';
 import { own } from '../util/own.js';
 
