@@ -2,7 +2,8 @@
 // workerd, over a directory). Publishes to a repository run in that repository's Durable Object
 // (publish-coordinator.ts).
 import type { Hono } from 'hono';
-import { DRAIN_LIMIT, createApp, dropUnreadBody, errorResponse } from '../../http/app.js';
+import { DRAIN_LIMIT, createApp, dropUnreadBody } from '../../http/app.js';
+import { errorResponse } from '../../http/errors.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
 import { RepositoryService } from '../../core/service.js';
