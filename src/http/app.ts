@@ -3,7 +3,7 @@ import { PackyardError } from '../util/errors.js';
 import type { RepositoryService } from '../core/service.js';
 import type { Access } from '../auth/access.js';
 import type { Signer } from '../signing/signer.js';
-import { createApi } from './api.js';
+import { createApi } from './api/index.js';
 import { RepoFiles } from './repo-files.js';
 import { errorResponse, failureEntry } from './errors.js';
 
