@@ -1,6 +1,6 @@
 import { constantTimeEqual, sha256Hex, toHex } from '../util/hash.js';
 import { readJson, type Storage } from '../storage/types.js';
-import { layout } from '../core/layout.js';
+import { authLayout } from './storage-keys.js';
 
 interface StoredToken {
   sha256: string;
@@ -17,11 +17,11 @@ export class AdminToken {
   /** Loads the admin token, generating and storing one if there is none; `created` is shown once. */
   static async load(storage: Storage, fromEnv?: string): Promise<{ admin: AdminToken; created?: string }> {
     if (fromEnv) return { admin: new AdminToken(await sha256Hex(fromEnv)) };
-    const stored = await readJson<StoredToken>(storage, layout.adminToken);
+    const stored = await readJson<StoredToken>(storage, authLayout.adminToken);
     if (stored) return { admin: new AdminToken(stored.sha256) };
     const token = `pky_${toHex(crypto.getRandomValues(new Uint8Array(24)))}`;
     const record: StoredToken = { sha256: await sha256Hex(token), createdAt: new Date().toISOString() };
-    const written = await storage.put(layout.adminToken, JSON.stringify(record), { ifNoneMatch: '*' });
+    const written = await storage.put(authLayout.adminToken, JSON.stringify(record), { ifNoneMatch: '*' });
     // Another process created one first: use theirs; ours was never valid.
     if (!written) return AdminToken.load(storage);
     return { admin: new AdminToken(record.sha256), created: token };

@@ -1,5 +1,5 @@
 import { PackyardError } from '../util/errors.js';
-import { Lru } from '../core/lru.js';
+import { Lru } from '../util/lru.js';
 import type { AdminToken } from './admin-token.js';
 import { isApiToken, type ApiTokens, type Grants, type Scope } from './tokens.js';
 import { looksLikeJwt, type OidcVerifier } from './oidc.js';

@@ -1,6 +1,6 @@
 import { PackyardError } from '../util/errors.js';
 import { deleteAll, readJson, type Storage } from '../storage/types.js';
-import { layout } from '../core/layout.js';
+import { authLayout } from './storage-keys.js';
 import { newOidcPolicy, type OidcPolicy } from './oidc.js';
 
 /** How long a repository's policies are reused before they are listed again. */
@@ -26,7 +26,7 @@ export class OidcPolicies {
     const cached = this.cache.get(repo);
     if (cached && this.now() - cached.at < FRESH_MS) return cached.policies;
     const policies: OidcPolicy[] = [];
-    for await (const obj of this.storage.list(layout.oidcPoliciesPrefix(repo))) {
+    for await (const obj of this.storage.list(authLayout.oidcPoliciesPrefix(repo))) {
       const policy = await readJson<OidcPolicy>(this.storage, obj.key);
       if (policy) policies.push(policy);
     }
@@ -38,19 +38,19 @@ export class OidcPolicies {
   /** Validates and stores a new policy from API input. */
   async add(repo: string, input: unknown): Promise<OidcPolicy> {
     const policy = newOidcPolicy(input, { allowInsecure: this.allowInsecure }, new Date(this.now()));
-    await this.storage.put(layout.oidcPolicy(repo, policy.id), JSON.stringify(policy), { ifNoneMatch: '*' });
+    await this.storage.put(authLayout.oidcPolicy(repo, policy.id), JSON.stringify(policy), { ifNoneMatch: '*' });
     this.cache.delete(repo);
     return policy;
   }
 
   async remove(repo: string, id: string): Promise<void> {
-    if (!/^[0-9a-f]{32}$/.test(id) || !(await this.storage.head(layout.oidcPolicy(repo, id)))) throw new PackyardError(404, 'policy-not-found', `repository ${repo} has no OIDC policy ${id}`);
-    await this.storage.delete(layout.oidcPolicy(repo, id));
+    if (!/^[0-9a-f]{32}$/.test(id) || !(await this.storage.head(authLayout.oidcPolicy(repo, id)))) throw new PackyardError(404, 'policy-not-found', `repository ${repo} has no OIDC policy ${id}`);
+    await this.storage.delete(authLayout.oidcPolicy(repo, id));
     this.cache.delete(repo);
   }
 
   async removeAll(repo: string): Promise<void> {
-    await deleteAll(this.storage, layout.oidcPoliciesPrefix(repo));
+    await deleteAll(this.storage, authLayout.oidcPoliciesPrefix(repo));
     this.cache.delete(repo);
   }
 }

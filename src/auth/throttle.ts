@@ -1,4 +1,4 @@
-import { Lru } from '../core/lru.js';
+import { Lru } from '../util/lru.js';
 
 export interface ThrottleOptions {
   /** Failures from one client within `windowMs` that block it. */

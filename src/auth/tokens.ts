@@ -3,7 +3,8 @@ import { PackyardError } from '../util/errors.js';
 import { parseInput } from '../util/input.js';
 import { constantTimeEqual, sha256Hex, toHex } from '../util/hash.js';
 import { readJson, type Storage } from '../storage/types.js';
-import { REPO_NAME, layout } from '../core/layout.js';
+import { REPO_NAME } from '../core/layout.js';
+import { authLayout } from './storage-keys.js';
 
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -59,13 +60,13 @@ export class ApiTokens {
       createdBy,
       expiresAt: match ? new Date(now.getTime() + Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]).toISOString() : null,
     };
-    await this.storage.put(layout.token(id), JSON.stringify({ ...info, sha256: await sha256Hex(token) } satisfies StoredToken), { ifNoneMatch: '*' });
+    await this.storage.put(authLayout.token(id), JSON.stringify({ ...info, sha256: await sha256Hex(token) } satisfies StoredToken), { ifNoneMatch: '*' });
     return { token, info };
   }
 
   async list(): Promise<TokenInfo[]> {
     const tokens: TokenInfo[] = [];
-    for await (const obj of this.storage.list(layout.tokensPrefix)) {
+    for await (const obj of this.storage.list(authLayout.tokensPrefix)) {
       const stored = await readJson<StoredToken>(this.storage, obj.key);
       if (stored) tokens.push(withoutHash(stored));
     }
@@ -73,15 +74,15 @@ export class ApiTokens {
   }
 
   async revoke(id: string): Promise<void> {
-    if (!/^[0-9a-f]{16}$/.test(id) || !(await this.storage.head(layout.token(id)))) throw new PackyardError(404, 'token-not-found', `no token ${id}`);
-    await this.storage.delete(layout.token(id));
+    if (!/^[0-9a-f]{16}$/.test(id) || !(await this.storage.head(authLayout.token(id)))) throw new PackyardError(404, 'token-not-found', `no token ${id}`);
+    await this.storage.delete(authLayout.token(id));
   }
 
   /** The token's record when `token` is a valid, unexpired API token; null otherwise. */
   async verify(token: string, now: number): Promise<TokenInfo | null> {
     const match = TOKEN.exec(token);
     if (!match) return null;
-    const stored = await readJson<StoredToken>(this.storage, layout.token(match[1]!));
+    const stored = await readJson<StoredToken>(this.storage, authLayout.token(match[1]!));
     if (!stored || !constantTimeEqual(stored.sha256, await sha256Hex(token))) return null;
     if (stored.expiresAt && Date.parse(stored.expiresAt) <= now) return null;
     return withoutHash(stored);

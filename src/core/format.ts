@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Gunzip } from '../util/compress.js';
+import type { Gunzip } from '../util/codecs/compress.js';
 import type { HasherFactory } from '../util/hash.js';
 import type { PackageReading } from './ingest.js';
 import type { PublishContext } from './publish-context.js';

@@ -1,5 +1,6 @@
 /**
- * Where everything lives in storage. Only `head.json` (and gc's lease) ever changes, by
+ * Where the repositories' objects live in storage (the signing keys' and the credentials' keys are in
+ * signing/storage-keys.ts and auth/storage-keys.ts). Only `head.json` (and gc's lease) ever changes, by
  * compare-and-swap; every other object is written once.
  */
 export const REPO_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -26,14 +27,6 @@ export const layout = {
   upload: (repo: string, id: string) => `repos/${repo}/uploads/${id}.json`,
   uploadPartsPrefix: (repo: string, id: string) => `repos/${repo}/uploads/${id}/`,
   uploadPart: (repo: string, id: string, part: number) => `repos/${repo}/uploads/${id}/${part}.json`,
-  signingKeysPrefix: 'system/signing-keys/',
-  signingKey: (fingerprint: string) => `system/signing-keys/${fingerprint}.asc`,
-  adminToken: 'system/admin-token.json',
-  tokensPrefix: 'system/tokens/',
-  token: (id: string) => `system/tokens/${id}.json`,
-  /** Kept outside the repository's folder, which gc sweeps of what no snapshot references. */
-  oidcPoliciesPrefix: (repo: string) => `system/oidc-policies/${repo}/`,
-  oidcPolicy: (repo: string, id: string) => `system/oidc-policies/${repo}/${id}.json`,
 };
 
 /** Objects of a repository that gc never collects and fsck does not count: the head, the history, gc's lease. */

@@ -1,4 +1,4 @@
-import type { Gunzip, Gzip } from '../util/compress.js';
+import type { Gunzip, Gzip } from '../util/codecs/compress.js';
 import { digestBytes, type HashName, type HasherFactory } from '../util/hash.js';
 import type { Signer } from '../signing/signer.js';
 import { layout } from './layout.js';

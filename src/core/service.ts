@@ -2,7 +2,7 @@ import { PackyardError } from '../util/errors.js';
 import { parseInput } from '../util/input.js';
 import { forEachConcurrent } from '../util/concurrency.js';
 import type { HasherFactory } from '../util/hash.js';
-import { webGzip, type Gunzip, type Gzip } from '../util/compress.js';
+import { webGzip, type Gunzip, type Gzip } from '../util/codecs/compress.js';
 import type { Storage } from '../storage/types.js';
 import type { Signer } from '../signing/signer.js';
 import { ingestPackage, ingestStoredPackage } from './ingest.js';

@@ -3,7 +3,7 @@ import { deleteAll, readJson, type Storage } from '../storage/types.js';
 import { layout } from './layout.js';
 import { streamBytes } from '../util/bytes.js';
 import { KeyedQueue } from '../util/concurrency.js';
-import { Lru } from './lru.js';
+import { Lru } from '../util/lru.js';
 import { readSnapshot, type Snapshot } from './snapshot.js';
 import { CollectedDuringPublish, DEFAULT_GC_TIMING, PublishGuard, type GcTiming } from './gc-protocol.js';
 

@@ -3,8 +3,9 @@ import { PackyardError } from '../util/errors.js';
 import type { RepositoryService } from '../core/service.js';
 import type { Access } from '../auth/access.js';
 import type { Signer } from '../signing/signer.js';
-import { createApi } from './api.js';
+import { createApi } from './api/index.js';
 import { RepoFiles } from './repo-files.js';
+import { errorResponse, failureEntry } from './errors.js';
 
 export interface AppDeps {
   service: RepositoryService;
@@ -33,9 +34,8 @@ export function createApp(deps: AppDeps): Hono {
 
   app.onError(async (err, c) => {
     if (authenticated.has(c.req.raw)) await dropUnreadBody(c.req.raw);
-    if (err instanceof PackyardError) return errorResponse(err);
-    deps.log?.({ level: 'error', msg: 'request failed', method: c.req.method, path: c.req.path, error: String((err as Error).stack ?? err) });
-    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
+    if (!(err instanceof PackyardError)) deps.log?.(failureEntry(c.req.method, c.req.path, err));
+    return errorResponse(err);
   });
   app.notFound((c) => c.json({ error: { code: 'not-found', message: `no such path: ${c.req.path}` } }, 404));
 
@@ -67,11 +67,6 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   return app;
-}
-
-/** The JSON answer to a PackyardError, as every host gives it. */
-export function errorResponse(err: PackyardError): Response {
-  return Response.json({ error: { code: err.code, message: err.message } }, { status: err.status, headers: err.headers });
 }
 
 /** The origin the client used: the request URL's, with a proxy's `X-Forwarded-Proto` when there is one. */

@@ -1,5 +1,5 @@
 import { readBytes, type Storage } from '../storage/types.js';
-import { Lru } from '../core/lru.js';
+import { Lru } from '../util/lru.js';
 import { PackyardError } from '../util/errors.js';
 
 export type Log = (entry: Record<string, unknown>) => void;

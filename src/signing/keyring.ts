@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import { readText } from '../storage/types.js';
-import { layout } from '../core/layout.js';
+import { signingLayout } from './storage-keys.js';
 import { generateSigningKey, importSigningKey, type KeyAlgorithm } from './keys.js';
 import { Signer } from './signer.js';
 
@@ -11,7 +11,7 @@ export class Keyring {
   async armoredKeys(): Promise<string[]> {
     const keys: string[] = [];
     const infos = [];
-    for await (const info of this.storage.list(layout.signingKeysPrefix)) infos.push(info);
+    for await (const info of this.storage.list(signingLayout.signingKeysPrefix)) infos.push(info);
     infos.sort((a, b) => a.key.localeCompare(b.key));
     for (const info of infos) {
       const text = await readText(this.storage, info.key);
@@ -23,24 +23,24 @@ export class Keyring {
   async fingerprints(): Promise<string[]> {
     const out: string[] = [];
     // Keys only: a listing may also name what a crash left of a write (the directory backend).
-    for await (const info of this.storage.list(layout.signingKeysPrefix)) if (info.key.endsWith('.asc')) out.push(info.key.slice(layout.signingKeysPrefix.length, -'.asc'.length));
+    for await (const info of this.storage.list(signingLayout.signingKeysPrefix)) if (info.key.endsWith('.asc')) out.push(info.key.slice(signingLayout.signingKeysPrefix.length, -'.asc'.length));
     return out.sort();
   }
 
   async generate(name: string, algorithm: KeyAlgorithm = 'ed25519'): Promise<string> {
     const key = await generateSigningKey(name, algorithm);
-    await this.storage.put(layout.signingKey(key.fingerprint), key.armoredPrivateKey);
+    await this.storage.put(signingLayout.signingKey(key.fingerprint), key.armoredPrivateKey);
     return key.fingerprint;
   }
 
   async import(armored: string, passphrase?: string): Promise<string> {
     const key = await importSigningKey(armored, passphrase);
-    await this.storage.put(layout.signingKey(key.fingerprint), key.armoredPrivateKey);
+    await this.storage.put(signingLayout.signingKey(key.fingerprint), key.armoredPrivateKey);
     return key.fingerprint;
   }
 
   async remove(fingerprint: string): Promise<boolean> {
-    const key = layout.signingKey(fingerprint.toUpperCase());
+    const key = signingLayout.signingKey(fingerprint.toUpperCase());
     if (!(await this.storage.head(key))) return false;
     await this.storage.delete(key);
     return true;

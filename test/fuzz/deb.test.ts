@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DebInspector, type DebInfo } from '../../src/formats/deb/inspect.js';
 import { readTar } from '../../src/formats/deb/tar.js';
 import { packageIdentity, parseControl } from '../../src/formats/deb/control.js';
-import { decompress, type Compression } from '../../src/formats/deb/decompress.js';
+import { decompress, type Compression } from '../../src/util/codecs/decompress.js';
 import { nodeGunzip } from '../../src/hosts/node/gzip.js';
 import { DEBIAN_BINARY, GOOD_CONTROL, ar, arHeader, compress, members } from '../fixtures/malformed-debs.js';
 import { buildDeb, type DebCompression } from '../helpers/debs.js';

@@ -5,7 +5,7 @@
 // in bounded time, whichever way the consumer reads, cancels or skips the bodies.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { boundaryOf, parseMultipart, type MultipartLimits } from '../../src/http/multipart.js';
+import { boundaryOf, parseMultipart, type MultipartLimits } from '../../src/util/multipart.js';
 import { concat } from '../helpers/bytes.js';
 import { chunkSplits, chunksOf, fuzzRuns, mutateAll, mutation, refusal } from '../helpers/fuzz.js';
 

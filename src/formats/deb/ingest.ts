@@ -1,7 +1,7 @@
 import { ALL_HASHES, type HasherFactory } from '../../util/hash.js';
 import { hashedReading, type PackageReading } from '../../core/ingest.js';
 import { DebInspector } from './inspect.js';
-import type { Gunzip } from '../../util/compress.js';
+import type { Gunzip } from '../../util/codecs/compress.js';
 import { poolPath, type DebRecord } from './record.js';
 
 export interface DebReadingDeps {

@@ -4,8 +4,8 @@ import { type ControlParagraph, type PackageIdentity, packageIdentity, parseCont
 import { readControlTar } from './control-tar.js';
 import { checkFieldValues } from './field-values.js';
 import { checkRelations } from './relations.js';
-import { type Compression, decompress } from './decompress.js';
-import type { Gunzip } from '../../util/compress.js';
+import { type Compression, decompress } from '../../util/codecs/decompress.js';
+import type { Gunzip } from '../../util/codecs/compress.js';
 
 /** What an uploaded `.deb` says about itself, validated. */
 export interface DebInfo extends PackageIdentity {

@@ -15,10 +15,11 @@
 // surrogates) are dropped. createrepo_c refuses a package whose UTF-8 strings hold such controls and
 // drops them from strings it has to read as Latin-1; a registry cannot refuse a package at publish
 // time, so dropping is the one of its behaviours taken.
-import type { Gunzip, Gzip } from '../../util/compress.js';
+import type { Gunzip, Gzip } from '../../util/codecs/compress.js';
 import { concatBytes } from '../../util/bytes.js';
 import { digestBytes, type HasherFactory } from '../../util/hash.js';
-import { decompress } from '../deb/decompress.js';
+import { decompress } from '../../util/codecs/decompress.js';
+import { Lru } from '../../util/lru.js';
 import type { RpmDependency, RpmRecord } from './record.js';
 
 export type RepodataType = 'primary' | 'filelists' | 'other';
@@ -351,27 +352,17 @@ function cutPieces(sorted: readonly RpmRecord[]): RpmRecord[][] {
  * used go first beyond PIECE_CACHE_BYTES: a 5,000-package repository's three documents take about 10 MB.
  */
 const PIECE_CACHE_BYTES = 32 * 1024 * 1024;
-const pieceCache = new Map<string, Piece>();
-let pieceCacheBytes = 0;
-
-function cachedPiece(id: string): Piece | undefined {
-  const piece = pieceCache.get(id);
-  if (piece) {
-    pieceCache.delete(id);
-    pieceCache.set(id, piece);
-  }
-  return piece;
-}
+/**
+ * The count bound is only a backstop: pieces average PIECE_AVERAGE packages (some 80 KB of a
+ * document's XML and gzip), so PIECE_CACHE_BYTES holds a few hundred of them and binds long
+ * before 4,096 do, also for the largest repositories; only a run of unusually small pieces would
+ * meet the count first.
+ */
+const PIECE_CACHE_ENTRIES = 4096;
+const pieceCache = new Lru<string, Piece>(PIECE_CACHE_ENTRIES, (piece) => piece.xml.length + piece.gz.length, PIECE_CACHE_BYTES);
 
 function cachePiece(piece: Piece): Piece {
-  if (pieceCache.has(piece.id)) return piece;
   pieceCache.set(piece.id, piece);
-  pieceCacheBytes += piece.xml.length + piece.gz.length;
-  for (const [oldest, old] of pieceCache) {
-    if (pieceCacheBytes <= PIECE_CACHE_BYTES) break;
-    pieceCache.delete(oldest);
-    pieceCacheBytes -= old.xml.length + old.gz.length;
-  }
   return piece;
 }
 
@@ -415,7 +406,7 @@ async function documentPieces(type: RepodataType, sorted: readonly RpmRecord[], 
   const fromPrevious = previousPieces(previous, deps.gunzip);
   const reused = async (name: string, xml: () => string) => {
     const id = (await digestBytes(deps.createHasher, encoder.encode(`${type}\n${name}`), ['sha256'])).sha256.slice(0, 32);
-    return cachedPiece(id) ?? cachePiece((await fromPrevious(id)) ?? (await build(id, xml())));
+    return pieceCache.get(id) ?? cachePiece((await fromPrevious(id)) ?? (await build(id, xml())));
   };
   return Promise.all([
     build('', documentHead(shape, sorted.length)),

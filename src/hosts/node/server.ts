@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createApp, originOf, rawPath } from '../../http/app.js';
 import { RepoFiles } from '../../http/repo-files.js';
+import { failureEntry, renderError } from '../../http/errors.js';
 import type { ResponsePlan } from '../../http/serve-object.js';
 import { Access } from '../../auth/access.js';
 import type { AdminToken } from '../../auth/admin-token.js';
@@ -47,11 +48,9 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
         if (!served) void appListener(req, res);
       },
       (err: unknown) => {
-        if (err instanceof PackyardError && !res.headersSent) {
-          return void res.writeHead(err.status, { ...err.headers, 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: err.code, message: err.message } }));
-        }
-        log({ level: 'error', msg: 'request failed', method: req.method, path: url, error: String((err as Error).stack ?? err) });
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'internal', message: 'internal error' } }));
+        if (err instanceof PackyardError && !res.headersSent) return void answerError(res, err);
+        log(failureEntry(req.method, url, err));
+        if (!res.headersSent) answerError(res, err);
         else res.destroy();
       },
     );
@@ -67,6 +66,11 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
     url: `http://${shownHost}:${address.port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+function answerError(res: ServerResponse, err: unknown): void {
+  const { status, headers, body } = renderError(err);
+  res.writeHead(status, headers).end(body);
 }
 
 /** Writes a repository file; false when the request is not for one (the app then answers). */

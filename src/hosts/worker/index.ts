@@ -3,7 +3,8 @@
 // (publish-coordinator.ts).
 import type { Hono } from 'hono';
 import { formats } from '../../formats/index.js';
-import { DRAIN_LIMIT, createApp, dropUnreadBody, errorResponse } from '../../http/app.js';
+import { DRAIN_LIMIT, createApp, dropUnreadBody } from '../../http/app.js';
+import { errorResponse } from '../../http/errors.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
 import { RepositoryService } from '../../core/service.js';

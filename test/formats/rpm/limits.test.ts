@@ -12,7 +12,7 @@ import { RPM_LIMITS } from '../../../src/formats/rpm/limits.js';
 import type { RpmRecord } from '../../../src/formats/rpm/record.js';
 import { buildRepodata } from '../../../src/formats/rpm/repodata.js';
 import { createNodeHasher } from '../../../src/hosts/node/hasher.js';
-import { webGzip } from '../../../src/util/compress.js';
+import { webGzip } from '../../../src/util/codecs/compress.js';
 import { packyardError } from '../../helpers/errors.js';
 import { runOk } from '../../helpers/exec.js';
 import { atLimitsRpm, nestedDependency, overLimitRpms } from '../../helpers/rpms.js';

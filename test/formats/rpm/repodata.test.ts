@@ -22,7 +22,7 @@ import {
   type Repodata,
   type RepomdEntry,
 } from '../../../src/formats/rpm/repodata.js';
-import { webGzip } from '../../../src/util/compress.js';
+import { webGzip } from '../../../src/util/codecs/compress.js';
 import { createNodeHasher } from '../../../src/hosts/node/hasher.js';
 import { run, runOk } from '../../helpers/exec.js';
 import { buildRpm, buildSrpm, type RpmSpec } from '../../helpers/rpms.js';

@@ -2,7 +2,7 @@
 // corruption reported, concatenated members read whole.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { decompress } from '../../../src/formats/deb/decompress.js';
+import { decompress } from '../../../src/util/codecs/decompress.js';
 import { nodeGunzip, nodeGzip } from '../../../src/hosts/node/gzip.js';
 import { PackyardError } from '../../../src/util/errors.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { boundaryOf, parseMultipart, type MultipartPart } from '../../src/http/multipart.js';
+import { boundaryOf, parseMultipart, type MultipartPart } from '../../src/util/multipart.js';
 import { PackyardError } from '../../src/util/errors.js';
 import { concat } from '../helpers/bytes.js';
 

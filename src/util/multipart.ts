@@ -1,5 +1,5 @@
 // Hand-written: the maintained parsers (@remix-run/multipart-parser, @mjackson/multipart-parser) buffer each part whole in memory, but our parts are multi-GiB package files that must stream to storage in constant memory (web standards only, so it also runs in Workers).
-import { PackyardError } from '../util/errors.js';
+import { PackyardError } from './errors.js';
 
 /** One `multipart/form-data` part. */
 export interface MultipartPart {

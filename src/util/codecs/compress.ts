@@ -1,4 +1,4 @@
-import { streamBytes } from './bytes.js';
+import { streamBytes } from '../bytes.js';
 
 export type Gzip = (data: Uint8Array) => Promise<Uint8Array>;
 

@@ -1,8 +1,8 @@
 import { Decompress as ZstdDecompress } from 'fzstd';
-import { PackyardError, badPackage } from '../../util/errors.js';
+import { PackyardError, badPackage } from '../errors.js';
 import { XzLimitError, unxz } from './xz.js';
-import { concatBytes } from '../../util/bytes.js';
-import type { Gunzip } from '../../util/compress.js';
+import { concatBytes } from '../bytes.js';
+import type { Gunzip } from './compress.js';
 
 export type Compression = 'none' | 'gz' | 'xz' | 'zst';
 

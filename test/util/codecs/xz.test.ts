@@ -2,7 +2,7 @@
 // and against damage: every failure must be an XzError or XzLimitError, never a hang or a crash.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { XzError, XzLimitError, unxz } from '../../../src/formats/deb/xz.js';
+import { XzError, XzLimitError, unxz } from '../../../src/util/codecs/xz.js';
 
 function xz(data: Uint8Array, ...args: string[]): Uint8Array {
   return new Uint8Array(execFileSync('xz', ['-c', '-T1', ...args], { input: data, maxBuffer: 1 << 30 }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Lru } from '../../src/core/lru.js';
+import { Lru } from '../../src/util/lru.js';
 
 describe('Lru', () => {
   it('evicts the least recently used entry past its capacity', () => {

@@ -1,7 +1,7 @@
 // decompress() against the real gzip, xz and zstd tools, including bombs and broken input.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { type Compression, decompress } from '../../../src/formats/deb/decompress.js';
+import { type Compression, decompress } from '../../../src/util/codecs/decompress.js';
 import { PackyardError } from '../../../src/util/errors.js';
 
 const TOOLS: Record<Exclude<Compression, 'none'>, string[]> = {
