@@ -1,4 +1,5 @@
 import type { RepoStore } from '../../core/store.js';
+import { LEGACY_SHARD } from '../../core/snapshot.js';
 import type { DebRecord } from './record.js';
 import { renderPackages } from './packages-index.js';
 import { own as ownOf } from '../../util/own.js';
@@ -11,7 +12,13 @@ export function shardOf(name: string): string {
 /** The `Packages` text of one architecture from its shards and the `all` shards. */
 export async function renderShards(store: RepoStore, own: Record<string, string>, all: Record<string, string>): Promise<string> {
   const parts: string[] = [];
-  for (const shard of [...new Set([...Object.keys(own), ...Object.keys(all)])].sort()) {
+  const shards = [...new Set([...Object.keys(own), ...Object.keys(all)])].sort();
+  // A list stored whole by an early build holds every shard's records: render them as one.
+  if (shards.includes(LEGACY_SHARD)) {
+    const read = async (keys: Record<string, string>) => (await Promise.all(Object.values(keys).map((key) => store.meta<DebRecord[]>(key)))).flat();
+    return renderPackages(await read(own), await read(all));
+  }
+  for (const shard of shards) {
     const ownKey = ownOf(own, shard);
     const allKey = ownOf(all, shard);
     const ownRecords = ownKey ? await store.meta<DebRecord[]>(ownKey) : [];
