@@ -90,6 +90,7 @@ export class RepositoryService {
     const format = this.formats.get(typeof given === 'string' ? given : this.formats.defaultType);
     const spec = parseInput(createRepoSchema(format.distributionSettings), { type: format.type, ...(input as object) });
     checkRepoName(spec.name);
+    for (const distribution of Object.keys(spec.distributions ?? {})) format.placement({ distribution });
     const settings: RepoSettings = { architectures: spec.architectures ?? [...format.defaultArchitectures], distributions: spec.distributions ?? {}, public: spec.public ?? false };
     const { snapshot } = await this.store.commit(
       spec.name,
@@ -108,6 +109,7 @@ export class RepositoryService {
     checkRepoName(repo);
     const format = this.formatOf((await this.getRepo(repo)).type);
     const patch = parseInput(updateRepoSchema(format.distributionSettings), input);
+    for (const distribution of Object.keys(patch.distributions ?? {})) format.placement({ distribution });
     return this.mutate(repo, (current) => ({
       actor,
       settings: {

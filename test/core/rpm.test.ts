@@ -85,6 +85,15 @@ describe('RPM repositories', () => {
     await expect(service.remove('yum', { distribution: 'el9', package: 'tool', version: '2.0-1', architecture: 'x86_64' }, 'test')).rejects.toMatchObject({ status: 404 });
   });
 
+  it('refuses distribution names that would be one of the files beside them (.repo files, keys)', async () => {
+    const { service } = await setup();
+    for (const name of ['el9.repo', 'public.key', 'x.gpg']) {
+      await expect(service.upload('yum', [await fileUpload(noarch.path)], { distribution: name, actor: 'test' })).rejects.toMatchObject({ status: 400, code: 'invalid-distribution' });
+      await expect(service.updateRepo('yum', { distributions: { [name]: {} } }, 'test')).rejects.toMatchObject({ status: 400, code: 'invalid-distribution' });
+    }
+    await expect(service.createRepo({ name: 'other', type: 'rpm', distributions: { 'el9.repo': {} } }, 'test')).rejects.toMatchObject({ status: 400, code: 'invalid-distribution' });
+  });
+
   it('refuses malformed RPMs and .deb files with a clear 422, storing nothing', async () => {
     const { service, blobKeys } = await setup();
     const before = await service.getRepo('yum');

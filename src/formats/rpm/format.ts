@@ -32,6 +32,8 @@ function distributionOf(coordinates: Coordinates): string {
   const distribution = coordinates.distribution;
   if (!distribution) throw new PackyardError(400, 'missing-parameter', 'query parameter "distribution" is required');
   if (!DISTRIBUTION_NAME.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}"`);
+  // Its folder sits beside the `.repo` files and the keys: a name like theirs would be one of them.
+  if (/\.(repo|key|gpg)$/.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}": an RPM distribution's name cannot end in .repo, .key or .gpg`);
   return distribution;
 }
 

@@ -17,7 +17,8 @@ export async function exportTree(runtime: Runtime, repo: string, outdir: string,
   const snapshot = await runtime.service.getRepo(repo);
   const format = runtime.service.formatOf(snapshot.type);
   const base = (baseUrl ?? pathToFileURL(resolve(outdir)).href).replace(/\/+$/, '');
-  const written = new Set<string>();
+  /** What each path written holds: a path listed twice must be the same file. */
+  const written = new Map<string, string>();
   const target = async (path: string) => {
     const file = join(outdir, ...path.split('/'));
     await mkdir(dirname(file), { recursive: true });
@@ -31,8 +32,11 @@ export async function exportTree(runtime: Runtime, repo: string, outdir: string,
 
   for await (const item of format.clientPaths(snapshot, (key) => runtime.service.store.meta(key), { base: () => base })) {
     // A pool file listed in several distributions is one file.
-    if (written.has(item.path)) continue;
-    written.add(item.path);
+    const what = item.kind === 'file' ? item.entry.key : item.kind === 'object' ? item.key : item.kind === 'pool' ? item.poolPath : `text:${item.body}`;
+    const before = written.get(item.path);
+    if (before === what) continue;
+    if (before !== undefined || item.path === 'public.gpg' || item.path === 'public.key') throw new PackyardError(500, 'path-collision', `${item.path} is listed twice, as two different files: the tree cannot hold both`);
+    written.set(item.path, what);
     if (item.kind === 'file') await copy(item.path, item.entry.key);
     else if (item.kind === 'object') await copy(item.path, item.key);
     else if (item.kind === 'text') await writeFile(await target(item.path), item.body);
