@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { PackyardError } from '../util/errors.js';
+import type { Coordinates } from './format.js';
 import type { DistributionSettings } from './snapshot.js';
 
 export const DISTRIBUTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -19,6 +21,14 @@ export const distributionSettingsSchema: z.ZodType<DistributionSettings> = z
     validFor: z.number().int().positive().max(10 * 365 * 86400).optional(),
   })
   .strict();
+
+/** The distribution an upload or removal names, checked (APT and RPM repositories both have them). */
+export function distributionOf(coordinates: Coordinates): string {
+  const distribution = coordinates.distribution;
+  if (!distribution) throw new PackyardError(400, 'missing-parameter', 'query parameter "distribution" is required');
+  if (!DISTRIBUTION_NAME.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}"`);
+  return distribution;
+}
 
 export const architecturesSchema = z.array(z.string().regex(ARCH).refine((a) => !['all', 'any', 'noarch'].includes(a), 'is not a concrete architecture')).min(1).max(32);
 

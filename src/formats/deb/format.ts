@@ -1,7 +1,7 @@
 import { PackyardError } from '../../util/errors.js';
 import { layout } from '../../core/layout.js';
-import { COMPONENT_NAME, DISTRIBUTION_NAME, distributionSettingsSchema } from '../../core/settings.js';
-import type { Coordinates, Format, ListAddress } from '../../core/format.js';
+import { COMPONENT_NAME, distributionOf, distributionSettingsSchema } from '../../core/settings.js';
+import type { Format, ListAddress } from '../../core/format.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import { own } from '../../util/own.js';
 import { readDeb } from './ingest.js';
@@ -26,13 +26,6 @@ function contentType(path: string): string {
   if (path.endsWith('.gz')) return 'application/gzip';
   if (path.endsWith('.gpg')) return 'application/pgp-signature';
   return 'text/plain; charset=utf-8';
-}
-
-function distributionOf(coordinates: Coordinates): string {
-  const distribution = coordinates.distribution;
-  if (!distribution) throw new PackyardError(400, 'missing-parameter', 'query parameter "distribution" is required');
-  if (!DISTRIBUTION_NAME.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}"`);
-  return distribution;
 }
 
 function checkComponent(component: string): string {

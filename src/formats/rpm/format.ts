@@ -1,6 +1,6 @@
 import { PackyardError } from '../../util/errors.js';
 import { layout } from '../../core/layout.js';
-import { DISTRIBUTION_NAME, distributionSettingsSchema } from '../../core/settings.js';
+import { distributionOf, distributionSettingsSchema } from '../../core/settings.js';
 import { distributionsOf, type Snapshot } from '../../core/snapshot.js';
 import type { Coordinates, Format } from '../../core/format.js';
 import { own } from '../../util/own.js';
@@ -28,10 +28,8 @@ function poolPath(distribution: string, location: string): string {
   return `pool/${distribution}/${location.slice('Packages/'.length)}`;
 }
 
-function distributionOf(coordinates: Coordinates): string {
-  const distribution = coordinates.distribution;
-  if (!distribution) throw new PackyardError(400, 'missing-parameter', 'query parameter "distribution" is required');
-  if (!DISTRIBUTION_NAME.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}"`);
+function rpmDistribution(coordinates: Coordinates): string {
+  const distribution = distributionOf(coordinates);
   // Its folder sits beside the `.repo` files and the keys: a name like theirs would be one of them.
   if (/\.(repo|key|gpg)$/.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}": an RPM distribution's name cannot end in .repo, .key or .gpg`);
   return distribution;
@@ -70,14 +68,14 @@ export const rpmFormat: Format<RpmRecord, RpmPlacement> = {
   distributionSettings: distributionSettingsSchema,
   newDistribution: () => ({}),
 
-  placement: (coordinates) => ({ distribution: distributionOf(coordinates) }),
+  placement: (coordinates) => ({ distribution: rpmDistribution(coordinates) }),
   reading: (deps) => readRpm(deps, deps.now),
 
   describe: (r) => ({ package: r.name, version: formatEvr(r), architecture: r.arch, filename: r.location, size: r.packageSize, sha256: r.sha256 }),
   id: (name, version, architecture) => `${name}-${version}.${architecture}`,
   listOf: (r, { distribution }) => ({ distribution, component: LISTS, architecture: r.arch, shard: shardOf(r.name) }),
   removalLists: (coordinates, name, architecture) => {
-    const distribution = distributionOf(coordinates);
+    const distribution = rpmDistribution(coordinates);
     return { lists: [{ distribution, component: LISTS, architecture, shard: shardOf(name) }], scope: distribution };
   },
   shardOf: (r) => shardOf(r.name),
