@@ -23,8 +23,11 @@ export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
   /** What `repo create --distribution` declares for a new distribution. */
   newDistribution(): DistributionSettings;
 
-  /** The placement of an upload or a removal, checked (a 400 names what is wrong). */
-  placement(coordinates: Coordinates): P;
+  /**
+   * The placement of an upload, checked against the repository as it is (a 400 names what is
+   * wrong; a distribution that exists is taken as it is, whatever rule was added since).
+   */
+  placement(coordinates: Coordinates, current: Snapshot): P;
   /** Reads one package file as it streams by into its record (bad input: a 4xx `PackyardError`). */
   reading(deps: ReadingDeps, placement: P): PackageReading<R>;
 
@@ -66,8 +69,10 @@ export type AnyFormat = Format<any, any>;
 
 /** The formats a host serves, by type. */
 export interface Formats {
-  /** The format of `type`; a 400 naming the known ones for any other. */
+  /** The format of `type` as a user names it; a 400 naming the known ones for any other. */
   get(type: string): AnyFormat;
+  /** The format of a stored repository; a 500 for a type this build does not serve (a newer build's). */
+  of(snapshot: Pick<Snapshot, 'repo' | 'type'>): AnyFormat;
   /** The type of a repository created without one. */
   readonly defaultType: string;
   /** The format whose package files these are, or undefined if they are not all of one. */
@@ -77,7 +82,7 @@ export interface Formats {
 
 /** What the core needs of every record: where its bytes are stored. */
 export interface PackageRecord {
-  /** Storage key of the package bytes. */
+  /** Storage key of the package bytes; empty when its pool file is a remote object. */
   key: string;
 }
 
@@ -114,6 +119,8 @@ export interface ListAddress {
 /** The next snapshot while a publish renders it: its lists are saved, its files and state the format's to change. */
 export interface Draft {
   repo: string;
+  /** The current snapshot's files: an index rendered to the same bytes keeps its entry (storeIndex). */
+  previous: Readonly<Record<string, FileEntry>>;
   settings: RepoSettings;
   lists: Snapshot['lists'];
   /** Client-facing files by path; starts as the current snapshot's. */

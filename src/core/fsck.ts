@@ -39,7 +39,6 @@ export async function fsck(store: RepoStore, createHasher: HasherFactory, repo: 
   for (const [key, ref] of expected) {
     const info = await store.storage.head(key);
     if (!info) {
-      if (ref.optional) continue;
       problems.push({ key, path: ref.path, problem: 'missing' });
       continue;
     }

@@ -90,13 +90,6 @@ export class ListSet<R> {
     return [...out].map(([id, list]) => [addressOf(id), list]);
   }
 
-  architectures(): string[] {
-    const seen = new Set<string>();
-    for (const components of Object.values(this.current.lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) seen.add(a);
-    for (const [id, list] of this.loaded) if (list.size > 0) seen.add(addressOf(id).architecture);
-    return [...seen];
-  }
-
   /** Writes the changed shards and returns the next snapshot's list keys. */
   async save(repo: string): Promise<Snapshot['lists']> {
     const next: Snapshot['lists'] = structuredClone(this.current.lists);

@@ -76,14 +76,14 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
       // Unless it is the very blob published (a resumable upload published again after a crash).
       if (record.key !== (existing ?? pooled)!.key) unusedKeys.push(record.key);
       if (existing) continue;
-      list.set(rid, pooled!.key === undefined ? record : format.withKey(record, pooled!.key));
+      list.set(rid, format.withKey(record, pooled!.key ?? ''));
       await addRef(path, record);
       changes.push(change('add', at, record));
       continue;
     }
     if (existing || pooled) {
-      const contentChanged = pooled !== undefined && pooled.sha256 !== sha256;
-      const holders = contentChanged ? await listing(lists, format, path, at.architecture, at.shard) : [];
+      const otherBytes = pooled !== undefined && pooled.sha256 !== sha256;
+      const holders = otherBytes ? await holdersOf(lists, format, path, at.architecture, at.shard) : [];
       // File names may leave out part of the identity (Debian's and RPM's leave out the epoch).
       if (holders.some(([, , r]) => id(r) !== rid)) throw new PackyardError(409, 'file-exists', `${format.describe(record).filename} is already in ${repo} for another package`);
       if (!mutation.replace) {
@@ -91,7 +91,7 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
         throw new PackyardError(409, 'package-exists', `${name} ${version} (${architecture}) is already in ${repo} with different content; upload with replace=true to replace it`);
       }
       // A replaced pool file changes in every list that lists it.
-      if (contentChanged) {
+      if (otherBytes) {
         for (const [, holder, r] of holders) holder.set(id(r), { ...record });
         const { size } = format.describe(record);
         pool.set(path, { ...pooled, key: record.key, remote: undefined, size, sha256 });
@@ -103,7 +103,7 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
       if (existing) await dropRef(format.poolPath(existing, at));
     }
     const entry = await pool.get(path);
-    list.set(rid, entry?.key !== undefined ? format.withKey(record, entry.key) : record);
+    list.set(rid, entry ? format.withKey(record, entry.key ?? '') : record);
     await addRef(path, record);
     changes.push(change(existing ? 'replace' : 'add', at, record));
   }
@@ -128,14 +128,14 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   if (mutation.settings) changes.push({ action: 'settings' });
   if (changes.length === 0) return { snapshot: null, unusedKeys };
 
-  const draft = { repo, settings, lists: await lists.save(repo), files: { ...current.files }, rendered: { ...current.rendered }, date: ctx.now() };
+  const draft = { repo, previous: current.files, settings, lists: await lists.save(repo), files: { ...current.files }, rendered: { ...current.rendered }, date: ctx.now() };
   await format.render(ctx, draft);
   const snapshot = nextSnapshot(current, draft.date, { actor: mutation.actor, changes, settings, files: draft.files, pool: await pool.save(repo), lists: draft.lists, rendered: draft.rendered });
   return { snapshot, unusedKeys };
 }
 
 /** The records, in any list of this architecture and shard, whose pool file is `path`. */
-async function listing(lists: ListSet<PackageRecord>, format: AnyFormat, path: string, architecture: string, shard: string): Promise<[ListAddress, PackageList<PackageRecord>, PackageRecord][]> {
+async function holdersOf(lists: ListSet<PackageRecord>, format: AnyFormat, path: string, architecture: string, shard: string): Promise<[ListAddress, PackageList<PackageRecord>, PackageRecord][]> {
   const out: [ListAddress, PackageList<PackageRecord>, PackageRecord][] = [];
   for (const [at, list] of await lists.allFor(architecture, shard)) for (const r of list.values()) if (format.poolPath(r, at) === path) out.push([at, list, r]);
   return out;

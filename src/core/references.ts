@@ -35,8 +35,6 @@ export interface Reference {
   size?: number;
   sha256?: string;
   path?: string;
-  /** May be absent (a copy a snapshot of schema 1 may or may not have). */
-  optional?: boolean;
 }
 
 /**
@@ -51,8 +49,6 @@ export async function snapshotReferences(store: RepoStore, snapshot: Snapshot, o
   for (const [path, entry] of Object.entries(snapshot.files)) {
     refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
     for (const copy of entry.copies ?? []) refs.set(copy, { size: entry.size, path });
-    // Schema 1 did not name the copies: a SHA512 one is kept when there is one.
-    if (!entry.copies && entry.sha512) refs.set(layout.byHash(repo, 'SHA512', entry.sha512), { size: entry.size, path, optional: true });
   }
   for (const components of Object.values(snapshot.lists)) for (const byArch of Object.values(components)) for (const shards of Object.values(byArch)) for (const key of Object.values(shards)) refs.set(key, {});
   for (const key of Object.values(snapshot.pool)) {

@@ -90,8 +90,9 @@ export class RepositoryService {
     const format = this.formats.get(typeof given === 'string' ? given : this.formats.defaultType);
     const spec = parseInput(createRepoSchema(format.distributionSettings), { type: format.type, ...(input as object) });
     checkRepoName(spec.name);
-    for (const distribution of Object.keys(spec.distributions ?? {})) format.placement({ distribution });
     const settings: RepoSettings = { architectures: spec.architectures ?? [...format.defaultArchitectures], distributions: spec.distributions ?? {}, public: spec.public ?? false };
+    const empty = emptySnapshot(spec.name, format.type, { ...settings, distributions: {} }, actor, this.ctx.now());
+    for (const distribution of Object.keys(settings.distributions)) format.placement({ distribution }, empty);
     const { snapshot } = await this.store.commit(
       spec.name,
       async () => {
@@ -106,10 +107,10 @@ export class RepositoryService {
   }
 
   async updateRepo(repo: string, input: unknown, actor: string): Promise<Snapshot> {
-    checkRepoName(repo);
-    const format = this.formatOf((await this.getRepo(repo)).type);
+    const current = await this.getRepo(repo);
+    const format = this.formats.of(current);
     const patch = parseInput(updateRepoSchema(format.distributionSettings), input);
-    for (const distribution of Object.keys(patch.distributions ?? {})) format.placement({ distribution });
+    for (const distribution of Object.keys(patch.distributions ?? {})) format.placement({ distribution }, current);
     return this.mutate(repo, (current) => ({
       actor,
       settings: {
@@ -141,8 +142,8 @@ export class RepositoryService {
     checkRepoName(repo);
     const head = await this.store.readHead(repo);
     if (!head) throw notFound(repo);
-    const format = this.formatOf(head.snapshot.type);
-    const placement: unknown = format.placement({ distribution: options.distribution, component: options.component });
+    const format = this.formats.of(head.snapshot);
+    const placement: unknown = format.placement({ distribution: options.distribution, component: options.component }, head.snapshot);
     const records: PackageRecord[] = [];
     let unused: string[] = [];
     // Blobs streamed in are stored from here on (the guard needs a bound on their times).
@@ -254,7 +255,7 @@ export class RepositoryService {
     const snapshot = await this.getRepo(repo);
     const out: PackageSummary[] = [];
     const q = filter.q?.toLowerCase();
-    const format = this.formatOf(snapshot.type);
+    const format = this.formats.of(snapshot);
     for (const [{ distribution, component }, key] of listShards(snapshot.lists)) {
       if (filter.distribution && filter.distribution !== distribution) continue;
       for (const r of await this.store.meta<PackageRecord[]>(key)) {
@@ -277,14 +278,9 @@ export class RepositoryService {
     return out;
   }
 
-  /** The format of a stored repository's type. */
-  formatOf(type: string): AnyFormat {
-    return this.formats.get(type);
-  }
-
   private async mutate(repo: string, make: (current: Snapshot) => Mutation): Promise<Snapshot> {
     checkRepoName(repo);
-    const { snapshot } = await this.store.commit(repo, async (current) => (await buildSnapshot(this.ctx, this.formatOf(current!.type), current!, make(current!))).snapshot);
+    const { snapshot } = await this.store.commit(repo, async (current) => (await buildSnapshot(this.ctx, this.formats.of(current!), current!, make(current!))).snapshot);
     return snapshot;
   }
 }

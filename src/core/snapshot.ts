@@ -1,4 +1,5 @@
 import { PackyardError } from '../util/errors.js';
+import { layout } from './layout.js';
 import type { Digests } from '../util/hash.js';
 
 /** A file clients fetch, stored under `key`, with the size and digests indexes list for it. */
@@ -6,10 +7,7 @@ export interface FileEntry extends Partial<Digests> {
   key: string;
   size: number;
   sha256: string;
-  /**
-   * Other keys holding the same bytes (APT's by-hash under SHA512). Absent in schema 1, where a
-   * deb repository's files had a SHA512 copy and an rpm one's had none.
-   */
+  /** Other keys holding the same bytes (APT's by-hash under SHA512). Named since schema 2 (readSnapshot). */
   copies?: string[];
 }
 
@@ -144,8 +142,18 @@ export function readSnapshot(stored: unknown, key: string): Snapshot {
       for (const [arch, shards] of Object.entries(byArch)) c[arch] = typeof shards === 'string' ? { [LEGACY_SHARD]: shards } : shards;
     }
   }
-  return { ...s, schema, parentCreatedAt: s.parentCreatedAt ?? null, rendered: s.rendered ?? {}, pool, lists } as Snapshot;
+  // Schema 1 did not name the copies of a file: a deb repository kept each under SHA512 too.
+  const copied = SCHEMA_1_COPIES[s.type as keyof typeof SCHEMA_1_COPIES];
+  const files: Snapshot['files'] = {};
+  for (const [path, entry] of Object.entries(s.files)) files[path] = { ...entry, copies: copied && entry.sha512 ? [layout.byHash(s.repo, copied, entry.sha512)] : [] };
+  return { ...s, schema, parentCreatedAt: s.parentCreatedAt ?? null, rendered: s.rendered ?? {}, pool, lists, files } as Snapshot;
 }
+
+/**
+ * What schema 1 stored beside each index file, by repository type: a fact of data already
+ * written (those were its only types), not a rule for formats, which name their copies.
+ */
+const SCHEMA_1_COPIES = { deb: 'SHA512' } as const;
 
 /** The pool-map shard of a pool path: its component and prefix folders (`pool/main/h/…` → `main/h`). */
 export function poolShard(path: string): string {

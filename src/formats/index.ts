@@ -16,7 +16,12 @@ export const formats: Formats = {
     if (!format) throw new PackyardError(400, 'invalid-request', `type: must be one of ${ALL.map((f) => f.type).join(', ')}, not "${type}"`);
     return format;
   },
+  of(snapshot) {
+    const format = ALL.find((f) => f.type === snapshot.type);
+    if (!format) throw new PackyardError(500, 'unknown-format', `repository ${snapshot.repo} is of type "${snapshot.type}", which this Packyard does not serve (made by a newer one?): upgrade Packyard`);
+    return format;
+  },
   forFiles(names) {
-    return ALL.find((f) => names.length > 0 && names.every((name) => f.extensions.some((ext) => name.endsWith(ext))));
+    return ALL.find((f) => names.length > 0 && names.every((name) => f.extensions.some((ext) => name.toLowerCase().endsWith(ext))));
   },
 };

@@ -44,7 +44,7 @@ export class RepoFiles {
     const hidden = !snapshot.settings.public;
     if (hidden) await this.access.require(request, repo, 'read');
 
-    const found = this.formats.get(snapshot.type).resolve(path, snapshot, { base: () => `${request.origin()}/${repo}` });
+    const found = this.formats.of(snapshot).resolve(path, snapshot, { base: () => `${request.origin()}/${repo}` });
     if (!found) return null;
     switch (found.kind) {
       case 'object':
@@ -56,7 +56,7 @@ export class RepoFiles {
       case 'pool': {
         const entry = await poolEntry(this.store, snapshot, found.poolPath);
         if (!entry) return null;
-        if (entry.remote) return remotePlan(entry.remote.url);
+        if (entry.remote) return remotePlan(entry.remote.url, hidden);
         return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: found.contentType, immutable: true, private: hidden });
       }
     }
@@ -67,8 +67,9 @@ export class RepoFiles {
  * A pool file kept elsewhere (a release asset): the client is sent there. apt and dnf drop their
  * credentials on a redirect to another host, which is what a presigned or public URL wants.
  */
-function remotePlan(url: string): ResponsePlan {
-  return { status: 302, headers: { location: url, 'cache-control': 'private, max-age=60', 'content-length': '0' }, body: null };
+function remotePlan(url: string, hidden: boolean): ResponsePlan {
+  // Short-lived: the place (a signed URL) may change with the next publish.
+  return { status: 302, headers: { location: url, 'cache-control': `${hidden ? 'private' : 'public'}, max-age=60`, 'content-length': '0' }, body: null };
 }
 
 const encoder = new TextEncoder();

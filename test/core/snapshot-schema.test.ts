@@ -80,6 +80,13 @@ describe('stored snapshot shapes', () => {
     expect(served.status).toBe(200);
     expect((await served.arrayBuffer()).byteLength).toBe(hello.size);
     expect((await fsck(service.store, createNodeHasher, 'acme')).problems).toEqual([]);
+    // Schema 1 did not name the SHA512 copies of a deb repository's indexes; they are still checked.
+    const packagesEntry = (await service.getRepo('acme')).files['dists/stable/main/binary-arm64/Packages']!;
+    const copy = layout.byHash('acme', 'SHA512', packagesEntry.sha512!);
+    const bytes = (await readText(storage, copy))!;
+    await storage.delete(copy);
+    expect((await fsck(service.store, createNodeHasher, 'acme')).problems).toEqual([{ key: copy, path: 'dists/stable/main/binary-arm64/Packages', problem: 'missing' }]);
+    await storage.put(copy, bytes);
 
     // A publish splits what it touches into shards; the rest is carried along and still served.
     await service.upload('acme', [await fileUpload(zeta.path)], options);
@@ -105,6 +112,16 @@ describe('stored snapshot shapes', () => {
     const err = await packyardError(async () => (await testService(storage)).getRepo('acme'));
     expect(err).toMatchObject({ status: 500, code: 'newer-schema' });
     expect(err.message).toMatch(/upgrade Packyard/);
+  });
+
+  it('answers a repository of a type this build does not serve with a 500 that says so, not a 400', async () => {
+    const storage = new MemoryStorage();
+    await (await testService(storage)).createRepo({ name: 'acme', type: 'deb', public: true }, 'test');
+    await rewriteHead(storage, 'acme', (s) => void (s.type = 'helm'));
+    const { request } = await testApp(undefined, storage);
+    const res = await request('/acme/dists/stable/InRelease');
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ error: { code: 'unknown-format' } });
   });
 
   it('serves a remote pool entry by a redirect; fsck and gc leave it to where it lives', async () => {

@@ -70,7 +70,14 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
   let bar: ReturnType<typeof progressBar> | undefined;
   try {
     const { service } = await openDataDir(data);
-    if (!(await service.store.readHead(options.repo))) await createFor(service, files, options);
+    const exists = await service.getRepo(options.repo).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof PackyardError && err.code === 'repo-not-found') return false;
+        throw err;
+      },
+    );
+    if (!exists) await createFor(service, files, options);
     bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
     const uploads: UploadFile[] = files.map((path, i) => {
       const name = basename(path);

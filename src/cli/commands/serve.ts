@@ -66,7 +66,7 @@ export function registerServe(program: Command): void {
       }
       for (const repo of await runtime.service.listRepos()) {
         const snapshot = await runtime.service.getRepo(repo);
-        out.push('', ...formats.get(snapshot.type).clientSetup(server.url, snapshot, readTokens.get(repo)));
+        out.push('', ...formats.of(snapshot).clientSetup(server.url, snapshot, readTokens.get(repo)));
       }
       (terminal ? process.stderr : process.stdout).write(out.join('\n') + '\n');
 

@@ -18,7 +18,7 @@ const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: Fi
  * `Release.gpg`. `rendered` keeps, per directory, the shard keys and settings it was built from.
  */
 export async function renderDistributions(ctx: PublishContext, draft: Draft): Promise<void> {
-  const { repo, settings, lists, files, rendered, date } = draft;
+  const { repo, previous, settings, lists, files, rendered, date } = draft;
   const listed = new Set<string>();
   for (const components of Object.values(lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) listed.add(a);
   const architectures = [...new Set([...settings.architectures, ...listed])].filter((a) => a !== 'all').sort();
@@ -39,8 +39,8 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         // Compressing runs off the main thread on hosts that can: started first, it goes on
         // while this thread hashes and stores the plain file.
         const gzipped = ctx.gzip(packages);
-        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, packages, own(files, `${dir}/Packages`)), gzipped.then((gz) => store(ctx, repo, gz, own(files, `${dir}/Packages.gz`)))]);
-        files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)), own(files, `${dir}/Release`));
+        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, packages, own(previous, `${dir}/Packages`)), gzipped.then((gz) => store(ctx, repo, gz, own(previous, `${dir}/Packages.gz`)))]);
+        files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)), own(previous, `${dir}/Release`));
         rendered[dir] = inputs;
         dirty = true;
       }

@@ -28,10 +28,12 @@ function poolPath(distribution: string, location: string): string {
   return `pool/${distribution}/${location.slice('Packages/'.length)}`;
 }
 
-function rpmDistribution(coordinates: Coordinates): string {
+/** A distribution to publish into; a new one's folder sits beside the `.repo` files and the keys, so it cannot be named like them. */
+function rpmDistribution(coordinates: Coordinates, current: Snapshot): string {
   const distribution = distributionOf(coordinates);
-  // Its folder sits beside the `.repo` files and the keys: a name like theirs would be one of them.
-  if (/\.(repo|key|gpg)$/.test(distribution)) throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}": an RPM distribution's name cannot end in .repo, .key or .gpg`);
+  if (/\.(repo|key|gpg)$/.test(distribution) && !distributionsOf(current).includes(distribution)) {
+    throw new PackyardError(400, 'invalid-distribution', `invalid distribution name "${distribution}": an RPM distribution's name cannot end in .repo, .key or .gpg`);
+  }
   return distribution;
 }
 
@@ -68,14 +70,14 @@ export const rpmFormat: Format<RpmRecord, RpmPlacement> = {
   distributionSettings: distributionSettingsSchema,
   newDistribution: () => ({}),
 
-  placement: (coordinates) => ({ distribution: rpmDistribution(coordinates) }),
-  reading: (deps) => readRpm(deps, deps.now),
+  placement: (coordinates, current) => ({ distribution: rpmDistribution(coordinates, current) }),
+  reading: (deps) => readRpm(deps),
 
   describe: (r) => ({ package: r.name, version: formatEvr(r), architecture: r.arch, filename: r.location, size: r.packageSize, sha256: r.sha256 }),
   id: (name, version, architecture) => `${name}-${version}.${architecture}`,
   listOf: (r, { distribution }) => ({ distribution, component: LISTS, architecture: r.arch, shard: shardOf(r.name) }),
   removalLists: (coordinates, name, architecture) => {
-    const distribution = rpmDistribution(coordinates);
+    const distribution = distributionOf(coordinates);
     return { lists: [{ distribution, component: LISTS, architecture, shard: shardOf(name) }], scope: distribution };
   },
   shardOf: (r) => shardOf(r.name),

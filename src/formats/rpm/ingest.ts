@@ -4,7 +4,7 @@ import { RpmInspector } from './inspect.js';
 import type { RpmRecord } from './record.js';
 
 /** Hashes an `.rpm`'s bytes and reads its headers as they go by, then makes its record. */
-export function readRpm({ createHasher }: { createHasher: HasherFactory }, now: () => Date): PackageReading<RpmRecord> {
+export function readRpm({ createHasher, now }: { createHasher: HasherFactory; now: () => Date }): PackageReading<RpmRecord> {
   const inspector = new RpmInspector();
   // repodata identifies a package by its SHA-256 alone.
   return hashedReading(createHasher, ['sha256'], (chunk) => inspector.push(chunk), async (key, size, { sha256 }) => {

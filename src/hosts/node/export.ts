@@ -15,7 +15,7 @@ import type { Runtime } from './runtime.js';
  */
 export async function exportTree(runtime: Runtime, repo: string, outdir: string, baseUrl?: string): Promise<number> {
   const snapshot = await runtime.service.getRepo(repo);
-  const format = runtime.service.formatOf(snapshot.type);
+  const format = runtime.service.formats.of(snapshot);
   const base = (baseUrl ?? pathToFileURL(resolve(outdir)).href).replace(/\/+$/, '');
   /** What each path written holds: a path listed twice must be the same file. */
   const written = new Map<string, string>();
