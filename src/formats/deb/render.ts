@@ -1,7 +1,7 @@
 import { storeIndex, type PublishContext } from '../../core/publish-context.js';
 import { distributionsOf, type FileEntry } from '../../core/snapshot.js';
 import type { Draft } from '../../core/format.js';
-import { renderShards } from './package-lists.js';
+import { buildPackagesFile, memberTable, parseMemberTable } from './packages-file.js';
 import { renderComponentRelease, renderRelease } from './release.js';
 import { ALL_HASHES } from '../../util/hash.js';
 import { own } from '../../util/own.js';
@@ -10,12 +10,16 @@ import { own } from '../../util/own.js';
 const BY_HASH = ['SHA256', 'SHA512'] as const;
 const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
 
+/** Where `rendered` keeps the member table of a directory's `Packages.gz`. */
+const membersTag = (dir: string) => `${dir}/Packages.gz`;
+
 const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: FileEntry | undefined) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES, previous);
 
 /**
  * Renders what changed of each distribution: the `Packages` (and `.gz`) of every component and
  * architecture whose list shards changed, then its `Release`, signed as `InRelease` and
- * `Release.gpg`. `rendered` keeps, per directory, the shard keys and settings it was built from.
+ * `Release.gpg`. `rendered` keeps, per directory, the shard keys and settings it was built from,
+ * and where each shard's part lies in its `Packages` and `Packages.gz` (see packages-file.ts).
  */
 export async function renderDistributions(ctx: PublishContext, draft: Draft): Promise<void> {
   const { repo, settings, lists, files, rendered, date } = draft;
@@ -35,11 +39,12 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         const all = own(byArch, 'all') ?? {};
         const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
         if (own(rendered, dir) === inputs) continue;
-        const packages = new TextEncoder().encode(await renderShards(ctx.store, archShards, all));
-        // Compressing runs off the main thread on hosts that can: started first, it goes on
-        // while this thread hashes and stores the plain file.
-        const gzipped = ctx.gzip(packages);
-        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, packages, own(files, `${dir}/Packages`)), gzipped.then((gz) => store(ctx, repo, gz, own(files, `${dir}/Packages.gz`)))]);
+        const previous = { table: parseMemberTable(own(rendered, membersTag(dir))), packages: own(files, `${dir}/Packages`), gz: own(files, `${dir}/Packages.gz`) };
+        const built = await buildPackagesFile(ctx, archShards, all, previous);
+        const [packages, gz] = await Promise.all([store(ctx, repo, built.packages, previous.packages), store(ctx, repo, built.gz, previous.gz)]);
+        files[`${dir}/Packages`] = packages;
+        files[`${dir}/Packages.gz`] = gz;
+        rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
         files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)), own(files, `${dir}/Release`));
         rendered[dir] = inputs;
         dirty = true;
