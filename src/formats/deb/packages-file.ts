@@ -14,6 +14,7 @@
 import type { PublishContext } from '../../core/publish-context.js';
 import type { FileEntry } from '../../core/snapshot.js';
 import { concatBytes, streamBytes } from '../../util/bytes.js';
+import { ALL_HASHES, type Digests, type MultiHasher } from '../../util/hash.js';
 import { Lru } from '../../util/lru.js';
 import { own as ownOf } from '../../util/own.js';
 import type { DebRecord } from './record.js';
@@ -76,6 +77,7 @@ const partCache = new Lru<string, Part>(PART_CACHE_ENTRIES, (p) => p.text.length
 /** Forgets every cached part (tests: as a fresh process would start). */
 export function clearPartCache(): void {
   partCache.clear();
+  trails.clear();
 }
 
 /** The `Packages` file a publish made before, with its table: where parts not in the cache may be read back from. */
@@ -89,6 +91,7 @@ export interface PackagesFile {
   packages: Uint8Array;
   gz: Uint8Array;
   parts: Part[];
+  digests: { packages: Digests; gz: Digests };
 }
 
 const partId = (lead: boolean, ownKey: string | undefined, allKey: string | undefined) => `${lead ? '+' : ''}${ownKey ?? ''}|${allKey ?? ''}`;
@@ -145,11 +148,43 @@ async function previousParts(ctx: PublishContext, previous: PreviousPackages | u
 }
 
 /**
- * The `Packages` text and `Packages.gz` of one architecture from its shards (`own`) and the
- * `Architecture: all` shards (`all`), by shard name → stored key. Parts come from the cache, then
- * from the previous files, and are rendered and compressed only when neither has them.
+ * Where the hashing of recently built files stopped after each part: `states[k]` is a hasher
+ * (never updated itself, only copied) that has taken parts 0…k of `ids`. A file whose first parts
+ * are those is hashed from there on; only hosts whose hashers copy (Node's) keep these.
  */
-export async function buildPackagesFile(ctx: PublishContext, own: Record<string, string>, all: Record<string, string>, previous?: PreviousPackages): Promise<PackagesFile> {
+interface HashTrail {
+  ids: string[];
+  states: MultiHasher[];
+}
+const trails = new Lru<string, HashTrail>(256);
+
+/** All four digests of the parts, one after another, hashed from the longest start `trail` already took. */
+async function digestParts(ctx: PublishContext, trail: string | undefined, ids: readonly string[], chunks: readonly Uint8Array[]): Promise<Digests> {
+  let hasher = ctx.createHasher(ALL_HASHES);
+  if (trail === undefined || !hasher.copy) {
+    for (const chunk of chunks) await hasher.update(chunk);
+    return hasher.digest();
+  }
+  const before = trails.get(trail);
+  let start = 0;
+  if (before) while (start < ids.length && start < before.ids.length && before.ids[start] === ids[start]) start++;
+  const states = before ? before.states.slice(0, start) : [];
+  if (start > 0) hasher = states[start - 1]!.copy!();
+  for (let i = start; i < chunks.length; i++) {
+    await hasher.update(chunks[i]!);
+    states.push(hasher.copy!());
+  }
+  trails.set(trail, { ids: [...ids], states });
+  return hasher.digest();
+}
+
+/**
+ * The `Packages` text and `Packages.gz` of one architecture from its shards (`own`) and the
+ * `Architecture: all` shards (`all`), by shard name → stored key, with their digests. Parts come
+ * from the cache, then from the previous files, and are rendered and compressed only when
+ * neither has them. `trail` names the file (repository and directory) for resuming its hashing.
+ */
+export async function buildPackagesFile(ctx: PublishContext, own: Record<string, string>, all: Record<string, string>, previous?: PreviousPackages, trail?: string): Promise<PackagesFile> {
   const shards = [...new Set([...Object.keys(own), ...Object.keys(all)])].sort().map((shard) => [ownOf(own, shard), ownOf(all, shard)] as const);
   // Every shard has records (an emptied shard leaves the list), so each but the first starts with a newline.
   const wanted = new Set<string>();
@@ -160,7 +195,7 @@ export async function buildPackagesFile(ctx: PublishContext, own: Record<string,
   const fromPrevious = await previousParts(ctx, previous, wanted);
 
   const encoder = new TextEncoder();
-  const parts: (Part | Promise<Part>)[] = [];
+  const parts: { id: string; text: Uint8Array; gz: Uint8Array | Promise<Uint8Array> }[] = [];
   for (const [ownKey, allKey] of shards) {
     const id = partId(parts.length > 0, ownKey, allKey);
     const cached = partCache.get(id);
@@ -179,18 +214,27 @@ export async function buildPackagesFile(ctx: PublishContext, own: Record<string,
     const stanzas = renderPackages(ownRecords, allRecords);
     if (!stanzas) continue;
     const text = encoder.encode(parts.length > 0 ? `\n${stanzas}` : stanzas);
-    // Started at once: compression runs off the main thread on hosts that can, while this one renders the next shard.
-    parts.push(
-      ctx.gzip(text).then((gz) => {
-        const part = { id, text, gz };
-        partCache.set(id, part);
-        return part;
-      }),
-    );
+    // Started at once: compression runs off the main thread on hosts that can, while this one
+    // renders the next shard and hashes the text.
+    parts.push({ id, text, gz: ctx.gzip(text) });
   }
-  const done = await Promise.all(parts);
-  if (done.length === 0) return { packages: new Uint8Array(0), gz: await ctx.gzip(new Uint8Array(0)), parts: [] };
-  return { packages: concatBytes(done.map((p) => p.text)), gz: concatBytes(done.map((p) => p.gz)), parts: done };
+  if (parts.length === 0) {
+    const [packages, gz] = [new Uint8Array(0), await ctx.gzip(new Uint8Array(0))];
+    const [pd, gd] = await Promise.all([digestParts(ctx, undefined, [], [packages]), digestParts(ctx, undefined, [], [gz])]);
+    return { packages, gz, parts: [], digests: { packages: pd, gz: gd } };
+  }
+  const ids = parts.map((p) => p.id);
+  const packagesDigests = await digestParts(ctx, trail && `text\u0000${trail}`, ids, parts.map((p) => p.text));
+  const done = await Promise.all(
+    parts.map(async (p): Promise<Part> => {
+      if (!(p.gz instanceof Promise)) return p as Part;
+      const part = { id: p.id, text: p.text, gz: await p.gz };
+      partCache.set(part.id, part);
+      return part;
+    }),
+  );
+  const gzDigests = await digestParts(ctx, trail && `gz\u0000${trail}`, ids, done.map((p) => p.gz));
+  return { packages: concatBytes(done.map((p) => p.text)), gz: concatBytes(done.map((p) => p.gz)), parts: done, digests: { packages: packagesDigests, gz: gzDigests } };
 }
 
 /** The member table of files built from `parts`, whose SHA-256 digests are `packages` and `gz`. */

@@ -3,7 +3,7 @@ import { distributionsOf, type FileEntry } from '../../core/snapshot.js';
 import type { Draft } from '../../core/format.js';
 import { buildPackagesFile, memberTable, parseMemberTable } from './packages-file.js';
 import { renderComponentRelease, renderRelease } from './release.js';
-import { ALL_HASHES } from '../../util/hash.js';
+import { ALL_HASHES, type Digests } from '../../util/hash.js';
 import { own } from '../../util/own.js';
 
 /** APT asks for indexes by SHA256 or SHA512 (the strongest `Release` lists); `Release` lists all four digests. */
@@ -13,7 +13,7 @@ const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
 /** Where `rendered` keeps the member table of a directory's `Packages.gz`. */
 const membersTag = (dir: string) => `${dir}/Packages.gz`;
 
-const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: FileEntry | undefined) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES, previous);
+const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: FileEntry | undefined, digested?: Digests) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES, previous, digested);
 
 /**
  * Renders what changed of each distribution: the `Packages` (and `.gz`) of every component and
@@ -40,8 +40,8 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
         if (own(rendered, dir) === inputs) continue;
         const previous = { table: parseMemberTable(own(rendered, membersTag(dir))), packages: own(files, `${dir}/Packages`), gz: own(files, `${dir}/Packages.gz`) };
-        const built = await buildPackagesFile(ctx, archShards, all, previous);
-        const [packages, gz] = await Promise.all([store(ctx, repo, built.packages, previous.packages), store(ctx, repo, built.gz, previous.gz)]);
+        const built = await buildPackagesFile(ctx, archShards, all, previous, `${repo}/${dir}`);
+        const [packages, gz] = await Promise.all([store(ctx, repo, built.packages, previous.packages, built.digests.packages), store(ctx, repo, built.gz, previous.gz, built.digests.gz)]);
         files[`${dir}/Packages`] = packages;
         files[`${dir}/Packages.gz`] = gz;
         rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));

@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { MemoryStorage } from '../../../src/storage/memory.js';
 import { readBytes, type ByteRange, type Storage } from '../../../src/storage/types.js';
 import { RepositoryService } from '../../../src/core/service.js';
@@ -72,6 +73,11 @@ async function checkPublished(storage: Storage, snapshot: Snapshot, dir = DIR): 
   const packages = await readBytes(storage, snapshot.files[`${dir}/Packages`]!.key);
   const gz = await readBytes(storage, snapshot.files[`${dir}/Packages.gz`]!.key);
   expect(Buffer.from(gunzipSync(gz!)).equals(Buffer.from(packages!))).toBe(true);
+  // The digests (hashed on from where the previous file's unchanged start ended) are the files' own.
+  for (const [path, bytes] of [[`${dir}/Packages`, packages!], [`${dir}/Packages.gz`, gz!]] as const) {
+    const entry = snapshot.files[path]!;
+    for (const name of ['md5', 'sha1', 'sha256', 'sha512'] as const) expect(entry[name], `${name} of ${path}`).toBe(createHash(name).update(bytes).digest('hex'));
+  }
   const arch = dir.slice(dir.lastIndexOf('binary-') + 7);
   const byArch = snapshot.lists.stable?.main ?? {};
   const whole = await renderShards(new RepoStore(storage), byArch[arch] ?? {}, byArch.all ?? {});
