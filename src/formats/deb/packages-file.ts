@@ -31,6 +31,8 @@ export interface Part {
 /**
  * Where each part lies in the stored files: [id, text offset, text length, gz offset, gz length].
  * `packages` and `gz` are the SHA-256 of the files it describes, so a table is used only with them.
+ * A part read back is taken as what rendering its shards gives: a change to the stanzas' text
+ * must change `v`, so that files published before it are rendered again.
  */
 export interface MemberTable {
   v: 1;
