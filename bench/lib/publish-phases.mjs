@@ -17,6 +17,7 @@ import { RepoStore } from '../../src/core/store.ts';
 import { PublishGuard } from '../../src/core/gc-protocol.ts';
 import { Signer } from '../../src/signing/signer.ts';
 import { renderShards } from '../../src/formats/deb/package-lists.ts';
+import { buildPackagesFile, clearPartCache, parseMemberTable } from '../../src/formats/deb/packages-file.ts';
 import { nodeGzip } from '../../src/hosts/node/gzip.ts';
 import { createNodeHasher } from '../../src/hosts/node/hasher.ts';
 
@@ -126,21 +127,20 @@ ctx.gzip = async (data) => {
   }
 };
 const hasherFactory = ctx.createHasher;
-const timedHasher = (names) => {
-  const h = hasherFactory(names);
-  const label = `hash ${(names ?? ['md5', 'sha1', 'sha256', 'sha512']).join('+')}`;
-  return {
-    update(chunk) {
-      const t = now();
-      const r = h.update(chunk);
-      add(label, now() - t, chunk.length);
-      return r;
-    },
-    digest() {
-      return h.digest();
-    },
-  };
-};
+const timed = (h, label) => ({
+  update(chunk) {
+    const t = now();
+    const r = h.update(chunk);
+    add(label, now() - t, chunk.length);
+    return r;
+  },
+  digest() {
+    return h.digest();
+  },
+  // As the host's: a Packages file whose start is unchanged is hashed on from where it ended.
+  ...(h.copy && { copy: () => timed(h.copy(), label) }),
+});
+const timedHasher = (names) => timed(hasherFactory(names), `hash ${(names ?? ['md5', 'sha1', 'sha256', 'sha512']).join('+')}`);
 ctx.createHasher = timedHasher;
 svc.deps.createHasher = timedHasher;
 
@@ -204,6 +204,14 @@ for (const arch of archs) {
   Object.assign(isolated, {
     [`render Packages binary-${arch} (${shardCount} shards, cached shard documents)`]: await time(() => renderShards(svc.store, dist[arch], dist.all ?? {})),
     [`Packages binary-${arch} bytes`]: packages.length,
+    // As publishes build it now: per-shard parts (text + gzip member) cached by shard keys.
+    [`Packages + .gz binary-${arch} from parts, fresh process (range reads of the stored files, all digests)`]: await time(async () => {
+      clearPartCache();
+      const dir = `dists/${distribution}/${component}/binary-${arch}`;
+      const previous = { table: parseMemberTable(snap.rendered[`${dir}/Packages.gz`]), packages: snap.files[`${dir}/Packages`], gz: snap.files[`${dir}/Packages.gz`] };
+      await buildPackagesFile({ store: svc.store, createHasher: createNodeHasher, gzip: nodeGzip }, dist[arch], dist.all ?? {}, previous);
+    }),
+    [`Packages + .gz binary-${arch} from parts, all cached, no hash trail (concat + all digests)`]: await time(() => buildPackagesFile({ store: svc.store, createHasher: createNodeHasher, gzip: nodeGzip }, dist[arch], dist.all ?? {})),
     'gzip nodeGzip (as published: members in parallel on the thread pool)': await time(() => nodeGzip(packages)),
     'gzip one member, level 6, main thread (gzipSync)': await time(() => gzipSync(packages)),
     'gzip one member, level 1 (gzipSync)': await time(() => gzipSync(packages, { level: 1 })),

@@ -18,6 +18,11 @@ export const ALL_HASHES: readonly HashName[] = ['md5', 'sha1', 'sha256', 'sha512
 export interface MultiHasher<N extends HashName = HashName> {
   update(chunk: Uint8Array): void | Promise<void>;
   digest(): Pick<Digests, N> | Promise<Pick<Digests, N>>;
+  /**
+   * A hasher in this one's state, going on independently, when the host's can (Node's): what
+   * lets a file whose start is unchanged be hashed from where that start ended.
+   */
+  copy?(): MultiHasher<N>;
 }
 
 export type HasherFactory = <N extends HashName = HashName>(names?: readonly N[]) => MultiHasher<N>;

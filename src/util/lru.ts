@@ -35,4 +35,9 @@ export class Lru<K, V> {
       this.total -= this.weight(oldest);
     }
   }
+
+  clear(): void {
+    this.map.clear();
+    this.total = 0;
+  }
 }

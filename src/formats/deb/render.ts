@@ -1,21 +1,27 @@
 import { storeIndex, type PublishContext } from '../../core/publish-context.js';
 import { distributionsOf, type FileEntry } from '../../core/snapshot.js';
 import type { Draft } from '../../core/format.js';
+import { buildPackagesFile, memberTable, parseMemberTable } from './packages-file.js';
 import { renderShards } from './package-lists.js';
+import { LEGACY_SHARD } from '../../core/snapshot.js';
 import { renderComponentRelease, renderRelease } from './release.js';
-import { ALL_HASHES } from '../../util/hash.js';
+import { ALL_HASHES, type Digests } from '../../util/hash.js';
 import { own } from '../../util/own.js';
 
 /** APT asks for indexes by SHA256 or SHA512 (the strongest `Release` lists); `Release` lists all four digests. */
 const BY_HASH = ['SHA256', 'SHA512'] as const;
 const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
 
-const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: FileEntry | undefined) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES, previous);
+/** Where `rendered` keeps the member table of a directory's `Packages.gz`. */
+const membersTag = (dir: string) => `${dir}/Packages.gz`;
+
+const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: FileEntry | undefined, digested?: Digests) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES, previous, digested);
 
 /**
  * Renders what changed of each distribution: the `Packages` (and `.gz`) of every component and
  * architecture whose list shards changed, then its `Release`, signed as `InRelease` and
- * `Release.gpg`. `rendered` keeps, per directory, the shard keys and settings it was built from.
+ * `Release.gpg`. `rendered` keeps, per directory, the shard keys and settings it was built from,
+ * and where each shard's part lies in its `Packages` and `Packages.gz` (see packages-file.ts).
  */
 export async function renderDistributions(ctx: PublishContext, draft: Draft): Promise<void> {
   const { repo, previous, settings, lists, files, rendered, date } = draft;
@@ -35,11 +41,20 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         const all = own(byArch, 'all') ?? {};
         const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
         if (own(rendered, dir) === inputs) continue;
-        const packages = new TextEncoder().encode(await renderShards(ctx.store, archShards, all));
-        // Compressing runs off the main thread on hosts that can: started first, it goes on
-        // while this thread hashes and stores the plain file.
-        const gzipped = ctx.gzip(packages);
-        [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, packages, own(previous, `${dir}/Packages`)), gzipped.then((gz) => store(ctx, repo, gz, own(previous, `${dir}/Packages.gz`)))]);
+        const before = { table: parseMemberTable(own(rendered, membersTag(dir))), packages: own(previous, `${dir}/Packages`), gz: own(previous, `${dir}/Packages.gz`) };
+        if (own(archShards, LEGACY_SHARD) || own(all, LEGACY_SHARD)) {
+          // A list stored whole by an early build is one part: rendered whole, until a publish splits it.
+          const text = new TextEncoder().encode(await renderShards(ctx.store, archShards, all));
+          const gzipped = ctx.gzip(text);
+          [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, text, before.packages), gzipped.then((gz) => store(ctx, repo, gz, before.gz))]);
+          delete rendered[membersTag(dir)];
+        } else {
+          const built = await buildPackagesFile(ctx, archShards, all, before, `${repo}/${dir}`);
+          const [packages, gz] = await Promise.all([store(ctx, repo, built.packages, before.packages, built.digests.packages), store(ctx, repo, built.gz, before.gz, built.digests.gz)]);
+          files[`${dir}/Packages`] = packages;
+          files[`${dir}/Packages.gz`] = gz;
+          rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
+        }
         files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)), own(previous, `${dir}/Release`));
         rendered[dir] = inputs;
         dirty = true;
