@@ -13,6 +13,7 @@ import { connect, CliError } from '../client.js';
 import { multipartFromFiles } from '../multipart-body.js';
 import { sendInParts } from '../resumable-upload.js';
 import { printJson, progressBar } from '../output.js';
+import { commaList } from '../config.js';
 
 const SMALL_FILE = 4 * 1024 * 1024;
 /** Fewer small files than this are ingested on the main thread: a worker thread takes ~50 ms to start. */
@@ -32,6 +33,9 @@ interface PublishOptions {
   data?: string;
   resumableAbove?: string;
   create?: boolean;
+  /** With --create: the new repository's settings (as `repo create` takes them). */
+  architectures?: string;
+  public?: boolean;
 }
 
 interface UploadResponse {
@@ -61,6 +65,7 @@ function report(result: UploadResponse, options: PublishOptions): void {
 async function add(files: string[], options: PublishOptions): Promise<void> {
   const sizes = fileSizes(files);
   const data = options.data ?? './packyard-data';
+  if ((options.architectures !== undefined || options.public) && !options.create) throw new CliError('--architectures and --public set up a repository --create makes: give --create too');
   // Many small files are ingested whole by worker threads; big ones, and a few small ones (not
   // worth a thread's start-up), are streamed here. The threads start first, so that they load
   // their code while this one opens the data directory.
@@ -101,7 +106,9 @@ async function createFor(service: Awaited<ReturnType<typeof openDataDir>>['servi
   if (!options.create) throw new CliError(`repository "${options.repo}" does not exist in ${data}: add --create, or create it first (packyard repo create ${options.repo} --type <${formats.types.join('|')}> --data ${data})`);
   const format = formats.forFiles(files);
   if (!format) throw new CliError(`cannot tell the type of repository "${options.repo}" from these files: they are not all ${formats.types.map((t) => formats.get(t).extensions.join('/')).join(' or ')} files`);
-  await service.createRepo({ name: options.repo, type: format.type }, 'packyard add').catch((err) => {
+  const architectures = options.architectures === undefined ? undefined : commaList(options.architectures);
+  const settings = { ...(architectures ? { architectures } : {}), public: !!options.public };
+  await service.createRepo({ name: options.repo, type: format.type, ...settings }, 'packyard add').catch((err) => {
     // Made by someone else meanwhile: fine, the upload checks its type.
     if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
   });
@@ -153,6 +160,8 @@ export function registerPublish(program: Command): void {
   common(program.command('add').description('ingest .deb or .rpm files and publish them straight into a data directory (no server needed)').argument('<files...>', '.deb or .rpm files'))
     .option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
     .option('--create', 'create the repository if it does not exist (of the type of the files)')
+    .option('--architectures <list>', 'with --create: comma-separated architectures of a repository it creates (default amd64,arm64; for rpm x86_64,aarch64)')
+    .option('--public', 'with --create: a repository it creates is readable without a token (private by default)')
     .action((files: string[], options: PublishOptions) => add(files, options));
 
   common(program.command('upload').description('upload .deb or .rpm files to a Packyard server as one atomic batch').argument('<files...>', '.deb or .rpm files'))
