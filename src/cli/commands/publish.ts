@@ -87,8 +87,8 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
       component: options.component,
       replace: options.replace,
       actor: `${userInfo().username}@${hostname()} (packyard add)`,
-      // Enough at once for the pool's threads to get their files in batches (ingest-pool.ts).
-      concurrency: 64,
+      // Enough at once for each of the pool's threads to have several messages queued (ingest-pool.ts).
+      concurrency: 128,
     });
     report({ snapshot: snapshotInfo(result.snapshot), changed: result.changed, packages: result.packages }, options);
   } finally {

@@ -12,6 +12,9 @@ export interface IngestRequest {
   path: string;
 }
 
+/** Requests per message to a worker (the unit it answers in). */
+const MESSAGE = 16;
+
 export type IngestReply = { id: number; record: PackageRecord } | { id: number; error: { status: PackyardError['status']; code: string; message: string } };
 
 /**
@@ -20,8 +23,10 @@ export type IngestReply = { id: number; record: PackageRecord } | { id: number; 
  * create, write) and hashing, all synchronous on one thread; spread over the machine's cores
  * the batch lands in a fraction of the time (bench/ingest.mjs). Publishing stays on the caller.
  *
- * Requests made in one turn of the event loop travel to a worker as one message, and a worker
- * answers a message with one: waking a thread per file cost more than ingesting a small file.
+ * Requests made in one turn of the event loop travel to a worker in messages of up to 16, and a
+ * worker answers a message with one: waking a thread per file cost more than ingesting a small
+ * file. The caller keeps several messages' worth outstanding per worker (`packyard add` 128 files
+ * at once), so that a worker never waits for the next message.
  */
 export class IngestPool {
   private readonly workers: { thread: Worker; outstanding: number }[];
@@ -70,7 +75,11 @@ export class IngestPool {
       batch.push(request);
     }
     this.queued = [];
-    for (const [worker, requests] of batches) worker.thread.postMessage(requests);
+    // In messages of at most MESSAGE requests: a worker answers each as it finishes it, so the
+    // next requests reach it while it works on the ones after.
+    for (const [worker, requests] of batches) {
+      for (let i = 0; i < requests.length; i += MESSAGE) worker.thread.postMessage(requests.slice(i, i + MESSAGE));
+    }
   }
 
   private settle(reply: IngestReply): void {
