@@ -2,6 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
 import type { PackageRecord } from '../../core/format.js';
+import { layout } from '../../core/layout.js';
+import { FsStorage } from './fs-storage.js';
 
 export interface IngestRequest {
   id: number;
@@ -34,9 +36,13 @@ export class IngestPool {
   private queued: IngestRequest[] = [];
   private nextId = 0;
   private broken: Error | undefined;
+  private readonly storage: FsStorage;
+  /** Repositories whose blob folders were made. */
+  private readonly prepared = new Set<string>();
 
   /** Starts one thread per core (at most 4), and no more than there are `files` to ingest. */
   constructor(dataDir: string, files: number) {
+    this.storage = new FsStorage(dataDir);
     const script = new URL('./ingest-worker.mjs', import.meta.url);
     this.workers = Array.from({ length: Math.min(availableParallelism(), 4, files) }, () => {
       const thread = new Worker(script, { workerData: dataDir });
@@ -51,6 +57,16 @@ export class IngestPool {
   }
 
   ingest(type: string, repo: string, placement: unknown, path: string): Promise<PackageRecord> {
+    if (!this.prepared.has(repo)) {
+      this.prepared.add(repo);
+      // Here, once, while the threads start (this thread would wait for them): otherwise each
+      // thread makes the 256 folders as its first writes meet them.
+      try {
+        this.storage.makeFolders(layout.blobFolders(repo));
+      } catch {
+        // A full disk, say: the writes make what is missing and report what fails.
+      }
+    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.broken) return reject(this.broken);
