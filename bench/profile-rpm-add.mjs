@@ -3,7 +3,7 @@
 //
 //   node bench/profile-rpm-add.mjs [--n 5000]
 //
-// 1. `packyard repo create` + `node --cpu-prof packyard add` of all N (the CLI, worker threads
+// 1. `node --cpu-prof packyard add --create` of all N into a new data directory (the CLI, worker threads
 //    ingesting); the main thread's and the workers' profiles summarised apart.
 // 2. lib/publish-phases.mjs with RUNS 0 (one batch of all N, in-process, the sources through
 //    tsx, files read on the main thread): wall ms per phase.
@@ -28,10 +28,9 @@ try {
 
   // 1. The CLI under --cpu-prof.
   const data = join(work, 'data');
-  await createRepo(data);
   await run('sync', []);
   const profDir = join(work, 'prof');
-  const { ms } = await run(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '500', PACKYARD, 'add', '--data', data, '--repo', REPO, '--distribution', DIST, '--json', ...rpms.files]);
+  const { ms } = await run(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '500', PACKYARD, 'add', '--create', '--public', '--architectures', 'x86_64', '--data', data, '--repo', REPO, '--distribution', DIST, '--json', ...rpms.files]);
   console.log(`packyard add of ${n} RPMs under --cpu-prof: ${fmt.s(ms)}`);
   // The main thread's profile is the largest-sampled one (it lives longest); workers write their own when they exit.
   const profiles = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f));

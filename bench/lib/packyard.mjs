@@ -10,10 +10,14 @@ import { PACKYARD, daemon, freePort, run, waitForHttp } from './proc.mjs';
  */
 export const ADD_BATCH = Infinity;
 
-export async function add(data, repo, dist, files, batch = ADD_BATCH) {
+/**
+ * `packyard add --create` of `files` (batched); `create` are the settings of the repository it
+ * makes when there is none (`--architectures`, `--public`), ignored when it exists.
+ */
+export async function add(data, repo, dist, files, { batch = ADD_BATCH, create = [] } = {}) {
   let ms = 0;
   for (let i = 0; i < files.length; i += batch) {
-    ms += (await run(process.execPath, [PACKYARD, 'add', '--create', '--data', data, '--repo', repo, '--distribution', dist, '--component', 'main', '--json', ...files.slice(i, i + batch)])).ms;
+    ms += (await run(process.execPath, [PACKYARD, 'add', '--create', ...create, '--data', data, '--repo', repo, '--distribution', dist, '--component', 'main', '--json', ...files.slice(i, i + batch)])).ms;
   }
   return ms;
 }

@@ -18,6 +18,8 @@ export const layout = {
    * spread over 256 folders so no directory grows to the size of the repository.
    */
   blob: (repo: string, id: string) => `repos/${repo}/blobs/${id.slice(0, 2)}/${id}`,
+  /** The folders `blob` spreads blobs over (the first two hex digits of an id). */
+  blobFolders: (repo: string) => Array.from({ length: 256 }, (_, i) => `repos/${repo}/blobs/${i.toString(16).padStart(2, '0')}/`),
   /** Index files, named by their hash: served as APT's by-hash and kept for a grace period. */
   byHash: (repo: string, algorithm: 'SHA256' | 'SHA512', hex: string) => `repos/${repo}/by-hash/${algorithm}/${hex}`,
   /** Internal JSON documents (package lists, pool maps), each written once under a new id. */

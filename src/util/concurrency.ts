@@ -33,3 +33,25 @@ export class KeyedQueue {
     return run;
   }
 }
+
+/**
+ * `fn` with at most `limit` calls in flight; the others wait their turn, in call order. For work
+ * a host sends to a small thread pool (gzip on libuv's four threads), so that a burst of it does
+ * not queue ahead of everything else there (file reads).
+ */
+export function limited<A extends unknown[], R>(fn: (...args: A) => Promise<R>, limit: number): (...args: A) => Promise<R> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (...args) => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn(...args);
+    } finally {
+      // The slot passes straight to the next waiter (active unchanged), or is freed.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}

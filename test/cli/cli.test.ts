@@ -101,6 +101,12 @@ describe('packyard CLI', () => {
     const created = await cli(['add', '--create', '--data', data, '--repo', 'acme', '--distribution', 'stable', '--json', debs[0]!.path]);
     expect(created.code).toBe(0);
     expect(JSON.parse((await cli(['repo', 'show', '--data', data, 'acme', '--json'])).stdout).type).toBe('deb');
+    const settingsAlone = await cli(['add', '--data', data, '--repo', 'acme', '--distribution', 'stable', '--public', debs[0]!.path]);
+    expect(settingsAlone.code).toBe(1);
+    expect(settingsAlone.stderr).toMatch(/--architectures and --public set up a repository --create makes/);
+    const withSettings = await cli(['add', '--create', '--architectures', 'arm64', '--public', '--data', data, '--repo', 'acme2', '--distribution', 'stable', debs[0]!.path]);
+    expect(withSettings.code, withSettings.stderr).toBe(0);
+    expect(JSON.parse((await cli(['repo', 'show', '--data', data, 'acme2', '--json'])).stdout)).toMatchObject({ type: 'deb', public: true, architectures: ['arm64'] });
   });
 
   it('adds a batch on worker threads (16 small files or more) all or nothing', async () => {

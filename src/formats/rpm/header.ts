@@ -131,6 +131,8 @@ export function readIntro(kind: HeaderKind, intro: Uint8Array): { entries: numbe
 }
 
 const utf8 = new TextDecoder();
+/** ASCII strings up to this long are made from their bytes directly (fromCharCode's arguments stay few). */
+const ASCII_RUN = 4096;
 
 /**
  * One parsed header. Every entry is checked on construction the way rpm checks it (known type,
@@ -150,7 +152,8 @@ export class RpmHeader {
     body: Uint8Array,
   ) {
     const index = new DataView(body.buffer, body.byteOffset, entryCount * ENTRY_SIZE);
-    this.store = body.subarray(entryCount * ENTRY_SIZE);
+    // A plain Uint8Array even when `body` is a Node Buffer: a Buffer's subarray costs several times more.
+    this.store = new Uint8Array(body.buffer, body.byteOffset + entryCount * ENTRY_SIZE, body.byteLength - entryCount * ENTRY_SIZE);
     this.view = new DataView(this.store.buffer, this.store.byteOffset, this.store.byteLength);
     /** Where the previous entry's data ends. */
     let end = 0;
@@ -201,11 +204,16 @@ export class RpmHeader {
     if (entry.type !== TYPE.STRING && entry.type !== TYPE.STRING_ARRAY && entry.type !== TYPE.I18NSTRING) {
       throw this.wrongType(tag, entry, 'a string');
     }
-    const out: string[] = [];
-    for (let pos = entry.offset; out.length < Math.min(entry.count, max); ) {
-      const nul = this.store.indexOf(0, pos);
-      out.push(utf8.decode(this.store.subarray(pos, nul)));
-      pos = nul + 1;
+    const store = this.store;
+    const n = Math.min(entry.count, max);
+    const out: string[] = new Array(n);
+    for (let i = 0, pos = entry.offset; i < n; i++) {
+      // One pass finds the NUL and tells plain ASCII, which needs no decoder (most header strings).
+      let end = pos;
+      let ascii = true;
+      for (let b = store[end]!; b !== 0; b = store[++end]!) if (b > 0x7f) ascii = false;
+      out[i] = ascii && end - pos <= ASCII_RUN ? String.fromCharCode.apply(null, store.subarray(pos, end) as unknown as number[]) : utf8.decode(store.subarray(pos, end));
+      pos = end + 1;
     }
     return out;
   }
@@ -219,32 +227,33 @@ export class RpmHeader {
   numbers(tag: number, max = Infinity): number[] | undefined {
     const entry = this.entries.get(tag);
     if (!entry) return undefined;
-    const read = this.reader(entry.type);
-    if (!read) throw this.wrongType(tag, entry, 'an integer');
-    const size = ELEMENT_SIZE[entry.type]!;
-    return Array.from({ length: Math.min(entry.count, max) }, (_, i) => read(entry.offset + i * size));
+    const n = Math.min(entry.count, max);
+    const out: number[] = new Array(n);
+    const view = this.view;
+    const at = entry.offset;
+    switch (entry.type) {
+      case TYPE.CHAR:
+      case TYPE.INT8:
+        for (let i = 0; i < n; i++) out[i] = this.store[at + i]!;
+        return out;
+      case TYPE.INT16:
+        for (let i = 0; i < n; i++) out[i] = view.getUint16(at + 2 * i);
+        return out;
+      case TYPE.INT32:
+        for (let i = 0; i < n; i++) out[i] = view.getUint32(at + 4 * i);
+        return out;
+      case TYPE.INT64:
+        for (let i = 0; i < n; i++) out[i] = Number(view.getBigUint64(at + 8 * i));
+        return out;
+      default:
+        throw this.wrongType(tag, entry, 'an integer');
+    }
   }
 
   /** The tag's name where this module knows it, for messages. */
   describe(tag: number): string {
     const name = TAG_NAMES[this.kind].get(tag);
     return name ? `${tag} ${name}` : String(tag);
-  }
-
-  private reader(type: number): ((at: number) => number) | undefined {
-    switch (type) {
-      case TYPE.CHAR:
-      case TYPE.INT8:
-        return (at) => this.view.getUint8(at);
-      case TYPE.INT16:
-        return (at) => this.view.getUint16(at);
-      case TYPE.INT32:
-        return (at) => this.view.getUint32(at);
-      case TYPE.INT64:
-        return (at) => Number(this.view.getBigUint64(at));
-      default:
-        return undefined;
-    }
   }
 
   /** Where an entry's data ends in the store, or undefined when it runs past it (each string NUL-terminated there). */

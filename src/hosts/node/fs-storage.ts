@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
@@ -27,19 +27,23 @@ const LEFTOVER_MS = 3_600_000;
  * `packyard add`) sharing one data directory.
  */
 export class FsStorage extends PartsAsObjects implements Storage {
-  /** Directories known to exist: most writes go to a few of them. */
-  private readonly dirs = new Set<string>();
-
   constructor(readonly root: string) {
     super();
   }
 
   /** The file holding an object (for hosts that stream files themselves). */
   filePath(key: string): string {
-    if (!key || key.startsWith('/') || key.split('/').some((part) => part === '' || part === '.' || part === '..' || part.includes(TMP_MARK))) {
-      throw new Error(`invalid storage key: ${key}`);
-    }
-    return join(this.root, ...key.split('/'));
+    if (!key || INVALID_KEY.test(key) || key.includes(TMP_MARK)) throw new Error(`invalid storage key: ${key}`);
+    return join(this.root, key);
+  }
+
+  /**
+   * Makes the folders that the keys `folders` name (`a/b/` for `a/b/x`) ahead of writes into
+   * them, synchronously: the ingest pool does it for the blob folders while its threads start.
+   * Writes make missing folders anyway; this only takes the work off their way.
+   */
+  makeFolders(folders: readonly string[]): void {
+    for (const folder of folders) mkdirSync(this.folderOf(folder), { recursive: true });
   }
 
   /** The directory a listing prefix names whole (its part up to the last `/`), never outside the root. */
@@ -106,11 +110,6 @@ export class FsStorage extends PartsAsObjects implements Storage {
 
   private async place(key: string, body: PutBody, options: PutOptions): Promise<ObjectInfo | null> {
     const path = this.filePath(key);
-    const dir = dirname(path);
-    if (!this.dirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.dirs.add(dir);
-    }
     const unconditional = options.ifMatch === undefined && options.ifNoneMatch === undefined;
     // A fresh key is written in place: creating and renaming a temporary file doubles the
     // directory updates, the main cost of ingesting many small packages.
@@ -118,7 +117,11 @@ export class FsStorage extends PartsAsObjects implements Storage {
     if (unconditional && isSmall(body)) return this.info(key, writeSmallSync(tmp, path, body));
     let placed = false;
     try {
-      const written = await writeFile(tmp, body);
+      const written = await writeFile(tmp, body).catch((err) => {
+        // A fresh key taken already: that object is not this write's to remove.
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') placed = true;
+        throw err;
+      });
       if (unconditional) {
         if (tmp !== path) await rename(tmp, path);
         placed = true;
@@ -191,6 +194,9 @@ export class FsStorage extends PartsAsObjects implements Storage {
   }
 }
 
+/** A key with an empty, `.` or `..` part (a leading or trailing `/` makes an empty one). */
+const INVALID_KEY = /^\/|\/\/|\/$|(^|\/)\.\.?(\/|$)/;
+
 const SMALL_WRITE = 256 * 1024;
 const SMALL_READ = 64 * 1024;
 
@@ -204,8 +210,16 @@ function isSmall(body: PutBody): body is string | Uint8Array {
  * bound by exactly this.
  */
 function writeSmallSync(tmp: string, path: string, body: string | Uint8Array): Stats {
+  let fd: number;
   try {
-    const fd = openSync(tmp, 'wx');
+    fd = openSync(tmp, 'wx');
+  } catch (err) {
+    // Its folder does not exist yet: made on the first write into it (see writeFile).
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dirname(path), { recursive: true });
+    fd = openSync(tmp, 'wx');
+  }
+  try {
     try {
       const bytes = typeof body === 'string' ? Buffer.from(body) : body;
       // A full disk takes part of a write and refuses only the next: write until all is taken.
@@ -226,7 +240,12 @@ function writeSmallSync(tmp: string, path: string, body: string | Uint8Array): S
 
 /** Writes a new file and returns its stat (a rename keeps inode and times, so it describes the placed object). */
 async function writeFile(path: string, body: PutBody): Promise<Stats> {
-  const handle = await open(path, 'wx');
+  const handle = await open(path, 'wx').catch(async (err) => {
+    // Its folder does not exist yet: made on the first write into it (no mkdir per write, no cache of folders).
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dirname(path), { recursive: true });
+    return open(path, 'wx');
+  });
   try {
     if (typeof body === 'string' || body instanceof Uint8Array) await handle.writeFile(body);
     else {

@@ -2,6 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
 import type { PackageRecord } from '../../core/format.js';
+import { layout } from '../../core/layout.js';
+import { FsStorage } from './fs-storage.js';
 
 export interface IngestRequest {
   id: number;
@@ -12,6 +14,9 @@ export interface IngestRequest {
   path: string;
 }
 
+/** Requests per message to a worker (the unit it answers in). */
+const MESSAGE = 16;
+
 export type IngestReply = { id: number; record: PackageRecord } | { id: number; error: { status: PackyardError['status']; code: string; message: string } };
 
 /**
@@ -20,8 +25,10 @@ export type IngestReply = { id: number; record: PackageRecord } | { id: number; 
  * create, write) and hashing, all synchronous on one thread; spread over the machine's cores
  * the batch lands in a fraction of the time (bench/ingest.mjs). Publishing stays on the caller.
  *
- * Requests made in one turn of the event loop travel to a worker as one message, and a worker
- * answers a message with one: waking a thread per file cost more than ingesting a small file.
+ * Requests made in one turn of the event loop travel to a worker in messages of up to 16, and a
+ * worker answers a message with one: waking a thread per file cost more than ingesting a small
+ * file. The caller keeps several messages' worth outstanding per worker (`packyard add` 128 files
+ * at once), so that a worker never waits for the next message.
  */
 export class IngestPool {
   private readonly workers: { thread: Worker; outstanding: number }[];
@@ -29,9 +36,13 @@ export class IngestPool {
   private queued: IngestRequest[] = [];
   private nextId = 0;
   private broken: Error | undefined;
+  private readonly storage: FsStorage;
+  /** Repositories whose blob folders were made. */
+  private readonly prepared = new Set<string>();
 
   /** Starts one thread per core (at most 4), and no more than there are `files` to ingest. */
   constructor(dataDir: string, files: number) {
+    this.storage = new FsStorage(dataDir);
     const script = new URL('./ingest-worker.mjs', import.meta.url);
     this.workers = Array.from({ length: Math.min(availableParallelism(), 4, files) }, () => {
       const thread = new Worker(script, { workerData: dataDir });
@@ -46,6 +57,16 @@ export class IngestPool {
   }
 
   ingest(type: string, repo: string, placement: unknown, path: string): Promise<PackageRecord> {
+    if (!this.prepared.has(repo)) {
+      this.prepared.add(repo);
+      // Here, once, while the threads start (this thread would wait for them): otherwise each
+      // thread makes the 256 folders as its first writes meet them.
+      try {
+        this.storage.makeFolders(layout.blobFolders(repo));
+      } catch {
+        // A full disk, say: the writes make what is missing and report what fails.
+      }
+    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (this.broken) return reject(this.broken);
@@ -70,7 +91,11 @@ export class IngestPool {
       batch.push(request);
     }
     this.queued = [];
-    for (const [worker, requests] of batches) worker.thread.postMessage(requests);
+    // In messages of at most MESSAGE requests: a worker answers each as it finishes it, so the
+    // next requests reach it while it works on the ones after.
+    for (const [worker, requests] of batches) {
+      for (let i = 0; i < requests.length; i += MESSAGE) worker.thread.postMessage(requests.slice(i, i + MESSAGE));
+    }
   }
 
   private settle(reply: IngestReply): void {

@@ -24,8 +24,23 @@ async function ingest({ id, type, placement, repo, path }: IngestRequest): Promi
   }
 }
 
-port.on('message', async (requests: IngestRequest[]) => {
-  const replies: IngestReply[] = [];
-  for (const request of requests) replies.push(await ingest(request));
-  port.postMessage(replies);
+// Messages are ingested one after another, each answered as soon as it is done: the pool sends
+// the next ones while this thread works (interleaved, every message would finish at about the
+// same time, and the thread would wait for the pool's next message each time).
+const inbox: IngestRequest[][] = [];
+let running = false;
+
+async function drain(): Promise<void> {
+  running = true;
+  for (let requests = inbox.shift(); requests; requests = inbox.shift()) {
+    const replies: IngestReply[] = [];
+    for (const request of requests) replies.push(await ingest(request));
+    port.postMessage(replies);
+  }
+  running = false;
+}
+
+port.on('message', (requests: IngestRequest[]) => {
+  inbox.push(requests);
+  if (!running) void drain();
 });
