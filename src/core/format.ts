@@ -3,7 +3,7 @@ import type { Gunzip } from '../util/codecs/compress.js';
 import type { HasherFactory } from '../util/hash.js';
 import type { PackageReading } from './ingest.js';
 import type { PublishContext } from './publish-context.js';
-import type { Change, DistributionSettings, FileEntry, RepoSettings, Snapshot } from './snapshot.js';
+import type { Change, DistributionSettings, FileEntry, RemoteObject, RepoSettings, Snapshot } from './snapshot.js';
 
 /**
  * The contract a package format (deb, rpm, …) implements; `src/formats/index.ts` lists them.
@@ -30,6 +30,11 @@ export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
   placement(coordinates: Coordinates, current: Snapshot): P;
   /** Reads one package file as it streams by into its record (bad input: a 4xx `PackyardError`). */
   reading(deps: ReadingDeps, placement: P): PackageReading<R>;
+  /**
+   * Reads a package kept elsewhere (a release asset) from the ranges it needs, its control data,
+   * never the rest; the record's bytes stay at `file.remote`.
+   */
+  readRemote(deps: ReadingDeps, file: RemoteFile, placement: P): Promise<R>;
 
   /** What users see of a record: in listings, in answers, in the snapshot's changes. */
   describe(record: R): PackageInfo;
@@ -43,8 +48,6 @@ export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
   shardOf(record: R): string;
   /** The path its file has in the pool (one pool file may be listed in several lists). */
   poolPath(record: R, list: ListAddress): string;
-  /** The same record, its bytes at `key` (a copy already in the pool). */
-  withKey(record: R, key: string): R;
   /** The order a stored list shard keeps its records in. */
   sort(records: R[]): R[];
   /** Where a list is, in the words of changes and listings. */
@@ -80,10 +83,20 @@ export interface Formats {
   readonly types: readonly string[];
 }
 
-/** What the core needs of every record: where its bytes are stored. */
+/** What the core needs of every record: where its bytes are. */
 export interface PackageRecord {
-  /** Storage key of the package bytes; empty when its pool file is a remote object. */
+  /** Storage key of the package bytes; empty when they are elsewhere. */
   key: string;
+  /** Where they are instead (a package read with `readRemote`). */
+  remote?: RemoteObject;
+}
+
+/** A package file kept elsewhere, as a source knows it: its size and SHA-256, and a way to read ranges of it. */
+export interface RemoteFile {
+  size: number;
+  sha256: string;
+  remote: RemoteObject;
+  read(offset: number, length: number): Promise<Uint8Array>;
 }
 
 export interface PackageInfo {

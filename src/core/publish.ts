@@ -2,7 +2,7 @@ import { PackyardError } from '../util/errors.js';
 import { ListSet, type PackageList } from './package-lists.js';
 import { PoolSet } from './pool-set.js';
 import type { PublishContext } from './publish-context.js';
-import { nextSnapshot, type Change, type RepoSettings, type Snapshot } from './snapshot.js';
+import { nextSnapshot, type Change, type PoolEntry, type RepoSettings, type Snapshot } from './snapshot.js';
 import type { AnyFormat, Coordinates, ListAddress, PackageRecord } from './format.js';
 
 export interface Removal {
@@ -54,7 +54,7 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   const addRef = async (path: string, r: PackageRecord) => {
     const entry = await pool.get(path);
     const { size, sha256 } = format.describe(r);
-    pool.set(path, entry ? { ...entry, refs: entry.refs + 1 } : { key: r.key, size, sha256, refs: 1 });
+    pool.set(path, entry ? { ...entry, refs: entry.refs + 1 } : { ...(r.remote ? { remote: r.remote } : { key: r.key }), size, sha256, refs: 1 });
   };
   const dropRef = async (path: string) => {
     const entry = await pool.get(path);
@@ -74,9 +74,9 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
     const pooled = await pool.get(path);
     if ((existing && format.describe(existing).sha256 === sha256) || (!existing && pooled?.sha256 === sha256)) {
       // Unless it is the very blob published (a resumable upload published again after a crash).
-      if (record.key !== (existing ?? pooled)!.key) unusedKeys.push(record.key);
+      if (record.key && record.key !== (existing ?? pooled)!.key) unusedKeys.push(record.key);
       if (existing) continue;
-      list.set(rid, format.withKey(record, pooled!.key ?? ''));
+      list.set(rid, locatedAt(record, pooled!));
       await addRef(path, record);
       changes.push(change('add', at, record));
       continue;
@@ -94,7 +94,7 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
       if (otherBytes) {
         for (const [, holder, r] of holders) holder.set(id(r), { ...record });
         const { size } = format.describe(record);
-        pool.set(path, { ...pooled, key: record.key, remote: undefined, size, sha256 });
+        pool.set(path, { ...pooled, ...(record.remote ? { remote: record.remote, key: undefined } : { key: record.key, remote: undefined }), size, sha256 });
       }
       if (existing && format.poolPath(existing, at) === path) {
         changes.push(change('replace', at, record));
@@ -103,7 +103,7 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
       if (existing) await dropRef(format.poolPath(existing, at));
     }
     const entry = await pool.get(path);
-    list.set(rid, entry ? format.withKey(record, entry.key ?? '') : record);
+    list.set(rid, entry ? locatedAt(record, entry) : record);
     await addRef(path, record);
     changes.push(change(existing ? 'replace' : 'add', at, record));
   }
@@ -132,6 +132,11 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   await format.render(ctx, draft);
   const snapshot = nextSnapshot(current, draft.date, { actor: mutation.actor, changes, settings, files: draft.files, pool: await pool.save(repo), lists: draft.lists, rendered: draft.rendered });
   return { snapshot, unusedKeys };
+}
+
+/** The record, its bytes where the pool already has them (the same content). */
+function locatedAt(record: PackageRecord, entry: PoolEntry): PackageRecord {
+  return { ...record, key: entry.key ?? '', remote: entry.remote };
 }
 
 /** The records, in any list of this architecture and shard, whose pool file is `path`. */

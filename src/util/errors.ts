@@ -1,7 +1,7 @@
 /** An error a client caused or can act on; `status` is the HTTP status it maps to. */
 export class PackyardError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 411 | 412 | 413 | 415 | 416 | 422 | 429 | 500 | 503 | 507,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 411 | 412 | 413 | 415 | 416 | 422 | 429 | 500 | 502 | 503 | 507,
     readonly code: string,
     message: string,
     /** Response headers the answer needs (a 401's challenge, a 429's Retry-After). */

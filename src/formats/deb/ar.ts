@@ -39,6 +39,8 @@ export class ArReader {
   private current: ArMember | undefined;
   private captured: GrowingBuffer | undefined;
   private readonly latch = new FailureLatch();
+  /** Bytes taken so far. */
+  private offset = 0;
 
   constructor(opts: ArReaderOptions) {
     this.capture = opts.capture;
@@ -46,7 +48,19 @@ export class ArReader {
   }
 
   push(chunk: Uint8Array): void {
+    this.offset += chunk.length;
     this.latch.run(() => this.consume(chunk));
+  }
+
+  /**
+   * Marks the end of what was read of a file known to be `total` bytes long (the rest is
+   * elsewhere, not needed): the member being read must fit in it.
+   */
+  endAt(total: number): ArMember[] {
+    this.latch.check();
+    if (this.state !== 'body') return this.end();
+    if (this.offset + this.remaining > total) throw badPackage('truncated', `file ends ${this.offset + this.remaining - total} bytes before the end of ar member "${this.current?.name}"`);
+    return this.members;
   }
 
   /** Marks the end of input: returns the members, or throws if the archive stopped early. */

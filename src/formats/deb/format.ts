@@ -4,7 +4,7 @@ import { COMPONENT_NAME, distributionOf, distributionSettingsSchema } from '../.
 import type { Format, ListAddress } from '../../core/format.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import { own } from '../../util/own.js';
-import { readDeb } from './ingest.js';
+import { readDeb, readRemoteDeb } from './ingest.js';
 import { recordId, type DebRecord } from './record.js';
 import { shardOf } from './package-lists.js';
 import { sortRecords } from './packages-index.js';
@@ -44,6 +44,7 @@ export const debFormat: Format<DebRecord, DebPlacement> = {
 
   placement: (coordinates) => ({ distribution: distributionOf(coordinates), component: checkComponent(coordinates.component ?? 'main') }),
   reading: (deps, { component }) => readDeb(deps, component),
+  readRemote: (deps, file, { component }) => readRemoteDeb(deps, file, component),
 
   describe: (r) => ({ package: r.package, version: r.version, architecture: r.architecture, filename: r.filename, size: r.size, sha256: r.sha256 }),
   id: (name, version, architecture) => recordId({ package: name, version, architecture }),
@@ -56,7 +57,6 @@ export const debFormat: Format<DebRecord, DebPlacement> = {
   shardOf: (r) => shardOf(r.package),
   // One pool file for every distribution that lists the package.
   poolPath: (r) => r.filename,
-  withKey: (r, key) => ({ ...r, key }),
   sort: sortRecords,
   where: (at: ListAddress) => ({ distribution: at.distribution, component: at.component }),
 

@@ -40,8 +40,21 @@ export class DebInspector {
     this.ar.push(chunk);
   }
 
-  async finish(): Promise<DebInfo> {
-    const members = this.ar.end();
+  /** Whether the control member is still to come (a reader of ranges reads on). */
+  get needsMore(): boolean {
+    return this.expecting !== 'done';
+  }
+
+  finish(): Promise<DebInfo> {
+    return this.inspect(this.ar.end());
+  }
+
+  /** Ends after the data member's header, in a file known to be `total` bytes long (read by ranges). */
+  finishAt(total: number): Promise<DebInfo> {
+    return this.inspect(this.ar.endAt(total));
+  }
+
+  private async inspect(members: ReturnType<ArReader['end']>): Promise<DebInfo> {
     if (this.expecting === 'debian-binary') {
       throw badPackage('missing-debian-binary', 'not a .deb: the ar archive has no members');
     }

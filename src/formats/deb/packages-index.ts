@@ -1,9 +1,13 @@
 import { compareVersions } from './version.js';
 import type { DebRecord } from './record.js';
 
-/** One `Packages` stanza: the control paragraph verbatim, then where to fetch the file and its digests. */
+/**
+ * One `Packages` stanza: the control paragraph verbatim, then where to fetch the file and its
+ * digests (a package kept elsewhere may have SHA256 alone, which apt accepts).
+ */
 export function renderStanza(r: DebRecord): string {
-  return `${r.control}\nFilename: ${r.filename}\nSize: ${r.size}\nMD5sum: ${r.md5}\nSHA1: ${r.sha1}\nSHA256: ${r.sha256}\nSHA512: ${r.sha512}\n`;
+  const legacy = r.md5 === undefined ? '' : `MD5sum: ${r.md5}\nSHA1: ${r.sha1}\n`;
+  return `${r.control}\nFilename: ${r.filename}\nSize: ${r.size}\n${legacy}SHA256: ${r.sha256}${r.sha512 === undefined ? '' : `\nSHA512: ${r.sha512}`}\n`;
 }
 
 export function sortRecords(records: DebRecord[]): DebRecord[] {

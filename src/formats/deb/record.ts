@@ -1,7 +1,12 @@
 import type { Digests } from '../../util/hash.js';
+import type { RemoteObject } from '../../core/snapshot.js';
 
-/** A package in a list: its control paragraph as uploaded, where it is stored, and its digests. */
-export interface DebRecord extends Digests {
+/**
+ * A package in a list: its control paragraph as uploaded, where it is stored, and its digests
+ * (all four for a package stored here; SHA-256 alone for one kept elsewhere, read by ranges).
+ */
+export interface DebRecord extends Partial<Digests> {
+  sha256: string;
   package: string;
   version: string;
   architecture: string;
@@ -11,8 +16,9 @@ export interface DebRecord extends Digests {
   /** Pool path below the repository root, as in the Packages `Filename` field. */
   filename: string;
   size: number;
-  /** Storage key of the package bytes. */
+  /** Storage key of the package bytes; empty for a package kept elsewhere (`remote`). */
   key: string;
+  remote?: RemoteObject;
 }
 
 export function recordId(r: Pick<DebRecord, 'package' | 'version' | 'architecture'>): string {

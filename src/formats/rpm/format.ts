@@ -4,7 +4,7 @@ import { distributionOf, distributionSettingsSchema } from '../../core/settings.
 import { distributionsOf, type Snapshot } from '../../core/snapshot.js';
 import type { Coordinates, Format } from '../../core/format.js';
 import { own } from '../../util/own.js';
-import { readRpm } from './ingest.js';
+import { readRemoteRpm, readRpm } from './ingest.js';
 import type { RpmRecord } from './record.js';
 import { sortRecords } from './repodata.js';
 import { formatEvr } from './version.js';
@@ -72,6 +72,7 @@ export const rpmFormat: Format<RpmRecord, RpmPlacement> = {
 
   placement: (coordinates, current) => ({ distribution: rpmDistribution(coordinates, current) }),
   reading: (deps) => readRpm(deps),
+  readRemote: (deps, file) => readRemoteRpm(deps, file),
 
   describe: (r) => ({ package: r.name, version: formatEvr(r), architecture: r.arch, filename: r.location, size: r.packageSize, sha256: r.sha256 }),
   id: (name, version, architecture) => `${name}-${version}.${architecture}`,
@@ -83,7 +84,6 @@ export const rpmFormat: Format<RpmRecord, RpmPlacement> = {
   shardOf: (r) => shardOf(r.name),
   // File names leave out the epoch: two epochs of one version would share a file (the core refuses that).
   poolPath: (r, at) => poolPath(at.distribution, r.location),
-  withKey: (r, key) => ({ ...r, key }),
   sort: (records) => sortRecords(records),
   where: (at) => ({ distribution: at.distribution }),
 

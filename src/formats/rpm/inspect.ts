@@ -69,6 +69,17 @@ export class RpmInspector {
     this.latch.run(() => this.consume(chunk));
   }
 
+  /** Whether the headers are still to come (a reader of ranges reads on). */
+  get needsMore(): boolean {
+    return this.stage !== 'payload';
+  }
+
+  /** Ends after the main header, in a file known to be `total` bytes long (its payload read by ranges, or not at all). */
+  finishAt(total: number): RpmInfo {
+    if (this.stage === 'payload') this.offset = total;
+    return this.finish();
+  }
+
   finish(): RpmInfo {
     this.latch.check();
     switch (this.stage) {

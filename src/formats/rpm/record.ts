@@ -1,3 +1,5 @@
+import type { RemoteObject } from '../../core/snapshot.js';
+
 /** A dependency of an RPM (provides, requires, conflicts, …): name, optional version relation. */
 export interface RpmDependency {
   name: string;
@@ -70,8 +72,9 @@ export interface RpmRecord {
   sha256: string;
   /** Where the file is served, below the distribution's root (e.g. `Packages/h/hello-1.0-1.x86_64.rpm`). */
   location: string;
-  /** Storage key of the package bytes. */
+  /** Storage key of the package bytes; empty for a package kept elsewhere (`remote`). */
   key: string;
+  remote?: RemoteObject;
   /** File mtime for repodata's `<time file>`: the upload time, seconds since the epoch. */
   fileTime: number;
 }
