@@ -66,6 +66,13 @@ describe('the GitHub stand-in', () => {
     expect(page.length).toBe(100);
     expect(page.some((r) => r.tag_name === 'draft')).toBe(false);
     expect(page[0]!.assets[0]).toMatchObject({ digest: null, content_type: 'application/x-rpm' });
+    // Drafts are listed to a token that can push, not to one that only reads.
+    gh.addToken('ghp_reader', '*');
+    gh.addToken('ghp_pusher', ['acme/many'], { push: true });
+    const tags = async (token: string) =>
+      ((await (await fetch(`${gh.apiUrl}/repos/acme/many/releases?per_page=3`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { tag_name: string; draft: boolean }[]).map((r) => r.tag_name);
+    expect(await tags('ghp_reader')).toEqual(['old', 't119', 't118']);
+    expect(await tags('ghp_pusher')).toEqual(['old', 'draft', 't119']);
   });
 
   it('answers If-None-Match with 304, which costs no rate limit', async () => {

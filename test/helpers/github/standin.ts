@@ -5,7 +5,8 @@
 // - `GET /repos/{o}/{r}` and `GET /repos/{o}/{r}/releases?per_page=N` (default 30, max 100),
 //   newest first, paginated by a `Link` header (`next`, `last`, `prev`, `first`) whose page
 //   parameter is opaque (`cursor=`): a client must follow the links, it cannot build them.
-//   Drafts are never listed (GitHub lists them only to a token that can push; nobody pushes here).
+//   Drafts are listed only to a token that can push (`addToken(t, repos, { push: true })`);
+//   App installation tokens here read only, so they never see drafts.
 // - `ETag` on every answer; `If-None-Match` naming the current one → 304, which does not count
 //   against the rate limit. `X-RateLimit-Limit/Remaining/Used/Reset/Resource` on every API
 //   answer; at exhaustion 403 `API rate limit exceeded` with `x-ratelimit-remaining: 0`. A
@@ -149,7 +150,7 @@ export interface GitHubStandin {
   /** Replaces an asset's bytes (and digest, unless `digest: false` keeps it, as a stale digest would). */
   replaceAssetBytes(assetId: number, bytes: Uint8Array, opts?: { digest?: 'update' | 'keep' | 'null' }): void;
   /** A personal access token reaching these repositories (`*`: all). */
-  addToken(token: string, repos: string[] | '*'): void;
+  addToken(token: string, repos: string[] | '*', opts?: { push?: boolean }): void;
   revokeToken(token: string): void;
   addApp(app: AppInput): Promise<void>;
   /** Installation tokens issued so far. */
@@ -208,6 +209,8 @@ interface Principal {
   key: string;
   /** Repositories reached (`*`: all); anonymous: none private. */
   repos: Set<string> | '*';
+  /** Whether it may push to the repositories it reaches (then it sees drafts). */
+  push: boolean;
 }
 
 function listen(server: Server): Promise<number> {
@@ -241,7 +244,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
 
   const repos = new Map<string, StoredRepo>(); // lower-case full name
   const assets = new Map<number, { repo: StoredRepo; release: StoredRelease; asset: StoredAsset }>();
-  const tokens = new Map<string, { repos: Set<string> | '*'; expiresAt?: number }>();
+  const tokens = new Map<string, { repos: Set<string> | '*'; push?: boolean; expiresAt?: number }>();
   const apps = new Map<number, { app: AppInput; key: CryptoKey | KeyObject }>();
   const buckets = new Map<string, Bucket>();
   const issuedTokens: { token: string; installationId: number; expiresAt: Date }[] = [];
@@ -266,8 +269,9 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
   };
 
   const findRepo = (owner: string, name: string) => repos.get(`${owner}/${name}`.toLowerCase());
-  const canSee = (p: Principal, repo: StoredRepo) =>
-    !repo.private || p.repos === '*' || p.repos.has(`${repo.owner}/${repo.name}`.toLowerCase());
+  const reaches = (p: Principal, repo: StoredRepo) => p.repos === '*' || p.repos.has(`${repo.owner}/${repo.name}`.toLowerCase());
+  const canSee = (p: Principal, repo: StoredRepo) => !repo.private || reaches(p, repo);
+  const seesDrafts = (p: Principal, repo: StoredRepo) => p.push && reaches(p, repo);
 
   const signPath = (path: string, expires: number) => createHmac('sha256', signingKey).update(`${path}\n${expires}`).digest('hex');
   const signAssetUrl = (assetId: number, ttl = standin.signedUrlTtl) => {
@@ -375,13 +379,13 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
     }
 
     // Who is asking.
-    let principal: Principal = { key: 'anonymous', repos: new Set() };
+    let principal: Principal = { key: 'anonymous', repos: new Set(), push: false };
     const auth = req.headers.authorization;
     if (auth !== undefined) {
       const m = /^(?:bearer|token)\s+(\S+)$/i.exec(auth);
       const known = m ? tokens.get(m[1]!) : undefined;
       if (!m || !known || (known.expiresAt !== undefined && known.expiresAt <= now())) return fail(401, 'Bad credentials');
-      principal = { key: `token:${m[1]}`, repos: known.repos };
+      principal = { key: `token:${m[1]}`, repos: known.repos, push: known.push ?? false };
     }
 
     // browser_download_url: github.com, not the API; no rate limit, no token (a browser session).
@@ -468,7 +472,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
         }
         offset = Number(decoded[1]);
       }
-      const listed = repo.releases.filter((r) => !r.draft).reverse();
+      const listed = repo.releases.filter((r) => !r.draft || seesDrafts(principal, repo)).reverse();
       const page = listed.slice(offset, offset + perPage);
       const link = (o: number) => {
         const u = new URL(`/repos/${repo.owner}/${repo.name}/releases`, apiUrl);
@@ -484,7 +488,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
     }
     const releaseById = /^\/releases\/(\d+)$/.exec(rest);
     if (releaseById) {
-      const r = repo.releases.find((x) => x.id === Number(releaseById[1]) && !x.draft);
+      const r = repo.releases.find((x) => x.id === Number(releaseById[1]) && (!x.draft || seesDrafts(principal, repo)));
       if (!r) {
         counted();
         return fail(404, 'Not Found');
@@ -494,7 +498,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
     const assetById = /^\/releases\/assets\/(\d+)$/.exec(rest);
     if (assetById) {
       const found = assets.get(Number(assetById[1]));
-      if (!found || found.repo !== repo || found.release.draft) {
+      if (!found || found.repo !== repo || (found.release.draft && !seesDrafts(principal, repo))) {
         counted();
         return fail(404, 'Not Found');
       }
@@ -702,8 +706,8 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
       if (mode === 'update') found.asset.digest = `sha256:${sha256Hex(bytes)}`;
       else if (mode === 'null') found.asset.digest = null;
     },
-    addToken(token, reposReached) {
-      tokens.set(token, { repos: reposReached === '*' ? '*' : new Set(reposReached.map((r) => r.toLowerCase())) });
+    addToken(token, reposReached, opts = {}) {
+      tokens.set(token, { repos: reposReached === '*' ? '*' : new Set(reposReached.map((r) => r.toLowerCase())), push: opts.push ?? false });
     },
     revokeToken(token) {
       tokens.delete(token);

@@ -59,6 +59,11 @@ describe('GitHubClient against the stand-in', () => {
     expect(assetSha256(v12.assets[0]!)).toBeUndefined();
     expect(assetSha256(releases[0]!.assets[0]!)).toMatch(/^[0-9a-f]{64}$/);
     expect(releases[0]!.assets[0]).toMatchObject({ name: 'tool_1.5_amd64.deb', size: 1005, content_type: 'application/vnd.debian.binary-package' });
+    // A token that can push sees the draft in GitHub's answer; the client leaves it out.
+    gh.addToken('ghp_pusher', ['acme/tools'], { push: true });
+    const pusher = await client({ credentials: { token: 'ghp_pusher' } }).listReleases('acme/tools');
+    expect(gh.stats.log.at(-3)!.status).toBe(200);
+    expect(pusher.releases.map((r) => r.tag_name)).toEqual(['v1.5', 'v1.4', 'v1.3', 'v1.2', 'v1.1']);
   });
 
   it('sends If-None-Match on a repeated listing and reuses 304 pages: no rate limit spent', async () => {
