@@ -3,9 +3,8 @@
 // `POST /app/installations/{id}/access_tokens` for a one-hour installation token, kept until 5
 // minutes before it expires. Web-standard: Web Crypto and jose.
 import { SignJWT } from 'jose';
-import { GitHubError } from './errors.js';
+import { GitHubError, GitHubRateLimitError } from './errors.js';
 import { rateLimitRefusal } from './rate-limit.js';
-import { GitHubRateLimitError } from './errors.js';
 
 export interface GitHubAppCredentials {
   id: number | string;
@@ -164,7 +163,7 @@ export class GitHubAuth {
     const refusal = rateLimitRefusal(res, this.opts.now());
     if (refusal) {
       await res.body?.cancel();
-      throw new GitHubRateLimitError(refusal.kind, refusal.retryAt, refusal.rateLimit, url);
+      throw new GitHubRateLimitError(refusal.kind, refusal.retryAt, refusal.rateLimit, url, '', this.opts.now());
     }
     const text = await res.text();
     if (res.status !== 201 && res.status !== 200) {

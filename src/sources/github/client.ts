@@ -66,7 +66,7 @@ export interface GitHubClientOptions {
 }
 
 export interface ListReleasesResult {
-  /** Newest first, as GitHub lists them; drafts removed. */
+  /** Newest first, as GitHub lists them; drafts removed. Shared with the page cache: do not mutate. */
   releases: GitHubRelease[];
   /** The last rate-limit state seen (a 304 may carry none: then the one before). */
   rateLimit: RateLimit | undefined;
@@ -181,10 +181,10 @@ export class GitHubClient {
   private async api(url: string, headers: Record<string, string> = {}, opts: { followRedirects?: boolean } = {}): Promise<Response> {
     if (this.blocked && this.now() < this.blocked.retryAt.getTime()) {
       const b = this.blocked;
-      throw new GitHubRateLimitError(b.kind, b.retryAt, b.rateLimit, url, 'not asking again before then');
+      throw new GitHubRateLimitError(b.kind, b.retryAt, b.rateLimit, url, 'not asking again before then', this.now());
     }
     const rl = this.lastRateLimit;
-    if (rl && rl.remaining <= 0 && rl.reset.getTime() > this.now()) throw new GitHubRateLimitError('primary', rl.reset, rl, url, 'the last answer said none remain');
+    if (rl && rl.remaining <= 0 && rl.reset.getTime() > this.now()) throw new GitHubRateLimitError('primary', rl.reset, rl, url, 'the last answer said none remain', this.now());
     for (let attempt = 0; ; attempt++) {
       let target = url;
       let res: Response;
@@ -205,7 +205,7 @@ export class GitHubClient {
       const refusal = rateLimitRefusal(res, this.now());
       if (refusal) {
         await res.body?.cancel();
-        this.blocked = new GitHubRateLimitError(refusal.kind, refusal.retryAt, refusal.rateLimit, url);
+        this.blocked = new GitHubRateLimitError(refusal.kind, refusal.retryAt, refusal.rateLimit, url, '', this.now());
         throw this.blocked;
       }
       if (res.status === 401 && this.auth.isApp && attempt === 0) {

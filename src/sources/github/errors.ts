@@ -27,8 +27,9 @@ export class GitHubRateLimitError extends PackyardError {
     readonly rateLimit: RateLimit | undefined,
     readonly url: string,
     detail = '',
+    now = Date.now(),
   ) {
-    const seconds = Math.max(0, Math.ceil((retryAt.getTime() - Date.now()) / 1000));
+    const seconds = Math.max(0, Math.ceil((retryAt.getTime() - now) / 1000));
     super(
       503,
       'github_rate_limited',

@@ -126,6 +126,7 @@ describe('GitHubClient against the stand-in', () => {
     expect(err).toBeInstanceOf(GitHubRateLimitError);
     expect(err.kind).toBe('secondary');
     expect(err.retryAt.getTime() - clock).toBe(30_000);
+    expect(err.headers).toEqual({ 'Retry-After': '30' });
     await expect(c.listReleases('acme/tools')).rejects.toBeInstanceOf(GitHubRateLimitError);
     expect(gh.stats.apiRequests).toBe(1);
     clock += 31_000;
