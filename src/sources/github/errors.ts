@@ -1,0 +1,41 @@
+import { PackyardError } from '../../util/errors.js';
+import type { RateLimit } from './rate-limit.js';
+
+/** GitHub answered something the client cannot use (a 404, a 401, an unexpected status or body). */
+export class GitHubError extends Error {
+  constructor(
+    /** GitHub's status (0: no answer, or one the client refused, such as an https→http redirect). */
+    readonly status: number,
+    message: string,
+    readonly url: string,
+  ) {
+    super(message);
+    this.name = 'GitHubError';
+  }
+}
+
+/**
+ * GitHub's rate limit (primary: `x-ratelimit-remaining: 0`; secondary: `Retry-After`) stopped
+ * the client. Nothing was retried: the caller reports it and tries again at `retryAt`. As a
+ * Packyard error it is a 503 with `Retry-After`.
+ */
+export class GitHubRateLimitError extends PackyardError {
+  constructor(
+    readonly kind: 'primary' | 'secondary',
+    /** When a request may be made again. */
+    readonly retryAt: Date,
+    readonly rateLimit: RateLimit | undefined,
+    readonly url: string,
+    detail = '',
+    now = Date.now(),
+  ) {
+    const seconds = Math.max(0, Math.ceil((retryAt.getTime() - now) / 1000));
+    super(
+      503,
+      'github_rate_limited',
+      `GitHub's ${kind} rate limit${rateLimit ? ` (${rateLimit.resource}, ${rateLimit.used}/${rateLimit.limit} used)` : ''} is exhausted; retry after ${retryAt.toISOString()} (in ${seconds} s)${detail ? `: ${detail}` : ''}`,
+      { 'Retry-After': String(seconds) },
+    );
+    this.name = 'GitHubRateLimitError';
+  }
+}
