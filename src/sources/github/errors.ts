@@ -32,7 +32,7 @@ export class GitHubRateLimitError extends PackyardError {
     const seconds = Math.max(0, Math.ceil((retryAt.getTime() - now) / 1000));
     super(
       503,
-      'github_rate_limited',
+      'github-rate-limited',
       `GitHub's ${kind} rate limit${rateLimit ? ` (${rateLimit.resource}, ${rateLimit.used}/${rateLimit.limit} used)` : ''} is exhausted; retry after ${retryAt.toISOString()} (in ${seconds} s)${detail ? `: ${detail}` : ''}`,
       { 'Retry-After': String(seconds) },
     );
