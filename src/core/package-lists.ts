@@ -56,16 +56,29 @@ export class ListSet<R> {
     const id = idOf(at);
     let list = this.loaded.get(id);
     if (!list) {
-      const shards = own(own(own(this.current.lists, at.distribution), at.component), at.architecture);
-      if (shards && own(shards, LEGACY_SHARD) && !this.split.has(idOf({ ...at, shard: LEGACY_SHARD }))) {
-        await this.splitLegacy(at, shards[LEGACY_SHARD]!);
-        return this.get(at);
-      }
-      const key = own(shards, at.shard);
+      await this.splitComponent(at);
+      list = this.loaded.get(id);
+    }
+    if (!list) {
+      const key = own(own(own(own(this.current.lists, at.distribution), at.component), at.architecture), at.shard);
       list = PackageList.of(key ? await this.store.meta<R[]>(key) : [], this.kind.id);
       this.loaded.set(id, list);
     }
     return list;
+  }
+
+  /**
+   * Lists stored whole by an early build are split, every architecture of the component at once:
+   * a format may render lists of a component together (Debian: each architecture's with `all`),
+   * and must find them all sharded or all whole.
+   */
+  private async splitComponent(at: ListAddress): Promise<void> {
+    const { distribution, component } = at;
+    for (const [architecture, shards] of Object.entries(own(own(this.current.lists, distribution), component) ?? {})) {
+      const whole = own(shards, LEGACY_SHARD);
+      const leaf = { distribution, component, architecture, shard: LEGACY_SHARD };
+      if (whole && !this.split.has(idOf(leaf))) await this.splitLegacy(leaf, whole);
+    }
   }
 
   /** A list stored whole: its records go to their shards, all of which are then written. */

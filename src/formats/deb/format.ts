@@ -4,6 +4,7 @@ import { COMPONENT_NAME, distributionOf, distributionSettingsSchema } from '../.
 import type { Format, ListAddress } from '../../core/format.js';
 import type { Snapshot } from '../../core/snapshot.js';
 import { own } from '../../util/own.js';
+import { listShards } from '../../core/package-lists.js';
 import { readDeb, readRemoteDeb } from './ingest.js';
 import { recordId, type DebRecord } from './record.js';
 import { shardOf } from './package-lists.js';
@@ -83,11 +84,7 @@ export const debFormat: Format<DebRecord, DebPlacement> = {
       yield { path: `${dir}/by-hash/SHA256/${entry.sha256}`, kind: 'file', entry, contentType: 'application/octet-stream' };
       if (entry.sha512) yield { path: `${dir}/by-hash/SHA512/${entry.sha512}`, kind: 'file', entry, contentType: 'application/octet-stream' };
     }
-    for (const components of Object.values(snapshot.lists)) {
-      for (const byArch of Object.values(components)) {
-        for (const shards of Object.values(byArch)) for (const key of Object.values(shards)) for (const r of await read<DebRecord>(key)) yield { path: r.filename, kind: 'pool', poolPath: r.filename, contentType: contentType(r.filename) };
-      }
-    }
+    for (const [, key] of listShards(snapshot.lists)) for (const r of await read<DebRecord>(key)) yield { path: r.filename, kind: 'pool', poolPath: r.filename, contentType: contentType(r.filename) };
   },
 
   clientSetup: aptSetup,

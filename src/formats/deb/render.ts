@@ -2,8 +2,6 @@ import { storeIndex, type PublishContext } from '../../core/publish-context.js';
 import { distributionsOf, type FileEntry } from '../../core/snapshot.js';
 import type { Draft } from '../../core/format.js';
 import { buildPackagesFile, memberTable, parseMemberTable } from './packages-file.js';
-import { renderShards } from './package-lists.js';
-import { LEGACY_SHARD } from '../../core/snapshot.js';
 import { renderComponentRelease, renderRelease } from './release.js';
 import { ALL_HASHES, type Digests } from '../../util/hash.js';
 import { own } from '../../util/own.js';
@@ -42,19 +40,13 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
         if (own(rendered, dir) === inputs) continue;
         const before = { table: parseMemberTable(own(rendered, membersTag(dir))), packages: own(previous, `${dir}/Packages`), gz: own(previous, `${dir}/Packages.gz`) };
-        if (own(archShards, LEGACY_SHARD) || own(all, LEGACY_SHARD)) {
-          // A list stored whole by an early build is one part: rendered whole, until a publish splits it.
-          const text = new TextEncoder().encode(await renderShards(ctx.store, archShards, all));
-          const gzipped = ctx.gzip(text);
-          [files[`${dir}/Packages`], files[`${dir}/Packages.gz`]] = await Promise.all([store(ctx, repo, text, before.packages), gzipped.then((gz) => store(ctx, repo, gz, before.gz))]);
-          delete rendered[membersTag(dir)];
-        } else {
-          const built = await buildPackagesFile(ctx, archShards, all, before, `${repo}/${dir}`);
-          const [packages, gz] = await Promise.all([store(ctx, repo, built.packages, before.packages, built.digests.packages), store(ctx, repo, built.gz, before.gz, built.digests.gz)]);
-          files[`${dir}/Packages`] = packages;
-          files[`${dir}/Packages.gz`] = gz;
-          rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
-        }
+        // Lists an early build stored whole are one shard each (LEGACY_SHARD), split together
+        // per component when a publish touches them (ListSet): one part, rendered whole.
+        const built = await buildPackagesFile(ctx, archShards, all, before, `${repo}/${dir}`);
+        const [packages, gz] = await Promise.all([store(ctx, repo, built.packages, before.packages, built.digests.packages), store(ctx, repo, built.gz, before.gz, built.digests.gz)]);
+        files[`${dir}/Packages`] = packages;
+        files[`${dir}/Packages.gz`] = gz;
+        rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
         files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)), own(previous, `${dir}/Release`));
         rendered[dir] = inputs;
         dirty = true;

@@ -12,9 +12,22 @@ import { formats } from '../../../src/formats/index.js';
 import { webGzip } from '../../../src/util/codecs/compress.js';
 import { createNodeHasher } from '../../../src/hosts/node/hasher.js';
 import { nodeGzip } from '../../../src/hosts/node/gzip.js';
-import { renderShards } from '../../../src/formats/deb/package-lists.js';
+import { renderPackages } from '../../../src/formats/deb/packages-index.js';
+import type { DebRecord } from '../../../src/formats/deb/record.js';
 import { buildPackagesFile, clearPartCache, memberTable, parseMemberTable } from '../../../src/formats/deb/packages-file.js';
 import type { Snapshot } from '../../../src/core/snapshot.js';
+
+/** The `Packages` text rendered whole, shard by shard, as before parts were cached: what the parts must add up to. */
+async function renderShards(store: RepoStore, own: Record<string, string>, all: Record<string, string>): Promise<string> {
+  const parts: string[] = [];
+  for (const shard of [...new Set([...Object.keys(own), ...Object.keys(all)])].sort()) {
+    const ownRecords = own[shard] ? await store.meta<DebRecord[]>(own[shard]) : [];
+    const allRecords = all[shard] ? await store.meta<DebRecord[]>(all[shard]) : [];
+    const text = renderPackages(ownRecords, allRecords);
+    if (text) parts.push(text);
+  }
+  return parts.join('\n');
+}
 import { buildDeb, type DebFile } from '../../helpers/debs.js';
 import { fileUpload, testSigner } from '../../helpers/service.js';
 
