@@ -20,7 +20,7 @@ interface ClientRecord {
 }
 
 /** What the global budget asks of an attempt: to wait before being checked, or to come back later. */
-export interface Budget {
+interface Budget {
   delayMs: number;
   /** Seconds; 0 when the attempt may be checked. */
   retryAfter: number;

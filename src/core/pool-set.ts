@@ -38,7 +38,7 @@ export class PoolSet {
 
   async get(path: string): Promise<PoolEntry | undefined> {
     const { map } = await this.shard(path);
-    return Object.hasOwn(map, path) ? map[path] : undefined;
+    return own(map, path);
   }
 
   /** Only after `get` of the same path (which loads its shard). */

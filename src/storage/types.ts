@@ -96,6 +96,17 @@ export async function readBytes(storage: Storage, key: string): Promise<Uint8Arr
   return streamBytes(obj.body);
 }
 
+/** `length` bytes of an object from `offset`; null when it is missing or the range is not what came back. */
+export async function readRange(storage: Storage, key: string, offset: number, length: number): Promise<Uint8Array | null> {
+  const obj = await storage.get(key, { offset, length });
+  if (!obj) return null;
+  const bytes = await streamBytes(obj.body);
+  // A backend that ignored the range sent the whole object.
+  if (!obj.range && bytes.length === obj.size && offset + length <= bytes.length) return bytes.subarray(offset, offset + length);
+  if (obj.range && obj.range.offset !== offset) return null;
+  return bytes.length === length ? bytes : null;
+}
+
 export async function readText(storage: Storage, key: string): Promise<string | null> {
   const bytes = await readBytes(storage, key);
   return bytes && new TextDecoder().decode(bytes);

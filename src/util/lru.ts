@@ -36,6 +36,13 @@ export class Lru<K, V> {
     }
   }
 
+  delete(key: K): void {
+    const value = this.map.get(key);
+    if (value === undefined) return;
+    this.map.delete(key);
+    this.total -= this.weight(value);
+  }
+
   clear(): void {
     this.map.clear();
     this.total = 0;

@@ -13,8 +13,9 @@
 // `rendered`) says where each part's text lies in `Packages` and its member in `Packages.gz`.
 import type { PublishContext } from '../../core/publish-context.js';
 import type { FileEntry } from '../../core/snapshot.js';
-import { concatBytes, streamBytes } from '../../util/bytes.js';
-import { ALL_HASHES, type Digests, type MultiHasher } from '../../util/hash.js';
+import { concatBytes } from '../../util/bytes.js';
+import { readRange } from '../../storage/types.js';
+import { ALL_HASHES, digestBytes, type Digests, type MultiHasher } from '../../util/hash.js';
 import { Lru } from '../../util/lru.js';
 import { own as ownOf } from '../../util/own.js';
 import type { DebRecord } from './record.js';
@@ -98,16 +99,6 @@ export interface PackagesFile {
 
 const partId = (lead: boolean, ownKey: string | undefined, allKey: string | undefined) => `${lead ? '+' : ''}${ownKey ?? ''}|${allKey ?? ''}`;
 
-async function readRange(ctx: PublishContext, key: string, offset: number, length: number): Promise<Uint8Array | null> {
-  const obj = await ctx.store.storage.get(key, { offset, length });
-  if (!obj) return null;
-  const bytes = await streamBytes(obj.body);
-  // A backend that ignored the range sent the whole object.
-  if (!obj.range && bytes.length === obj.size && offset + length <= bytes.length) return bytes.subarray(offset, offset + length);
-  if (obj.range && obj.range.offset !== offset) return null;
-  return bytes.length === length ? bytes : null;
-}
-
 /**
  * The parts of the previous files named by `wanted`, read back with one range read of each file
  * per run of consecutive members. Any doubt (the table not for these files, a short read, a
@@ -132,8 +123,8 @@ async function previousParts(ctx: PublishContext, previous: PreviousPackages | u
       const last = members[members.length - 1]!;
       try {
         const [text, zipped] = await Promise.all([
-          readRange(ctx, packages.key, first[1], last[1] + last[2] - first[1]),
-          readRange(ctx, gz.key, first[3], last[3] + last[4] - first[3]),
+          readRange(ctx.store.storage, packages.key, first[1], last[1] + last[2] - first[1]),
+          readRange(ctx.store.storage, gz.key, first[3], last[3] + last[4] - first[3]),
         ]);
         if (!text || !zipped) return;
         for (const [, , , gzOffset] of members) if (zipped[gzOffset - first[3]] !== 0x1f || zipped[gzOffset - first[3] + 1] !== 0x8b) return;
@@ -189,18 +180,15 @@ async function digestParts(ctx: PublishContext, trail: string | undefined, ids: 
 export async function buildPackagesFile(ctx: PublishContext, own: Record<string, string>, all: Record<string, string>, previous?: PreviousPackages, trail?: string): Promise<PackagesFile> {
   const shards = [...new Set([...Object.keys(own), ...Object.keys(all)])].sort().map((shard) => [ownOf(own, shard), ownOf(all, shard)] as const);
   // Every shard has records (an emptied shard leaves the list), so each but the first starts with a newline.
-  const wanted = new Set<string>();
-  shards.forEach(([o, a], i) => {
-    const id = partId(i > 0, o, a);
-    if (!partCache.get(id)) wanted.add(id);
-  });
-  const fromPrevious = await previousParts(ctx, previous, wanted);
+  const ids = shards.map(([o, a], i) => partId(i > 0, o, a));
+  const hits = ids.map((id) => partCache.get(id));
+  const fromPrevious = await previousParts(ctx, previous, new Set(ids.filter((_, i) => !hits[i])));
 
   const encoder = new TextEncoder();
   const parts: { id: string; text: Uint8Array; gz: Uint8Array | Promise<Uint8Array> }[] = [];
-  for (const [ownKey, allKey] of shards) {
-    const id = partId(parts.length > 0, ownKey, allKey);
-    const cached = partCache.get(id);
+  for (const [i, [ownKey, allKey]] of shards.entries()) {
+    const id = ids[i]!;
+    const cached = hits[i];
     if (cached) {
       parts.push(cached);
       continue;
@@ -222,11 +210,11 @@ export async function buildPackagesFile(ctx: PublishContext, own: Record<string,
   }
   if (parts.length === 0) {
     const [packages, gz] = [new Uint8Array(0), await ctx.gzip(new Uint8Array(0))];
-    const [pd, gd] = await Promise.all([digestParts(ctx, undefined, [], [packages]), digestParts(ctx, undefined, [], [gz])]);
+    const [pd, gd] = await Promise.all([digestBytes(ctx.createHasher, packages, ALL_HASHES), digestBytes(ctx.createHasher, gz, ALL_HASHES)]);
     return { packages, gz, parts: [], digests: { packages: pd, gz: gd } };
   }
-  const ids = parts.map((p) => p.id);
-  const packagesDigests = await digestParts(ctx, trail && `text\u0000${trail}`, ids, parts.map((p) => p.text));
+  const partIds = parts.map((p) => p.id);
+  const packagesDigests = await digestParts(ctx, trail && `text\u0000${trail}`, partIds, parts.map((p) => p.text));
   const done = await Promise.all(
     parts.map(async (p): Promise<Part> => {
       if (!(p.gz instanceof Promise)) return p as Part;
@@ -235,7 +223,7 @@ export async function buildPackagesFile(ctx: PublishContext, own: Record<string,
       return part;
     }),
   );
-  const gzDigests = await digestParts(ctx, trail && `gz\u0000${trail}`, ids, done.map((p) => p.gz));
+  const gzDigests = await digestParts(ctx, trail && `gz\u0000${trail}`, partIds, done.map((p) => p.gz));
   return { packages: concatBytes(done.map((p) => p.text)), gz: concatBytes(done.map((p) => p.gz)), parts: done, digests: { packages: packagesDigests, gz: gzDigests } };
 }
 

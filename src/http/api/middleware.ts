@@ -59,7 +59,7 @@ const PARAM = /^(?!\.\.?$)[^/\\\0]{1,256}$/;
  * Every path parameter is checked before it reaches access control or storage (Hono has decoded
  * them, so `%2F` is a `/` here): the repository's name by the rule names are made with.
  */
-export function checkParams(c: Context): void {
+function checkParams(c: Context): void {
   for (const [name, value] of Object.entries(c.req.param() as Record<string, string>)) {
     if (name === 'repo' && !REPO_NAME.test(value)) throw new PackyardError(400, 'invalid-repo-name', `invalid repository name "${value}"`);
     if (name !== 'repo' && !PARAM.test(value)) throw new PackyardError(400, 'invalid-parameter', `invalid ${name} "${value}"`);

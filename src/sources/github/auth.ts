@@ -2,6 +2,7 @@
 // for clock drift, exp 9 minutes from now: GitHub allows at most 10 after iat) is exchanged at
 // `POST /app/installations/{id}/access_tokens` for a one-hour installation token, kept until 5
 // minutes before it expires. Web-standard: Web Crypto and jose.
+import { concatBytes } from '../../util/bytes.js';
 import { SignJWT } from 'jose';
 import { GitHubError, GitHubRateLimitError } from './errors.js';
 import { rateLimitRefusal } from './rate-limit.js';
@@ -29,7 +30,7 @@ export interface TokenCache {
 }
 
 /** How long before its expiry an installation token is replaced. */
-export const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
+const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
 
 function derLength(n: number): number[] {
   if (n < 0x80) return [n];
@@ -47,22 +48,12 @@ function der(tag: number, content: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A PKCS#1 RSAPrivateKey wrapped as PKCS#8 PrivateKeyInfo (what Web Crypto imports). */
-export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
+function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
   const version = Uint8Array.of(0x02, 0x01, 0x00);
   // SEQUENCE { OID 1.2.840.113549.1.1.1 (rsaEncryption), NULL }
   const algorithm = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00);
-  return der(0x30, concat(version, algorithm, der(0x04, pkcs1)));
+  return der(0x30, concatBytes([version, algorithm, der(0x04, pkcs1)]));
 }
 
 /** Imports an App's PEM private key (PKCS#1 or PKCS#8) for RS256. */
@@ -84,7 +75,7 @@ export async function importAppKey(pem: string): Promise<CryptoKey> {
 }
 
 /** The App's JWT for `now` (ms): iat 60 s back, exp 9 minutes ahead (10 after iat), iss the App id. */
-export async function appJwt(app: Pick<GitHubAppCredentials, 'id'>, key: CryptoKey, now: number): Promise<string> {
+async function appJwt(app: Pick<GitHubAppCredentials, 'id'>, key: CryptoKey, now: number): Promise<string> {
   const t = Math.floor(now / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })

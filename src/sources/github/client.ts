@@ -2,7 +2,7 @@
 // (following `Link` rel="next", conditional on each page's ETag, so an unchanged listing costs no
 // rate limit), resolve an asset to a signed download URL (never carrying the token past the
 // redirect), and read byte ranges of it. Web-standard only (fetch, Web Crypto, jose): it runs in
-// the Worker as in Node.
+// the Worker as in Node. The GitHub Releases source that syncs a repository through it comes next.
 //
 // Rate limits: every answer's `X-RateLimit-*` is kept (`rateLimit`); a refusal (403/429 with
 // remaining 0, or Retry-After) throws GitHubRateLimitError saying when to retry, and until then
@@ -23,9 +23,9 @@ export type { RateLimit } from './rate-limit.js';
 export type { GitHubAsset, GitHubRelease, GitHubRepository } from './types.js';
 export { assetSha256 } from './types.js';
 
-export const GITHUB_API_URL = 'https://api.github.com';
+const GITHUB_API_URL = 'https://api.github.com';
 /** Signed asset URLs live about 5 minutes; keep them for less. */
-export const DEFAULT_SIGNED_URL_TTL_MS = 4 * 60_000;
+const DEFAULT_SIGNED_URL_TTL_MS = 4 * 60_000;
 const MAX_REDIRECTS = 5;
 
 /** One page of a listing as last seen: its ETag, its (validated) body and its `next` link. */
@@ -44,7 +44,7 @@ export interface PageCache {
   set(url: string, page: CachedPage): Promise<void> | void;
 }
 
-export function memoryPageCache(pages = 256): PageCache {
+function memoryPageCache(pages = 256): PageCache {
   const lru = new Lru<string, CachedPage>(pages);
   return { get: (url) => lru.get(url), set: (url, page) => lru.set(url, page) };
 }
@@ -334,8 +334,8 @@ export class GitHubClient {
 
   /** Forgets the cached signed URL of an asset (after the asset host refused it). */
   forgetAssetUrl(asset: Pick<GitHubAsset, 'url' | 'browser_download_url'>): void {
-    this.signed.set(`api:${asset.url}`, { url: '', until: 0 });
-    this.signed.set(`browser:${asset.browser_download_url}`, { url: '', until: 0 });
+    this.signed.delete(`api:${asset.url}`);
+    this.signed.delete(`browser:${asset.browser_download_url}`);
   }
 
   /** A GET without any Authorization header (for signed URLs), redirects by hand. */

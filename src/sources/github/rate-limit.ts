@@ -30,7 +30,7 @@ export function parseRateLimit(headers: Headers): RateLimit | undefined {
 }
 
 /** `Retry-After` as an instant: seconds from `now`, or an HTTP date. */
-export function parseRetryAfter(value: string | null, now: number): Date | undefined {
+function parseRetryAfter(value: string | null, now: number): Date | undefined {
   if (value === null) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return new Date(now + Number(trimmed) * 1000);

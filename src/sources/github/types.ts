@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** A release asset, with the fields Packyard uses (GitHub sends more; they are dropped). */
-export const assetSchema = z.object({
+const assetSchema = z.object({
   id: z.number().int(),
   name: z.string(),
   size: z.number().int().nonnegative(),
