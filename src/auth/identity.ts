@@ -85,7 +85,8 @@ export class Authenticator {
     const { throttle } = this.deps;
     const wait = throttle.retryAfter(client, credential);
     if (wait > 0) throw new PackyardError(429, 'too-many-failures', `too many failed authentications from this address: try again in ${wait} s`, { 'retry-after': String(wait) });
-    if (guessable(credential)) {
+    const weak = guessable(credential);
+    if (weak) {
       const { delayMs, retryAfter } = throttle.budget(credential);
       if (retryAfter > 0) throw new PackyardError(429, 'too-many-failures', `too many failed authentications on this server: try again in ${retryAfter} s`, { 'retry-after': String(retryAfter) });
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -94,11 +95,11 @@ export class Authenticator {
     try {
       identity = await this.verify(credential, repo);
     } catch (err) {
-      if (err instanceof PackyardError && err.status === 401) throttle.failed(client, guessable(credential));
+      if (err instanceof PackyardError && err.status === 401) throttle.failed(client, weak);
       throw err;
     }
     if (!identity) {
-      throttle.failed(client, guessable(credential));
+      throttle.failed(client, weak);
       throw new PackyardError(401, 'invalid-credentials', 'the token is not valid (unknown, revoked or expired)');
     }
     throttle.succeeded(credential);

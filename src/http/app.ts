@@ -24,7 +24,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   const files = deps.files ?? new RepoFiles(deps.service.store, deps.service.formats, deps.signer, deps.access, deps.log);
-  const clientOf = deps.clientOf ?? ((c: Context) => c.req.header('cf-connecting-ip') ?? 'unknown');
+  const clientOf = deps.clientOf ?? ((c: Context) => edgeClient((name) => c.req.header(name)));
   // Requests whose credential was valid: only theirs is an unread body worth reading on.
   const authenticated = new WeakSet<Request>();
   const identified = (c: Context) => {
@@ -37,7 +37,7 @@ export function createApp(deps: AppDeps): Hono {
     if (!(err instanceof PackyardError)) deps.log?.(failureEntry(c.req.method, c.req.path, err));
     return errorResponse(err);
   });
-  app.notFound((c) => c.json({ error: { code: 'not-found', message: `no such path: ${c.req.path}` } }, 404));
+  app.notFound((c) => errorResponse(new PackyardError(404, 'not-found', `no such path: ${c.req.path}`)));
 
   if (deps.log) {
     const log = deps.log;
@@ -63,10 +63,15 @@ export function createApp(deps: AppDeps): Hono {
       origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')),
     };
     const plan = await files.planUrl(view, rawPath(c.req.url));
-    return plan ? files.objects.toResponse(plan) : c.json({ error: { code: 'not-found', message: `${c.req.path}: file not found` } }, 404);
+    return plan ? files.objects.toResponse(plan) : errorResponse(new PackyardError(404, 'not-found', `${c.req.path}: file not found`));
   });
 
   return app;
+}
+
+/** The client's address as Cloudflare's edge tells it. */
+export function edgeClient(header: (name: string) => string | undefined): string {
+  return header('cf-connecting-ip') ?? 'unknown';
 }
 
 /** The origin the client used: the request URL's, with a proxy's `X-Forwarded-Proto` when there is one. */

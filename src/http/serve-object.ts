@@ -1,4 +1,5 @@
 import { readBytes, type Storage } from '../storage/types.js';
+import type { Credentials } from '../auth/access.js';
 import { Lru } from '../util/lru.js';
 import { PackyardError } from '../util/errors.js';
 
@@ -6,13 +7,8 @@ export type Log = (entry: Record<string, unknown>) => void;
 
 /** What serving needs of a request: its method and a few headers (read lazily, since building a
  * whole Headers object is the most expensive part of a small response on some hosts). */
-export interface RequestView {
+export interface RequestView extends Credentials {
   method: string;
-  header(name: string): string | undefined;
-  /** The client's address (for throttling failed authentication). */
-  client: string;
-  /** Told when the request presented a valid credential. */
-  identified?(): void;
   /** `scheme://host[:port]` as the client addressed the server, for absolute URLs in answers. */
   origin(): string;
 }

@@ -93,7 +93,7 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
         throw err;
       },
     );
-    if (!exists) await createFor(service, files, options);
+    if (!exists) await createFor(service, files, options, data);
     bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
     const uploads: UploadFile[] = files.map((path, i) => {
       const name = basename(path);
@@ -119,8 +119,7 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
  * A repository that does not exist is made only when asked (`--create`): a typo in `--repo`
  * would otherwise publish into a new, empty repository. It is of the type of its files.
  */
-async function createFor(service: Awaited<ReturnType<typeof openDataDir>>['service'], files: string[], options: PublishOptions): Promise<void> {
-  const data = options.data ?? './packyard-data';
+async function createFor(service: Awaited<ReturnType<typeof openDataDir>>['service'], files: string[], options: PublishOptions, data: string): Promise<void> {
   if (!options.create) throw new CliError(`repository "${options.repo}" does not exist in ${data}: add --create, or create it first (packyard repo create ${options.repo} --type <${formats.types.join('|')}> --data ${data})`);
   const format = formats.forFiles(files);
   if (!format) throw new CliError(`cannot tell the type of repository "${options.repo}" from these files: they are not all ${formats.types.map((t) => formats.get(t).extensions.join('/')).join(' or ')} files`);

@@ -183,9 +183,11 @@ export class FsStorage extends PartsAsObjects implements Storage {
     for await (const file of walk(this.folderOf(prefix))) {
       const key = relative(this.root, file).split(sep).join('/');
       if (!key.startsWith(prefix) || key.endsWith('.lock')) continue;
+      const temporary = key.includes(TMP_MARK);
+      if (temporary && !isLeftover(key)) continue;
       try {
         const st = await stat(file);
-        if (key.includes(TMP_MARK) && !(isLeftover(key) && Date.now() - st.mtimeMs > LEFTOVER_MS)) continue;
+        if (temporary && Date.now() - st.mtimeMs <= LEFTOVER_MS) continue;
         if (st.isFile()) yield this.info(key, st);
       } catch (err) {
         if (!isNotFound(err)) throw err;

@@ -3,7 +3,7 @@
 // (publish-coordinator.ts).
 import type { Hono } from 'hono';
 import { formats } from '../../formats/index.js';
-import { DRAIN_LIMIT, createApp, dropUnreadBody } from '../../http/app.js';
+import { DRAIN_LIMIT, createApp, dropUnreadBody, edgeClient } from '../../http/app.js';
 import { errorResponse } from '../../http/errors.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
@@ -16,7 +16,6 @@ import { WorkerdDiskStorage } from '../../storage/workerd-disk.js';
 import type { Storage } from '../../storage/types.js';
 import { createWorkerHasher } from './hasher.js';
 import { publisherFor, type Publisher } from './routing.js';
-import { REPO_NAME } from '../../core/layout.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Env } from './env.js';
 
@@ -63,11 +62,10 @@ async function buildApp(env: Env): Promise<Isolate> {
  * repository, the answer is given here at once and the body never read; the Object still checks
  * what the route itself needs.
  */
-async function forward(request: Request, publisher: Publisher, { app, access }: Isolate, env: Env, ctx: ExecutionContext): Promise<Response> {
-  // A name the app refuses (400) is refused by the Worker's own app, which publishes nothing for it.
-  if (!REPO_NAME.test(publisher.repo)) return app.fetch(request, env, ctx);
+async function forward(request: Request, publisher: Publisher, { access }: Isolate): Promise<Response> {
   try {
-    await access.require({ header: (name) => request.headers.get(name) ?? undefined, client: request.headers.get('cf-connecting-ip') ?? 'unknown' }, publisher.repo, 'read');
+    const header = (name: string) => request.headers.get(name) ?? undefined;
+    await access.require({ header, client: edgeClient(header) }, publisher.repo, 'read');
   } catch (err) {
     if (!(err instanceof PackyardError)) throw err;
     // A body that may be small is read to its end (up to DRAIN_LIMIT), as the app does: cancelled,
@@ -96,7 +94,7 @@ export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const publisher = publisherFor(request, env);
     const current = await isolateFor(env);
-    if (publisher) return forward(request, publisher, current, env, ctx);
+    if (publisher) return forward(request, publisher, current);
     return current.app.fetch(request, env, ctx);
   },
 

@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory';
 import { PackyardError } from '../../util/errors.js';
 import type { RepositoryService } from '../../core/service.js';
 import { REPO_NAME } from '../../core/layout.js';
-import type { Access } from '../../auth/access.js';
+import type { Access, Credentials } from '../../auth/access.js';
 import type { Scope } from '../../auth/tokens.js';
 
 export interface ApiDeps {
@@ -19,7 +19,7 @@ export type Env = { Variables: { actor: string } };
 /** What every resource's routes are given: the dependencies and the checks a route says it needs. */
 export interface ApiContext extends ApiDeps {
   /** A request's credentials, for access control. */
-  credentials(c: Context): { header(name: string): string | undefined; client: string; identified(): void };
+  credentials(c: Context): Credentials;
   /** Needs `scope` in the route's repository, or the server-wide admin for `'server-admin'`. */
   needs(scope: Scope | 'server-admin'): MiddlewareHandler<Env>;
   /**

@@ -11,5 +11,6 @@ describe('the repository a request publishes to', () => {
     expect(route('GET', '/api/v1/repos/acme')).toBeNull();
     expect(route('PUT', '/api/v1/repos/acme/uploads/abc/parts/1')).toBeNull();
     expect(route('POST', '/api/v1/repos/%E0%A4%A/packages')).toBeNull();
+    expect(route('POST', '/api/v1/repos/Not%20A%20Name/packages')).toBeNull();
   });
 });
