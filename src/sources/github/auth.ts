@@ -4,7 +4,7 @@
 // minutes before it expires. Web-standard: Web Crypto and jose.
 import { concatBytes } from '../../util/bytes.js';
 import { SignJWT } from 'jose';
-import { GitHubError, GitHubRateLimitError } from './errors.js';
+import { GitHubError, GitHubRateLimitError, githubMessage } from './errors.js';
 import { rateLimitRefusal } from './rate-limit.js';
 
 export interface GitHubAppCredentials {
@@ -158,13 +158,7 @@ export class GitHubAuth {
     }
     const text = await res.text();
     if (res.status !== 201 && res.status !== 200) {
-      let message = text.slice(0, 200);
-      try {
-        message = String((JSON.parse(text) as { message?: unknown }).message ?? message);
-      } catch {
-        // not JSON
-      }
-      throw new GitHubError(res.status, `GitHub refused the App's token exchange for installation ${app.installationId} (${res.status}): ${message}`, url);
+      throw new GitHubError(res.status, `GitHub refused the App's token exchange for installation ${app.installationId} (${res.status}): ${githubMessage(text, '')}`, url);
     }
     let body: { token?: unknown; expires_at?: unknown };
     try {

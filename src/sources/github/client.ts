@@ -12,7 +12,7 @@
 // Authorization header goes only to the API's own origin.
 import { Lru } from '../../util/lru.js';
 import { GitHubAuth, type GitHubCredentials, type TokenCache } from './auth.js';
-import { GitHubError, GitHubRateLimitError } from './errors.js';
+import { GitHubError, GitHubRateLimitError, githubMessage } from './errors.js';
 import { parseLinks } from './link.js';
 import { parseRateLimit, rateLimitRefusal, type RateLimit } from './rate-limit.js';
 import { checkRepoName, releaseSchema, repositorySchema, type GitHubAsset, type GitHubRelease, type GitHubRepository } from './types.js';
@@ -123,14 +123,7 @@ function redirectTarget(from: string, location: string | null, status: number): 
 const isRedirect = (status: number) => status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 
 async function errorMessage(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
-  try {
-    const message = (JSON.parse(text) as { message?: unknown }).message;
-    if (typeof message === 'string') return message;
-  } catch {
-    // not JSON
-  }
-  return text.slice(0, 200) || res.statusText;
+  return githubMessage(await res.text().catch(() => ''), res.statusText);
 }
 
 export class GitHubClient {
@@ -186,22 +179,19 @@ export class GitHubClient {
     const rl = this.lastRateLimit;
     if (rl && rl.remaining <= 0 && rl.reset.getTime() > this.now()) throw new GitHubRateLimitError('primary', rl.reset, rl, url, 'the last answer said none remain', this.now());
     for (let attempt = 0; ; attempt++) {
-      let target = url;
-      let res: Response;
-      for (let hops = 0; ; hops++) {
-        const sameOrigin = new URL(target).origin === this.apiOrigin;
-        const authorization = sameOrigin ? await this.auth.authorization() : undefined;
-        res = await this.fetch(target, {
-          headers: { ...this.headers, ...headers, ...(authorization ? { Authorization: authorization } : {}) },
-          redirect: 'manual',
-        });
-        const rl = parseRateLimit(res.headers);
-        if (rl) this.lastRateLimit = rl;
-        if (!isRedirect(res.status) || opts.followRedirects === false) break;
-        if (hops >= MAX_REDIRECTS) throw new GitHubError(res.status, `too many redirects from ${url}`, url);
-        await res.body?.cancel();
-        target = redirectTarget(target, res.headers.get('location'), res.status);
-      }
+      const { res } = await this.follow(
+        url,
+        async (target) => {
+          // The token goes to the API's own origin only, never to where it redirects.
+          const authorization = new URL(target).origin === this.apiOrigin ? await this.auth.authorization() : undefined;
+          return { ...this.headers, ...headers, ...(authorization ? { Authorization: authorization } : {}) };
+        },
+        (answer) => {
+          const rl = parseRateLimit(answer.headers);
+          if (rl) this.lastRateLimit = rl;
+        },
+        opts.followRedirects === false,
+      );
       const refusal = rateLimitRefusal(res, this.now());
       if (refusal) {
         await res.body?.cancel();
@@ -339,13 +329,22 @@ export class GitHubClient {
   }
 
   /** A GET without any Authorization header (for signed URLs), redirects by hand. */
-  private async fetchUnauthenticated(url: string, headers: Record<string, string>): Promise<{ res: Response; url: string }> {
+  private fetchUnauthenticated(url: string, headers: Record<string, string>): Promise<{ res: Response; url: string }> {
+    return this.follow(url, () => ({ 'User-Agent': this.headers['User-Agent']!, ...headers }));
+  }
+
+  /**
+   * GETs `url`, following redirects by hand (never https→http) with the headers `headersFor`
+   * gives each hop; `seen` is told of every answer; `stopAtRedirect` returns the first.
+   */
+  private async follow(url: string, headersFor: (target: string) => Record<string, string> | Promise<Record<string, string>>, seen?: (res: Response) => void, stopAtRedirect = false): Promise<{ res: Response; url: string }> {
     let target = url;
     for (let hops = 0; ; hops++) {
-      const res = await this.fetch(target, { headers: { 'User-Agent': this.headers['User-Agent']!, ...headers }, redirect: 'manual' });
-      if (!isRedirect(res.status)) return { res, url: target };
-      await res.body?.cancel();
+      const res = await this.fetch(target, { headers: await headersFor(target), redirect: 'manual' });
+      seen?.(res);
+      if (!isRedirect(res.status) || stopAtRedirect) return { res, url: target };
       if (hops >= MAX_REDIRECTS) throw new GitHubError(res.status, `too many redirects from ${url}`, url);
+      await res.body?.cancel();
       target = redirectTarget(target, res.headers.get('location'), res.status);
     }
   }

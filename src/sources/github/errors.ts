@@ -1,6 +1,17 @@
 import { PackyardError } from '../../util/errors.js';
 import type { RateLimit } from './rate-limit.js';
 
+/** The `message` of GitHub's JSON error body, or the start of the body, or `fallback`. */
+export function githubMessage(text: string, fallback: string): string {
+  try {
+    const message = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // not JSON
+  }
+  return text.slice(0, 200) || fallback;
+}
+
 /** GitHub answered something the client cannot use (a 404, a 401, an unexpected status or body). */
 export class GitHubError extends Error {
   constructor(
