@@ -53,7 +53,7 @@ export async function fsck(store: RepoStore, createHasher: HasherFactory, repo: 
   }
 
   const garbage = { objects: 0, bytes: 0 };
-  for await (const info of store.storage.list(layout.repoPrefix(repo))) {
+  for await (const info of store.storage.list(layout.repoPrefix(repo), { leftovers: true })) {
     if (expected.has(info.key) || unreadable.has(info.key) || isBookkeeping(repo, info.key)) continue;
     garbage.objects++;
     garbage.bytes += info.size;

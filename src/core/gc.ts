@@ -44,7 +44,7 @@ export async function gc(store: RepoStore, repo: string, options: GcOptions = {}
     await lease?.keep();
     const report: GcReport = { repo, deleted: { objects: 0, bytes: 0 }, abandonedUploads, kept: referenced.size, dryRun: !!options.dryRun };
     const before = started - retention.graceMs;
-    for await (const listed of store.storage.list(layout.repoPrefix(repo))) {
+    for await (const listed of store.storage.list(layout.repoPrefix(repo), { leftovers: true })) {
       if (referenced.has(listed.key) || isBookkeeping(repo, listed.key) || listed.lastModified.getTime() >= before) continue;
       if (lease) {
         await lease.keep();

@@ -22,8 +22,7 @@ export class Keyring {
 
   async fingerprints(): Promise<string[]> {
     const out: string[] = [];
-    // Keys only: a listing may also name what a crash left of a write (the directory backend).
-    for await (const info of this.storage.list(signingLayout.signingKeysPrefix)) if (info.key.endsWith('.asc')) out.push(info.key.slice(signingLayout.signingKeysPrefix.length, -'.asc'.length));
+    for await (const info of this.storage.list(signingLayout.signingKeysPrefix)) out.push(info.key.slice(signingLayout.signingKeysPrefix.length).replace(/\.asc$/, ''));
     return out.sort();
   }
 

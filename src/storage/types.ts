@@ -81,8 +81,12 @@ export interface Storage extends MultipartStorage {
    * grace period); null when there is no such object.
    */
   touch(key: string): Promise<ObjectInfo | null>;
-  /** Every object whose key starts with `prefix`, in no particular order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Every object whose key starts with `prefix`, in no particular order; with `leftovers`, also
+   * what a write cut short by a crash left (a backend that writes temporary files: the
+   * directory one), for gc to collect and fsck to count.
+   */
+  list(prefix: string, options?: { leftovers?: boolean }): AsyncIterable<ObjectInfo>;
   /**
    * The names one level below `prefix` (which ends in `/`) that have objects beneath them, like
    * the common prefixes of an S3 listing with a `/` delimiter; without walking everything below.
@@ -125,5 +129,5 @@ export async function rewrite(storage: Storage, key: string): Promise<ObjectInfo
 
 /** Deletes every object whose key starts with `prefix`. */
 export async function deleteAll(storage: Pick<Storage, 'list' | 'delete'>, prefix: string): Promise<void> {
-  for await (const obj of storage.list(prefix)) await storage.delete(obj.key);
+  for await (const obj of storage.list(prefix, { leftovers: true })) await storage.delete(obj.key);
 }

@@ -178,13 +178,13 @@ export class FsStorage extends PartsAsObjects implements Storage {
     for (const entry of entries) if (entry.isDirectory()) yield entry.name;
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: { leftovers?: boolean } = {}): AsyncIterable<ObjectInfo> {
     // Walk only the deepest directory the prefix names completely.
     for await (const file of walk(this.folderOf(prefix))) {
       const key = relative(this.root, file).split(sep).join('/');
       if (!key.startsWith(prefix) || key.endsWith('.lock')) continue;
       const temporary = key.includes(TMP_MARK);
-      if (temporary && !isLeftover(key)) continue;
+      if (temporary && !(options.leftovers && isLeftover(key))) continue;
       try {
         const st = await stat(file);
         if (temporary && Date.now() - st.mtimeMs <= LEFTOVER_MS) continue;
