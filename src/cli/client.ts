@@ -46,7 +46,7 @@ export async function connect(options: ClientOptions): Promise<ApiClient> {
   // In-process calls are as trusted as the user who can read the data directory.
   const token = toHex(crypto.getRandomValues(new Uint8Array(16)));
   const { admin } = await AdminToken.load(runtime.storage, token);
-  const app = createApp({ service: runtime.service, signer: runtime.signer, access: new Access(runtime.storage, admin) });
+  const app = createApp({ service: runtime.service, signer: runtime.signer, sources: runtime.sources, access: new Access(runtime.storage, admin) });
   return client(async (path, init) => app.request(`/${path}`, init), token);
 }
 

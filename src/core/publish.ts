@@ -11,11 +11,13 @@ export interface Removal {
   package: string;
   version: string;
   architecture: string;
+  /** Nothing to remove is not an error (a source taking back what it published, which may be gone). */
+  ifPresent?: boolean;
 }
 
 export interface Mutation {
-  /** Records read for this placement (the format's), to add. */
-  add?: { placement: unknown; records: PackageRecord[] };
+  /** Records to add, each batch read for one placement (the format's). */
+  add?: { placement: unknown; records: PackageRecord[] }[];
   /** Allow a package whose name, version and architecture exist with other content to replace it. */
   replace?: boolean;
   remove?: Removal[];
@@ -63,8 +65,8 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
     else pool.set(path, { ...entry, refs: entry.refs - 1 });
   };
 
-  const placement = mutation.add?.placement;
-  for (const record of mutation.add?.records ?? []) {
+  const added = (mutation.add ?? []).flatMap(({ placement, records }) => records.map((record) => ({ placement, record })));
+  for (const { placement, record } of added) {
     const at = format.listOf(record, placement);
     const list = await lists.get(at);
     const rid = id(record);
@@ -121,7 +123,7 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
       changes.push(change('remove', at, removed));
       found = true;
     }
-    if (!found) throw new PackyardError(404, 'package-not-found', `${spec.package} ${spec.version} (${spec.architecture}) is not in ${repo}/${scope}`);
+    if (!found && !spec.ifPresent) throw new PackyardError(404, 'package-not-found', `${spec.package} ${spec.version} (${spec.architecture}) is not in ${repo}/${scope}`);
   }
 
   const settings = mutation.settings ?? current.settings;

@@ -10,7 +10,7 @@ import type { PublishContext } from './publish-context.js';
 import { REPO_NAME } from './layout.js';
 import { RepoStore, type StoreOptions } from './store.js';
 import { createRepoSchema, updateRepoSchema } from './settings.js';
-import { emptySnapshot, type RepoSettings, type Snapshot } from './snapshot.js';
+import { emptySnapshot, type RepoSettings, type Snapshot, type SourceSettings } from './snapshot.js';
 import { buildSnapshot, type Mutation } from './publish.js';
 import { listShards } from './package-lists.js';
 import type { AnyFormat, Formats, PackageInfo, PackageRecord } from './format.js';
@@ -85,12 +85,13 @@ export class RepositoryService {
     this.ctx = { store: this.store, signer: deps.signer, createHasher: deps.createHasher, gzip: deps.gzip ?? webGzip, gunzip: deps.gunzip, now: deps.now ?? (() => new Date()) };
   }
 
-  async createRepo(input: unknown, actor: string): Promise<Snapshot> {
+  /** `source`: settings already checked by the source they name (src/sources), never taken from `input`. */
+  async createRepo(input: unknown, actor: string, source?: SourceSettings): Promise<Snapshot> {
     const given = (input as { type?: unknown } | null)?.type;
     const format = this.formats.get(typeof given === 'string' ? given : this.formats.defaultType);
     const spec = parseInput(createRepoSchema(format.distributionSettings), { type: format.type, ...(input as object) });
     checkRepoName(spec.name);
-    const settings: RepoSettings = { architectures: spec.architectures ?? [...format.defaultArchitectures], distributions: spec.distributions ?? {}, public: spec.public ?? false };
+    const settings: RepoSettings = { architectures: spec.architectures ?? [...format.defaultArchitectures], distributions: spec.distributions ?? {}, public: spec.public ?? false, ...(source ? { source } : {}) };
     const empty = emptySnapshot(spec.name, format.type, { ...settings, distributions: {} }, actor, this.ctx.now());
     for (const distribution of Object.keys(settings.distributions)) format.placement({ distribution }, empty);
     const { snapshot } = await this.store.commit(
@@ -106,19 +107,24 @@ export class RepositoryService {
     return snapshot;
   }
 
-  async updateRepo(repo: string, input: unknown, actor: string): Promise<Snapshot> {
+  /** `source`: as for `createRepo`; null takes the source away, undefined keeps it. */
+  async updateRepo(repo: string, input: unknown, actor: string, source?: SourceSettings | null): Promise<Snapshot> {
     const current = await this.getRepo(repo);
     const format = this.formats.of(current);
     const patch = parseInput(updateRepoSchema(format.distributionSettings), input);
     for (const distribution of Object.keys(patch.distributions ?? {})) format.placement({ distribution }, current);
-    return this.mutate(repo, (current) => ({
-      actor,
-      settings: {
-        architectures: patch.architectures ?? current.settings.architectures,
-        distributions: { ...current.settings.distributions, ...patch.distributions },
-        public: patch.public ?? current.settings.public ?? false,
-      },
-    }));
+    return this.mutate(repo, (current) => {
+      const kept = source === undefined ? current.settings.source : (source ?? undefined);
+      return {
+        actor,
+        settings: {
+          architectures: patch.architectures ?? current.settings.architectures,
+          distributions: { ...current.settings.distributions, ...patch.distributions },
+          public: patch.public ?? current.settings.public ?? false,
+          ...(kept ? { source: kept } : {}),
+        },
+      };
+    });
   }
 
   async getRepo(repo: string): Promise<Snapshot> {
@@ -174,7 +180,7 @@ export class RepositoryService {
       if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
       const { replace, actor } = options;
       const result = await this.store.commit(repo, async (current, guard) => {
-        const built = await buildSnapshot(this.ctx, format, current!, { actor, replace, add: { placement, records } });
+        const built = await buildSnapshot(this.ctx, format, current!, { actor, replace, add: [{ placement, records }] });
         unused = built.unusedKeys;
         const notUsed = new Set(unused);
         const used = records.map((r) => r.key).filter((key) => !notUsed.has(key));
@@ -278,10 +284,20 @@ export class RepositoryService {
     return out;
   }
 
-  private async mutate(repo: string, make: (current: Snapshot) => Mutation): Promise<Snapshot> {
+  /**
+   * Publishes what `make` says to change (a source's sync): made again from the head if another
+   * publish lands first. `changed` is false when it changes nothing (no snapshot is written).
+   */
+  async publish(repo: string, make: (current: Snapshot) => Mutation | Promise<Mutation>): Promise<{ snapshot: Snapshot; changed: boolean }> {
     checkRepoName(repo);
-    const { snapshot } = await this.store.commit(repo, async (current) => (await buildSnapshot(this.ctx, this.formats.of(current!), current!, make(current!))).snapshot);
-    return snapshot;
+    return this.store.commit(repo, async (current) => {
+      if (!current) throw notFound(repo);
+      return (await buildSnapshot(this.ctx, this.formats.of(current), current, await make(current))).snapshot;
+    });
+  }
+
+  private async mutate(repo: string, make: (current: Snapshot) => Mutation): Promise<Snapshot> {
+    return (await this.publish(repo, make)).snapshot;
   }
 }
 

@@ -28,7 +28,14 @@ export interface RepoSettings {
   distributions: Record<string, DistributionSettings>;
   /** Readable without credentials. Absent (repositories made before access control): private. */
   public?: boolean;
+  /**
+   * Where packages come from besides uploads, as `{ <kind>: settings }` (`{ github: {...} }`):
+   * checked by src/sources, opaque here. Its secrets are stored apart, never in a snapshot.
+   */
+  source?: SourceSettings;
 }
+
+export type SourceSettings = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 
 export interface Change {
   action: 'add' | 'remove' | 'replace' | 'settings' | 'create';
@@ -79,12 +86,16 @@ export interface Snapshot {
 }
 
 /**
- * A package's bytes in another place (a release asset, an upstream mirror), and how clients get
- * them: sent there by a redirect (the one way so far; a source that must proxy adds its own).
+ * A package's bytes in another place (a release asset, an upstream mirror). The source that put it
+ * there says, when a client asks, how the bytes reach it (a redirect, or through Packyard).
  */
 export interface RemoteObject {
+  /** The kind of source (`github`). */
+  source: string;
+  /** Its address as published (a release asset's download URL). */
   url: string;
-  serve: 'redirect';
+  /** What the source needs to find it again and to tell whether it changed (an asset's id and update time). */
+  ref: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /** A file of the pool: a stored object (`key`) or a remote one. */

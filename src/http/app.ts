@@ -5,6 +5,7 @@ import type { Access } from '../auth/access.js';
 import type { Signer } from '../signing/signer.js';
 import { createApi } from './api/index.js';
 import { RepoFiles } from './repo-files.js';
+import { Sources } from '../sources/index.js';
 import { errorResponse, failureEntry } from './errors.js';
 
 export interface AppDeps {
@@ -18,12 +19,15 @@ export interface AppDeps {
   files?: RepoFiles;
   /** Told when a request presented a valid credential (the Node host stops counting its connection as anonymous). */
   identified?: (c: Context) => void;
+  /** The sources repositories sync from (a host shares them with its periodic syncs); by default, made for `service`. */
+  sources?: Sources;
 }
 
 /** The whole HTTP surface, written against web standards so every host serves the same app. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const files = deps.files ?? new RepoFiles(deps.service.store, deps.service.formats, deps.signer, deps.access, deps.log);
+  const sources = deps.sources ?? new Sources({ service: deps.service });
+  const files = deps.files ?? new RepoFiles({ ...deps, sources });
   const clientOf = deps.clientOf ?? ((c: Context) => edgeClient((name) => c.req.header(name)));
   // Requests whose credential was valid: only theirs is an unread body worth reading on.
   const authenticated = new WeakSet<Request>();
@@ -52,7 +56,7 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.route('/api/v1', createApi({ ...deps, clientOf, identified }));
+  app.route('/api/v1', createApi({ ...deps, sources, clientOf, identified }));
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
     const view = {

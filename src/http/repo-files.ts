@@ -6,19 +6,25 @@ import { REPO_NAME } from '../core/layout.js';
 import { poolEntry } from '../core/pool-set.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { Formats } from '../core/format.js';
+import type { RepositoryService } from '../core/service.js';
+import type { Delivery, Sources } from '../sources/index.js';
+import { PackyardError } from '../util/errors.js';
 
 /** Answers client requests below `/<repo>/`: keys, and whatever the repository's format says a path is. */
 export class RepoFiles {
   readonly objects: ObjectServer;
 
-  constructor(
-    private readonly store: RepoStore,
-    private readonly formats: Formats,
-    private readonly signer: Signer,
-    private readonly access: Access,
-    log?: Log,
-  ) {
-    this.objects = new ObjectServer(store.storage, log);
+  private readonly store: RepoStore;
+  private readonly formats: Formats;
+  private readonly signer: Signer;
+  private readonly access: Access;
+  private readonly sources: Sources;
+
+  constructor(deps: { service: RepositoryService; signer: Signer; access: Access; sources: Sources; log?: Log }) {
+    ({ signer: this.signer, access: this.access, sources: this.sources } = deps);
+    this.store = deps.service.store;
+    this.formats = deps.service.formats;
+    this.objects = new ObjectServer(this.store.storage, deps.log);
   }
 
   /**
@@ -56,7 +62,7 @@ export class RepoFiles {
       case 'pool': {
         const entry = await poolEntry(this.store, snapshot, found.poolPath);
         if (!entry) return null;
-        if (entry.remote) return remotePlan(entry.remote.url, hidden);
+        if (entry.remote) return deliveryPlan(await this.sources.deliver({ method: request.method, range: request.header('range') }, snapshot, { ...entry, remote: entry.remote }), entry.sha256, found.contentType, hidden);
         return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: found.contentType, immutable: true, private: hidden });
       }
     }
@@ -64,12 +70,24 @@ export class RepoFiles {
 }
 
 /**
- * A pool file kept elsewhere (a release asset): the client is sent there. apt and dnf drop their
- * credentials on a redirect to another host, which is what a presigned or public URL wants.
+ * A pool file kept elsewhere (a release asset), as its source delivers it: the client sent there
+ * (apt and dnf drop their credentials on a redirect to another host, which is what a signed or
+ * public URL wants), or the bytes passed through as the other host sends them.
  */
-function remotePlan(url: string, hidden: boolean): ResponsePlan {
-  // Short-lived: the place (a signed URL) may change with the next publish.
-  return { status: 302, headers: { location: url, 'cache-control': `${hidden ? 'private' : 'public'}, max-age=60`, 'content-length': '0' }, body: null };
+function deliveryPlan(delivery: Delivery, sha256: string, contentType: string, hidden: boolean): ResponsePlan {
+  const cache = hidden ? 'private' : 'public';
+  if ('redirect' in delivery) return { status: 302, headers: { location: delivery.redirect, 'cache-control': `${cache}, max-age=${delivery.maxAge}`, 'content-length': '0' }, body: null };
+  const { response } = delivery;
+  if (response.status !== 200 && response.status !== 206 && response.status !== 416) {
+    void response.body?.cancel();
+    throw new PackyardError(502, 'upstream-error', `the host of this file answered ${response.status}`);
+  }
+  const headers: Record<string, string> = { 'content-type': contentType, etag: `"${sha256}"`, 'accept-ranges': 'bytes', 'cache-control': `${cache}, max-age=300` };
+  for (const name of ['content-length', 'content-range']) {
+    const value = response.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return { status: response.status, headers, body: response.body ? { stream: response.body } : null };
 }
 
 const encoder = new TextEncoder();

@@ -51,8 +51,8 @@ const SHORT = 'max-age=30, must-revalidate';
 export interface ResponsePlan {
   status: number;
   headers: Record<string, string>;
-  /** Bytes at hand, a stored object (or a range of it) to stream, or no body. */
-  body: { bytes: Uint8Array } | { key: string; size: number; range?: { offset: number; length: number } } | null;
+  /** Bytes at hand, a stored object (or a range of it) to stream, a stream from elsewhere (a proxied file), or no body. */
+  body: { bytes: Uint8Array } | { key: string; size: number; range?: { offset: number; length: number } } | { stream: ReadableStream<Uint8Array> } | null;
 }
 
 /** Serves stored objects with validators, conditional requests and single byte ranges. */
@@ -136,6 +136,7 @@ export class ObjectServer {
     const { status, headers, body } = plan;
     if (body === null) return new Response(null, { status, headers });
     if ('bytes' in body) return new Response(body.bytes as Uint8Array<ArrayBuffer>, { status, headers });
+    if ('stream' in body) return new Response(body.stream, { status, headers });
     const obj = await this.storage.get(body.key, body.range);
     if (!obj) throw this.missing(body.key);
     return new Response(obj.body, { status, headers });

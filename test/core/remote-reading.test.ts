@@ -35,7 +35,7 @@ async function remoteFile(path: string, sha256: string, claimedSize?: number): P
   const file = {
     size,
     sha256,
-    remote: { url: `https://assets.example.com/${path.split('/').pop()}`, serve: 'redirect' as const },
+    remote: { source: 'test', url: `https://assets.example.com/${path.split('/').pop()}`, ref: {} },
     fetched: 0,
     async read(offset: number, length: number) {
       const bytes = new Uint8Array(length);
@@ -86,7 +86,7 @@ describe('packages read by ranges', () => {
     const file = await remoteFile(deb.path, deb.sha256);
     const record = await format.readRemote(deps, file, { distribution: 'stable', component: 'main' });
     const ctx = { store: service.store, signer: service.deps.signer, createHasher: createNodeHasher, gzip: webGzip, now: () => new Date() };
-    await service.store.commit('gh', async (current) => (await buildSnapshot(ctx, format, current!, { actor: 'sync', add: { placement: { distribution: 'stable', component: 'main' }, records: [record] } })).snapshot);
+    await service.store.commit('gh', async (current) => (await buildSnapshot(ctx, format, current!, { actor: 'sync', add: [{ placement: { distribution: 'stable', component: 'main' }, records: [record] }] })).snapshot);
     const snapshot = await service.getRepo('gh');
     const packages = (await readText(storage, snapshot.files['dists/stable/main/binary-amd64/Packages']!.key))!;
     expect(packages).toContain(`SHA256: ${deb.sha256}`);

@@ -134,7 +134,7 @@ describe('stored snapshot shapes', () => {
       const map = (await readJson<PoolMap>(storage, pool['main/h']!))!;
       const path = 'pool/main/h/hello/hello_1.0-1_amd64.deb';
       await storage.delete(map[path]!.key!);
-      map[path] = { remote: { url, serve: 'redirect' }, size: map[path]!.size, sha256: map[path]!.sha256, refs: 1 };
+      map[path] = { remote: { source: 'test', url, ref: {} }, size: map[path]!.size, sha256: map[path]!.sha256, refs: 1 };
       pool['main/h'] = layout.meta('acme', 'remote-pool');
       await storage.put(pool['main/h'], JSON.stringify(map));
     });

@@ -8,6 +8,7 @@ import { Keyring } from '../../signing/keyring.js';
 import { RepositoryService } from '../../core/service.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import type { Signer } from '../../signing/signer.js';
+import { Sources } from '../../sources/index.js';
 
 export interface Runtime {
   dataDir: string;
@@ -15,6 +16,7 @@ export interface Runtime {
   keyring: Keyring;
   signer: Signer;
   service: RepositoryService;
+  sources: Sources;
   /** Set when this start generated the first signing key. */
   generatedKey?: string;
 }
@@ -28,7 +30,7 @@ export async function openDataDir(dir: string, options: { headTtlMs?: number } =
   const algorithm = process.env.PACKYARD_KEY_ALGORITHM === 'rsa4096' ? 'rsa4096' : 'ed25519';
   const { signer, generated } = await keyring.signer('Packyard repository signing key', algorithm);
   const service = new RepositoryService({ formats, storage, signer, createHasher: createNodeHasher, gzip: nodeGzip, gunzip: nodeGunzip, headTtlMs: options.headTtlMs });
-  return { dataDir, storage, keyring, signer, service, generatedKey: generated };
+  return { dataDir, storage, keyring, signer, service, sources: new Sources({ service }), generatedKey: generated };
 }
 
 export async function loadAdminToken(storage: FsStorage): Promise<{ admin: AdminToken; created?: string }> {

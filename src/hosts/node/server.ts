@@ -1,6 +1,8 @@
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { AddressInfo } from 'node:net';
 import { createApp, originOf, rawPath } from '../../http/app.js';
 import { RepoFiles } from '../../http/repo-files.js';
@@ -26,7 +28,7 @@ export interface RunningServer {
  */
 export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number, limits: ConnectionLimits): Promise<RunningServer> {
   const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
-  const files = new RepoFiles(runtime.service.store, runtime.service.formats, runtime.signer, access, log);
+  const files = new RepoFiles({ service: runtime.service, signer: runtime.signer, access, sources: runtime.sources, log });
   const connections = new Connections(limits);
   const app = createApp({
     service: runtime.service,
@@ -34,6 +36,7 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
     access,
     log,
     files,
+    sources: runtime.sources,
     clientOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
     identified: (c) => connections.authenticated((c.env as HttpBindings).incoming.socket),
   });
@@ -103,7 +106,14 @@ function write(plan: ResponsePlan, files: RepoFiles, runtime: Runtime, res: Serv
   const { status, headers, body } = plan;
   if (body === null) return void res.writeHead(status, headers).end();
   if ('bytes' in body) return void res.writeHead(status, headers).end(body.bytes);
+  if ('stream' in body) return writeStream(status, headers, body.stream, res);
   return writeFile(status, headers, body, files, runtime, res);
+}
+
+/** A file passed through from elsewhere (a proxied release asset): cut off if the other host stops sending. */
+async function writeStream(status: number, headers: ResponsePlan['headers'], stream: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+  res.writeHead(status, headers);
+  pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), res).catch(() => res.destroy());
 }
 
 async function writeFile(status: number, headers: ResponsePlan['headers'], body: Extract<NonNullable<ResponsePlan['body']>, { key: string }>, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> {

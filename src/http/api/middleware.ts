@@ -2,12 +2,14 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { PackyardError } from '../../util/errors.js';
 import type { RepositoryService } from '../../core/service.js';
+import type { Sources } from '../../sources/index.js';
 import { REPO_NAME } from '../../core/layout.js';
 import type { Access, Credentials } from '../../auth/access.js';
 import type { Scope } from '../../auth/tokens.js';
 
 export interface ApiDeps {
   service: RepositoryService;
+  sources: Sources;
   access: Access;
   clientOf(c: Context): string;
   /** Told when a request presented a valid credential. */

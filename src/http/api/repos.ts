@@ -8,22 +8,28 @@ import type { ApiContext, Env } from './middleware.js';
 import { flag, jsonBody } from './request.js';
 
 /** Repositories: list, create, read, change, delete; their snapshot history and gc. */
-export function repoRoutes(api: Hono<Env>, { service, access, credentials, needs, readable }: ApiContext): void {
+export function repoRoutes(api: Hono<Env>, { service, sources, access, credentials, needs, readable }: ApiContext): void {
+  // What a repository's source is shows beside its settings, its secrets only as "set".
+  const summary = async (s: Snapshot) => {
+    const source = await sources.show(s);
+    return { ...settingsSummary(s), ...(source ? { source } : {}) };
+  };
+
   api.get('/repos', async (c) => {
     const identity = await access.identify(credentials(c));
     const snapshots = await Promise.all((await service.listRepos()).map((name) => service.getRepo(name)));
     const visible = snapshots.filter((s) => s.settings.public || (identity && allows(identity, s.repo, 'read')));
-    return c.json({ repos: visible.map(summary) });
+    return c.json({ repos: await Promise.all(visible.map(summary)) });
   });
 
-  api.post('/repos', needs('server-admin'), async (c) => c.json({ repo: summary(await service.createRepo(await jsonBody(c), c.get('actor'))) }, 201));
+  api.post('/repos', needs('server-admin'), async (c) => c.json({ repo: await summary(await sources.createRepo(await jsonBody(c), c.get('actor'))) }, 201));
 
-  api.get('/repos/:repo', readable, async (c) => c.json({ repo: summary(await service.getRepo(c.req.param('repo'))) }));
+  api.get('/repos/:repo', readable, async (c) => c.json({ repo: await summary(await service.getRepo(c.req.param('repo'))) }));
 
-  api.patch('/repos/:repo', needs('admin'), async (c) => c.json({ repo: summary(await service.updateRepo(c.req.param('repo'), await jsonBody(c), c.get('actor'))) }));
+  api.patch('/repos/:repo', needs('admin'), async (c) => c.json({ repo: await summary(await sources.updateRepo(c.req.param('repo'), await jsonBody(c), c.get('actor'))) }));
 
   api.delete('/repos/:repo', needs('admin'), async (c) => {
-    await service.deleteRepo(c.req.param('repo'));
+    await sources.deleteRepo(c.req.param('repo'));
     await access.policies.removeAll(c.req.param('repo'));
     return c.body(null, 204);
   });
@@ -42,7 +48,7 @@ export function repoRoutes(api: Hono<Env>, { service, access, credentials, needs
   });
 }
 
-function summary(s: Snapshot) {
+function settingsSummary(s: Snapshot) {
   return {
     name: s.repo,
     type: s.type,

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { PackyardError } from '../../util/errors.js';
 import type { UploadFile } from '../../core/service.js';
 import { boundaryOf, parseMultipart } from '../../util/multipart.js';
+import { concatBytes } from '../../util/bytes.js';
 
 export function required(c: Context, name: string): string {
   const value = c.req.query(name);
@@ -89,4 +90,23 @@ async function drainEpilogue(body: ReadableStream<Uint8Array>): Promise<void> {
     total += value.length;
     if (total > 64 * 1024) throw new PackyardError(400, 'bad-multipart', 'more than 64 KiB of data after the closing boundary');
   }
+}
+
+/** The whole body as bytes, refused (413) past `max` rather than buffered. */
+export async function boundedBody(request: Request, max: number): Promise<Uint8Array> {
+  if (Number(request.headers.get('content-length') ?? 0) > max) throw new PackyardError(413, 'too-large', `the body is over ${max} bytes`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body?.getReader();
+  for (;;) {
+    const chunk = await reader?.read();
+    if (!chunk || chunk.done) break;
+    size += chunk.value.length;
+    if (size > max) {
+      await reader!.cancel();
+      throw new PackyardError(413, 'too-large', `the body is over ${max} bytes`);
+    }
+    chunks.push(chunk.value);
+  }
+  return concatBytes(chunks, size);
 }

@@ -418,4 +418,12 @@ export class GitHubClient {
     const length = res.headers.get('content-length');
     return { body: res.body, size: length !== null && /^\d+$/.test(length) ? Number(length) : undefined };
   }
+
+  /**
+   * A GET of an asset's (signed or public) URL for a client's request, passed through as GitHub's
+   * asset host answers it (a `Range` is forwarded): no Authorization sent, redirects by hand.
+   */
+  async fetchAsset(url: string, range?: string): Promise<Response> {
+    return (await this.fetchUnauthenticated(url, { 'Accept-Encoding': 'identity', ...(range ? { Range: range } : {}) })).res;
+  }
 }

@@ -1,0 +1,138 @@
+import type { RepositoryService } from '../../core/service.js';
+import type { Snapshot } from '../../core/snapshot.js';
+import type { Storage } from '../../storage/types.js';
+import { readJson } from '../../storage/types.js';
+import type { HasherFactory } from '../../util/hash.js';
+import { sha256Hex } from '../../util/hash.js';
+import type { Gunzip } from '../../util/codecs/compress.js';
+import { Lru } from '../../util/lru.js';
+import { PackyardError } from '../../util/errors.js';
+import type { Delivery, DeliveryRequest, RemotePoolEntry, Source } from '../source.js';
+import { sourcesLayout } from '../storage-keys.js';
+import { GitHubClient, GitHubError, type InstallationToken, type TokenCache } from './client.js';
+import { StoredPageCache } from './page-cache.js';
+import { configureGitHub, credentialsOf, showGitHub, type GitHubSecrets, type GitHubSettings } from './settings.js';
+import { syncGitHub, type SyncReport } from './sync.js';
+
+export interface GitHubSourceDeps {
+  service: RepositoryService;
+  storage: Storage;
+  createHasher: HasherFactory;
+  gunzip?: Gunzip;
+  fetch?: typeof fetch;
+  /** ms since the epoch. */
+  now?: () => number;
+}
+
+interface AssetRef {
+  asset: number;
+  api: string;
+  private: boolean;
+}
+
+/** Packages kept in a GitHub repository's releases. */
+export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncReport> {
+  readonly kind = 'github';
+  /** Clients for delivery, one per repository and credentials: they keep signed asset URLs. */
+  private readonly clients = new Lru<string, GitHubClient>(256);
+  private readonly tokens: TokenCache;
+
+  constructor(private readonly deps: GitHubSourceDeps) {
+    this.tokens = storedTokenCache(deps.storage);
+  }
+
+  configure(input: unknown, current?: { settings: GitHubSettings; secrets: GitHubSecrets }) {
+    return configureGitHub(input, current);
+  }
+
+  show(settings: GitHubSettings, secrets: GitHubSecrets | undefined) {
+    return showGitHub(settings, secrets);
+  }
+
+  async sync(repo: string, settings: GitHubSettings, secrets: GitHubSecrets | undefined): Promise<SyncReport> {
+    const pageCache = await StoredPageCache.load(this.deps.storage, sourcesLayout.state(repo));
+    const client = this.client(settings, secrets, pageCache);
+    const report = await syncGitHub({ service: this.deps.service, client, createHasher: this.deps.createHasher, gunzip: this.deps.gunzip, now: () => new Date(this.now()) }, repo, settings).catch((err: unknown) => {
+      throw asPackyardError(err);
+    });
+    await pageCache.save();
+    return report;
+  }
+
+  async deliver(request: DeliveryRequest, _snapshot: Snapshot, entry: RemotePoolEntry, settings: GitHubSettings | undefined, secrets: GitHubSecrets | undefined): Promise<Delivery> {
+    const ref = entry.remote.ref as unknown as AssetRef;
+    const asset = { id: ref.asset, url: ref.api, browser_download_url: entry.remote.url };
+    // A public asset's own address needs no call to GitHub (no rate limit, no latency).
+    if (!ref.private && settings?.delivery !== 'proxy') return { redirect: entry.remote.url, maxAge: 300 };
+    if (!settings) throw new PackyardError(502, 'source-removed', 'this file is a private GitHub release asset, and the repository no longer has its GitHub source');
+    const client = this.deliveryClient(settings, secrets);
+    try {
+      const signed = ref.private ? await client.assetUrl(asset, { private: true }) : entry.remote.url;
+      // The signed URL lives about five minutes: the client may reuse the redirect for one.
+      if (settings.delivery === 'redirect') return { redirect: signed, maxAge: 60 };
+      if (request.method === 'HEAD') return { response: new Response(null, { status: 200, headers: { 'content-length': String(entry.size) } }) };
+      let response = await client.fetchAsset(signed, request.range);
+      if (response.status === 403 && ref.private) {
+        // Expired between the two: ask for a fresh one, once.
+        await response.body?.cancel();
+        client.forgetAssetUrl(asset);
+        response = await client.fetchAsset(await client.assetUrl(asset, { private: true }), request.range);
+      }
+      return { response };
+    } catch (err) {
+      throw asPackyardError(err);
+    }
+  }
+
+  async forget(repo: string): Promise<void> {
+    await this.deps.storage.delete(sourcesLayout.state(repo));
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private client(settings: GitHubSettings, secrets: GitHubSecrets | undefined, pageCache?: StoredPageCache): GitHubClient {
+    return new GitHubClient({ apiUrl: settings.apiUrl, credentials: credentialsOf(secrets), fetch: this.deps.fetch, now: () => this.now(), pageCache, tokenCache: this.tokens });
+  }
+
+  private deliveryClient(settings: GitHubSettings, secrets: GitHubSecrets | undefined): GitHubClient {
+    const key = JSON.stringify([settings.apiUrl, settings.repository, credentialsOf(secrets) ?? null]);
+    let client = this.clients.get(key);
+    if (!client) this.clients.set(key, (client = this.client(settings, secrets)));
+    return client;
+  }
+}
+
+/** GitHub refusing or failing, as an answer for the API: what GitHub said, as a 502 (a rate limit stays a 503). */
+function asPackyardError(err: unknown): unknown {
+  if (err instanceof GitHubError) return new PackyardError(502, 'github-error', err.message);
+  if (err instanceof TypeError && /private key/.test(err.message)) return new PackyardError(502, 'github-app-key', err.message);
+  return err;
+}
+
+/**
+ * Installation tokens kept in storage as well as memory, so every process and Worker isolate
+ * shares one for its hour instead of each exchanging its own.
+ */
+function storedTokenCache(storage: Storage): TokenCache {
+  const memory = new Map<string, InstallationToken>();
+  const keyOf = async (key: string) => sourcesLayout.installationToken(await sha256Hex(key));
+  return {
+    async get(key) {
+      const hit = memory.get(key);
+      if (hit) return hit;
+      const stored = await readJson<InstallationToken>(storage, await keyOf(key)).catch(() => null);
+      if (stored) memory.set(key, stored);
+      return stored ?? undefined;
+    },
+    async set(key, value) {
+      memory.set(key, value);
+      await storage.put(await keyOf(key), JSON.stringify(value));
+    },
+    async delete(key) {
+      memory.delete(key);
+      await storage.delete(await keyOf(key));
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { PackyardError } from '../../util/errors.js';
+
+/** The `release` actions that change what a repository should hold. */
+const RELEASE_ACTIONS = new Set(['published', 'edited', 'deleted', 'unpublished', 'created', 'released', 'prereleased']);
+
+export type WebhookEvent = { kind: 'ping' } | { kind: 'release'; action: string; repository: string } | { kind: 'ignored'; reason: string };
+
+/**
+ * A delivery of GitHub's webhook, its `X-Hub-Signature-256` (HMAC-SHA256 of the raw body)
+ * checked in constant time (Web Crypto's verify) before anything is read of it: forged,
+ * unsigned or signed with another secret is a 401 and nothing happens.
+ */
+export async function readWebhook(secret: string | undefined, header: (name: string) => string | undefined, body: Uint8Array): Promise<WebhookEvent> {
+  if (!secret) throw new PackyardError(401, 'webhook-not-configured', 'this repository has no source.github.webhookSecret: set one, and the same secret in GitHub');
+  const signature = /^sha256=([0-9a-f]{64})$/i.exec(header('x-hub-signature-256') ?? '');
+  if (!signature) throw new PackyardError(401, 'bad-signature', 'X-Hub-Signature-256 is missing or malformed');
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  const mac = Uint8Array.from(signature[1]!.match(/../g)!, (h) => parseInt(h, 16));
+  if (!(await crypto.subtle.verify('HMAC', key, mac, body as Uint8Array<ArrayBuffer>))) throw new PackyardError(401, 'bad-signature', 'X-Hub-Signature-256 does not match the body and the webhook secret');
+
+  const event = header('x-github-event');
+  if (event === 'ping') return { kind: 'ping' };
+  if (event !== 'release') return { kind: 'ignored', reason: `event ${event ?? '(none)'} is not a release event` };
+  let payload: { action?: unknown; repository?: { full_name?: unknown } };
+  try {
+    payload = JSON.parse(new TextDecoder().decode(body)) as typeof payload;
+  } catch {
+    throw new PackyardError(400, 'invalid-json', 'the webhook body is not JSON (set the content type to application/json in GitHub)');
+  }
+  const action = typeof payload.action === 'string' ? payload.action : '';
+  if (!RELEASE_ACTIONS.has(action)) return { kind: 'ignored', reason: `release action ${action || '(none)'} changes nothing published` };
+  return { kind: 'release', action, repository: typeof payload.repository?.full_name === 'string' ? payload.repository.full_name : '' };
+}
