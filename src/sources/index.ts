@@ -139,6 +139,13 @@ export class Sources {
     return source.deliver(request, snapshot, entry, settings, secrets);
   }
 
+  /** For the heartbeat: which pool files the repository's source now describes otherwise (undefined: it has none). */
+  async changed(snapshot: Snapshot): Promise<((entry: RemotePoolEntry) => boolean) | undefined> {
+    if (!snapshot.settings.source) return undefined;
+    const [kind, settings] = this.sourceOf(snapshot);
+    return this.kinds.get(kind)!.changed(snapshot.repo, settings, own(await this.secrets.get(snapshot.repo), kind));
+  }
+
   private configure(source: Record<string, unknown>, current?: { settings: unknown; secrets: unknown }) {
     const [kind, given] = this.sourceKind(source);
     const { settings, secrets } = this.kinds.get(kind)!.configure(given, current);

@@ -17,6 +17,11 @@ export interface Source<S = unknown, K = unknown, R = unknown> {
   sync(repo: string, settings: S, secrets: K | undefined): Promise<R>;
   /** How a client gets the bytes of a pool file this source published. */
   deliver(request: DeliveryRequest, snapshot: Snapshot, entry: RemotePoolEntry, settings: S | undefined, secrets: K | undefined): Promise<Delivery>;
+  /**
+   * Which of its pool files the source now describes otherwise than when they were published (a
+   * release asset uploaded again): the heartbeat hashes those whole, not only their sizes.
+   */
+  changed(repo: string, settings: S, secrets: K | undefined): Promise<(entry: RemotePoolEntry) => boolean>;
   /** Forgets what it keeps of a repository (caches, sync state): it was deleted or its source changed. */
   forget(repo: string): Promise<void>;
 }

@@ -9,10 +9,10 @@ import { Lru } from '../../util/lru.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Delivery, DeliveryRequest, RemotePoolEntry, Source } from '../source.js';
 import { sourcesLayout } from '../storage-keys.js';
-import { GitHubClient, GitHubError, type InstallationToken, type TokenCache } from './client.js';
+import { GitHubClient, GitHubError, assetSha256, type InstallationToken, type TokenCache } from './client.js';
 import { StoredPageCache } from './page-cache.js';
 import { configureGitHub, credentialsOf, showGitHub, type GitHubSecrets, type GitHubSettings } from './settings.js';
-import { syncGitHub, type SyncReport } from './sync.js';
+import { syncGitHub, type AssetRef, type SyncReport } from './sync.js';
 
 export interface GitHubSourceDeps {
   service: RepositoryService;
@@ -22,12 +22,6 @@ export interface GitHubSourceDeps {
   fetch?: typeof fetch;
   /** ms since the epoch. */
   now?: () => number;
-}
-
-interface AssetRef {
-  asset: number;
-  api: string;
-  private: boolean;
 }
 
 /** Packages kept in a GitHub repository's releases. */
@@ -65,12 +59,13 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     // A public asset's own address needs no call to GitHub (no rate limit, no latency).
     if (!ref.private && settings?.delivery !== 'proxy') return { redirect: entry.remote.url, maxAge: 300 };
     if (!settings) throw new PackyardError(502, 'source-removed', 'this file is a private GitHub release asset, and the repository no longer has its GitHub source');
+    // A HEAD through the proxy is answered from the pool entry: nothing to fetch.
+    if (settings.delivery === 'proxy' && request.method === 'HEAD') return { response: new Response(null, { status: 200, headers: { 'content-length': String(entry.size) } }) };
     const client = this.deliveryClient(settings, secrets);
     try {
       const signed = ref.private ? await client.assetUrl(asset, { private: true }) : entry.remote.url;
       // The signed URL lives about five minutes: the client may reuse the redirect for one.
       if (settings.delivery === 'redirect') return { redirect: signed, maxAge: 60 };
-      if (request.method === 'HEAD') return { response: new Response(null, { status: 200, headers: { 'content-length': String(entry.size) } }) };
       let response = await client.fetchAsset(signed, request.range);
       if (response.status === 403 && ref.private) {
         // Expired between the two: ask for a fresh one, once.
@@ -82,6 +77,21 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     } catch (err) {
       throw asPackyardError(err);
     }
+  }
+
+  async changed(repo: string, settings: GitHubSettings, secrets: GitHubSecrets | undefined): Promise<(entry: RemotePoolEntry) => boolean> {
+    const pageCache = await StoredPageCache.load(this.deps.storage, sourcesLayout.state(repo));
+    const { releases } = await this.client(settings, secrets, pageCache).listReleases(settings.repository).catch((err: unknown) => {
+      throw asPackyardError(err);
+    });
+    await pageCache.save();
+    const assets = new Map(releases.flatMap((r) => r.assets.map((a) => [a.id, a] as const)));
+    return (entry) => {
+      const ref = entry.remote.ref as unknown as AssetRef;
+      const now = assets.get(ref.asset);
+      const digest = now && assetSha256(now);
+      return !now || now.size !== entry.size || (now.updated_at ?? null) !== ref.updatedAt || (digest !== undefined && digest !== entry.sha256);
+    };
   }
 
   async forget(repo: string): Promise<void> {

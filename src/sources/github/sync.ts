@@ -57,7 +57,7 @@ export interface SyncReport {
 }
 
 /** What a published record keeps of its asset (RemoteObject.ref). */
-interface AssetRef {
+export interface AssetRef {
   asset: number;
   api: string;
   updatedAt: string | null;

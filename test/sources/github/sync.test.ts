@@ -2,7 +2,7 @@
 // GitHub stand-in (a real HTTP server on two ports): sync, delivery, webhook, secrets.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGitHubStandin, webhookHeaders, type GitHubStandin } from '../../helpers/github/standin.js';
@@ -133,6 +133,22 @@ describe('a repository synced from GitHub Releases', () => {
     expect(location.startsWith(gh.assetUrl)).toBe(true);
     expect(location).not.toContain('ghp_secret');
     expect(new Uint8Array(await (await fetch(location)).arrayBuffer())).toEqual(bytes);
+  });
+
+  it('authenticates as a GitHub App: one installation token shared by every process on the storage', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    gh.addRepo('acme/app-only', { private: true });
+    await gh.addApp({ id: 4242, publicKey, installations: { 77: ['acme/app-only'] } });
+    gh.addRelease('acme/app-only', { tag: 'v1', assets: [{ name: 'tool_1.0_amd64.deb', bytes: await deb('tool', '1.0') }] });
+    const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+    const shown = await create('app', { repository: 'acme/app-only', app: { id: 4242, installationId: 77, privateKey: pem } });
+    expect(shown.source).toMatchObject({ github: { app: { id: '4242', installationId: '77', privateKey: 'set' }, token: null } });
+    expect(JSON.stringify(shown)).not.toContain('PRIVATE KEY');
+    expect((await sync('app')).added).toHaveLength(1);
+    // Another process on the same storage (a second server, a Worker isolate): no second exchange.
+    const other = await testApp(undefined, t.storage);
+    expect((await other.request('/api/v1/repos/app/sync', { method: 'POST' })).status).toBe(200);
+    expect(gh.issuedTokens).toHaveLength(1);
   });
 
   it('syncs on a signed release webhook, and a forged or unsigned one changes nothing', async () => {
