@@ -135,8 +135,7 @@ export class Sources {
     const source = this.kinds.get(entry.remote.source);
     if (!source) return { redirect: entry.remote.url, maxAge: 60 };
     const settings = own(snapshot.settings.source ?? {}, source.kind);
-    const secrets = settings ? own(await this.secrets.get(snapshot.repo), source.kind) : undefined;
-    return source.deliver(request, snapshot, entry, settings, secrets);
+    return source.deliver(request, entry, settings, async () => (settings ? own(await this.secrets.get(snapshot.repo), source.kind) : undefined));
   }
 
   /** For the heartbeat: which pool files the repository's source now describes otherwise (undefined: it has none). */

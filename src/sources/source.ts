@@ -1,4 +1,4 @@
-import type { PoolEntry, RemoteObject, Snapshot } from '../core/snapshot.js';
+import type { PoolEntry, RemoteObject } from '../core/snapshot.js';
 
 /**
  * The contract a source of packages (GitHub Releases; upstream mirrors next) implements; the
@@ -15,8 +15,8 @@ export interface Source<S = unknown, K = unknown, R = unknown> {
   show(settings: S, secrets: K | undefined): Record<string, unknown>;
   /** Brings the repository up to date with the source: one publish; the report says what changed. */
   sync(repo: string, settings: S, secrets: K | undefined): Promise<R>;
-  /** How a client gets the bytes of a pool file this source published. */
-  deliver(request: DeliveryRequest, snapshot: Snapshot, entry: RemotePoolEntry, settings: S | undefined, secrets: K | undefined): Promise<Delivery>;
+  /** How a client gets the bytes of a pool file this source published (`secrets` read only if needed: this is a hot path). */
+  deliver(request: DeliveryRequest, entry: RemotePoolEntry, settings: S | undefined, secrets: () => Promise<K | undefined>): Promise<Delivery>;
   /**
    * Which of its pool files the source now describes otherwise than when they were published (a
    * release asset uploaded again): the heartbeat hashes those whole, not only their sizes.

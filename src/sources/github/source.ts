@@ -1,5 +1,4 @@
 import type { RepositoryService } from '../../core/service.js';
-import type { Snapshot } from '../../core/snapshot.js';
 import type { Storage } from '../../storage/types.js';
 import { readJson } from '../../storage/types.js';
 import type { HasherFactory } from '../../util/hash.js';
@@ -53,7 +52,7 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     return report;
   }
 
-  async deliver(request: DeliveryRequest, _snapshot: Snapshot, entry: RemotePoolEntry, settings: GitHubSettings | undefined, secrets: GitHubSecrets | undefined): Promise<Delivery> {
+  async deliver(request: DeliveryRequest, entry: RemotePoolEntry, settings: GitHubSettings | undefined, secrets: () => Promise<GitHubSecrets | undefined>): Promise<Delivery> {
     const ref = entry.remote.ref as unknown as AssetRef;
     const asset = { id: ref.asset, url: ref.api, browser_download_url: entry.remote.url };
     // A public asset's own address needs no call to GitHub (no rate limit, no latency).
@@ -61,7 +60,7 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     if (!settings) throw new PackyardError(502, 'source-removed', 'this file is a private GitHub release asset, and the repository no longer has its GitHub source');
     // A HEAD through the proxy is answered from the pool entry: nothing to fetch.
     if (settings.delivery === 'proxy' && request.method === 'HEAD') return { response: new Response(null, { status: 200, headers: { 'content-length': String(entry.size) } }) };
-    const client = this.deliveryClient(settings, secrets);
+    const client = this.deliveryClient(settings, await secrets());
     try {
       const signed = ref.private ? await client.assetUrl(asset, { private: true }) : entry.remote.url;
       // The signed URL lives about five minutes: the client may reuse the redirect for one.
