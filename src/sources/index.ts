@@ -13,7 +13,7 @@ import type { SyncReport } from './github/sync.js';
 import type { GitHubSecrets } from './github/settings.js';
 
 export type { SyncReport } from './github/sync.js';
-export type { Delivery, DeliveryRequest } from './source.js';
+export type { Delivery, DeliveryRequest, RemotePoolEntry } from './source.js';
 
 export interface SourcesDeps {
   /** Its storage, hasher and gunzip are the sources' too. */

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,10 +6,13 @@ import { Writable } from 'node:stream';
 import { PackyardError } from '../../util/errors.js';
 import { poolEntry } from '../../core/pool-set.js';
 import type { Runtime } from './runtime.js';
+import { createNodeHasher } from './hasher.js';
+import type { RemotePoolEntry } from '../../sources/index.js';
 
 /**
  * Writes the head snapshot as a plain tree any static web server can serve: every client path
- * its format lists (indexes, by-hash copies, packages, generated files such as a `.repo`), and
+ * its format lists (indexes, by-hash copies, packages, generated files such as a `.repo`; packages
+ * kept elsewhere, such as release assets, downloaded and checked against their size and SHA-256), and
  * the public keys. Generated files name `baseUrl` as the tree's address (default: the directory
  * itself, as a file:// URL, which apt and dnf read as they are).
  */
@@ -30,6 +33,29 @@ export async function exportTree(runtime: Runtime, repo: string, outdir: string,
     await obj.body.pipeTo(Writable.toWeb(createWriteStream(await target(path))));
   };
 
+  // A package kept elsewhere (a release asset) is fetched as a client would get it, and checked.
+  const download = async (path: string, entry: RemotePoolEntry) => {
+    const delivery = await runtime.sources.deliver({ method: 'GET' }, snapshot, entry);
+    const res = 'redirect' in delivery ? await fetch(delivery.redirect) : delivery.response;
+    if (res.status !== 200 || !res.body) throw new PackyardError(502, 'download-failed', `${path}: ${entry.remote.url} answered ${res.status}`);
+    const hasher = createNodeHasher(['sha256']);
+    let size = 0;
+    const hashing = new TransformStream<Uint8Array, Uint8Array>({
+      async transform(chunk, controller) {
+        size += chunk.length;
+        await hasher.update(chunk);
+        controller.enqueue(chunk);
+      },
+    });
+    const file = await target(path);
+    await res.body.pipeThrough(hashing).pipeTo(Writable.toWeb(createWriteStream(file)));
+    const { sha256 } = await hasher.digest();
+    if (size !== entry.size || sha256 !== entry.sha256) {
+      await rm(file, { force: true });
+      throw new PackyardError(502, 'download-mismatch', `${path}: ${entry.remote.url} sent ${size} bytes with SHA-256 ${sha256}, the repository lists ${entry.size} bytes with ${entry.sha256}`);
+    }
+  };
+
   for await (const item of format.clientPaths(snapshot, (key) => runtime.service.store.meta(key), { base: () => base })) {
     // A pool file listed in several distributions is one file.
     const what = item.kind === 'file' ? item.entry.key : item.kind === 'object' ? item.key : item.kind === 'pool' ? item.poolPath : `text:${item.body}`;
@@ -43,8 +69,8 @@ export async function exportTree(runtime: Runtime, repo: string, outdir: string,
     else {
       const entry = await poolEntry(runtime.service.store, snapshot, item.poolPath);
       if (!entry) throw new PackyardError(500, 'missing-object', `${item.path}: the pool has no ${item.poolPath} (run packyard fsck)`);
-      if (entry.remote) throw new PackyardError(409, 'remote-package', `${item.path} is kept at ${entry.remote.url}, not in this data directory: an export cannot carry it`);
-      await copy(item.path, entry.key);
+      if (entry.remote) await download(item.path, { ...entry, remote: entry.remote });
+      else await copy(item.path, entry.key);
     }
   }
   await writeFile(join(outdir, 'public.gpg'), runtime.signer.publicKeyBinary);

@@ -10,6 +10,8 @@ import { buildDeb } from '../../helpers/debs.js';
 import { buildRpm } from '../../helpers/rpms.js';
 import { testApp } from '../../helpers/app.js';
 import { readText } from '../../../src/storage/types.js';
+import { openDataDir } from '../../../src/hosts/node/runtime.js';
+import { exportTree } from '../../../src/hosts/node/export.js';
 
 let dir: string;
 const debs = new Map<string, Uint8Array>();
@@ -212,6 +214,34 @@ describe('a repository synced from GitHub Releases', () => {
     }
     expect((await t.request('/api/v1/repos', json({ name: 'bad', source: { gitlab: {} } }))).status).toBe(400);
     expect((await t.request('/api/v1/repos/bad')).status).toBe(404);
+  });
+});
+
+describe('export of a repository synced from GitHub Releases', () => {
+  it('downloads the release assets into the tree, checked against their SHA-256', async () => {
+    const gh = await startGitHubStandin();
+    try {
+      gh.addRepo('acme/tools');
+      const bytes = await deb('tool', '1.0');
+      gh.addRelease('acme/tools', { tag: 'v1', assets: [{ name: 'tool_1.0_amd64.deb', bytes }] });
+      const runtime = await openDataDir(await mkdtemp(join(tmpdir(), 'packyard-export-data-')));
+      await runtime.sources.createRepo({ name: 'tools', type: 'deb', source: { github: { repository: 'acme/tools', apiUrl: gh.apiUrl } } }, 'test');
+      await runtime.sources.sync('tools');
+      const out = await mkdtemp(join(tmpdir(), 'packyard-export-'));
+      await exportTree(runtime, 'tools', out);
+      const packages = await readFile(join(out, 'dists/stable/main/binary-amd64/Packages'), 'utf8');
+      const filename = /Filename: (.*)/.exec(packages)![1]!;
+      expect(new Uint8Array(await readFile(join(out, filename)))).toEqual(bytes);
+
+      // An asset whose bytes are no longer what the repository lists is refused, not written.
+      const asset = gh.repo('acme/tools').releases[0]!.assets[0]!;
+      gh.replaceAssetBytes(asset.id, bytes.map((b, i) => (i === bytes.length - 1 ? b ^ 1 : b)));
+      const again = await mkdtemp(join(tmpdir(), 'packyard-export-'));
+      await expect(exportTree(runtime, 'tools', again)).rejects.toMatchObject({ status: 502, code: 'download-mismatch' });
+      await expect(readFile(join(again, filename))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await gh.close();
+    }
   });
 });
 
