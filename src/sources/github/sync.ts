@@ -59,6 +59,9 @@ export interface SyncReport {
 /** What a published record keeps of its asset (RemoteObject.ref). */
 export interface AssetRef {
   asset: number;
+  /** The asset's file name and its release's tag, for reports. */
+  name: string;
+  release: string;
   api: string;
   updatedAt: string | null;
   private: boolean;
@@ -123,12 +126,15 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
     return placements.get(distribution);
   };
   for (const w of wanted) placementOf(w.distribution);
+  // A record stays as it is only where it would be placed now (a prerelease made a release, or
+  // settings changed, moves it: read again, since a record may carry its place, as a .deb's pool path does).
+  const reusable = (before: Published, w: Wanted) => unchanged(before, w) && sameList(before.at, format.listOf(before.record, placementOf(w.distribution)));
 
   // New and changed assets are read; the rest keep their records.
   const read = new Map<number, PackageRecord>();
   await forEachConcurrent(wanted, deps.concurrency ?? 8, async (w) => {
     const before = published.get(w.asset.id);
-    if (before && unchanged(before, w)) return;
+    if (before && reusable(before, w)) return;
     try {
       read.set(w.asset.id, await readAsset(deps, format, w, placementOf(w.distribution), isPrivate, (n) => (report.bytesFetched += n)));
     } catch (err) {
@@ -143,7 +149,7 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
   const add = new Map<string, PackageRecord[]>();
   for (const w of wanted) {
     const before = published.get(w.asset.id);
-    const record = read.get(w.asset.id) ?? (before && unchanged(before, w) ? before.record : undefined);
+    const record = read.get(w.asset.id) ?? (before && reusable(before, w) ? before.record : undefined);
     if (!record) continue;
     const at = format.listOf(record, placementOf(w.distribution));
     const info = format.describe(record);
@@ -160,7 +166,7 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
     }
     kept.set(key, w);
     const line = { package: info.package, version: info.version, architecture: info.architecture, distribution: at.distribution, release: w.release.tag_name, asset: w.asset.name };
-    if (before && unchanged(before, w) && sameList(before.at, at)) {
+    if (before && reusable(before, w)) {
       report.unchanged++;
       continue;
     }
@@ -174,7 +180,7 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
     const info = format.describe(p.record);
     if (kept.has(listKey(p.at, format.id(info.package, info.version, info.architecture)))) continue;
     remove.push({ coordinates: { distribution: p.at.distribution, component: p.at.component }, package: info.package, version: info.version, architecture: info.architecture, ifPresent: true });
-    report.removed.push({ package: info.package, version: info.version, architecture: info.architecture, distribution: p.at.distribution, release: '', asset: String(p.ref.asset) });
+    report.removed.push({ package: info.package, version: info.version, architecture: info.architecture, distribution: p.at.distribution, release: p.ref.release, asset: p.ref.name });
   }
 
   if (add.size > 0 || remove.length > 0) {
@@ -191,6 +197,7 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
   return report;
 }
 
+/** Whether a published record still stands for the asset as GitHub lists it: then it is not read again. */
 function unchanged(before: Published, w: Wanted): boolean {
   return before.ref.updatedAt === (w.asset.updated_at ?? null) && before.record.remote?.url === w.asset.browser_download_url && before.size === w.asset.size;
 }
@@ -224,7 +231,7 @@ async function readAsset(deps: SyncDeps, format: AnyFormat, w: Wanted, placement
   // Without a digest the asset is streamed through the hash, and its start kept for the reading.
   const hashed = digest ? undefined : await hashAsset(deps, asset, isPrivate);
   if (hashed) fetched(asset.size);
-  const remote: RemoteObject = { source: SOURCE, url: asset.browser_download_url, ref: { asset: asset.id, api: asset.url, updatedAt: asset.updated_at ?? null, private: isPrivate } satisfies AssetRef };
+  const remote: RemoteObject = { source: SOURCE, url: asset.browser_download_url, ref: { asset: asset.id, name: asset.name, release: w.release.tag_name, api: asset.url, updatedAt: asset.updated_at ?? null, private: isPrivate } satisfies AssetRef };
   const file: RemoteFile = {
     size: asset.size,
     sha256: digest ?? hashed!.sha256,

@@ -189,6 +189,14 @@ describe('a repository synced from GitHub Releases', () => {
     await sync('testing');
     expect(await packagesOf('testing', 'testing')).toContain('Version: 2.0');
     expect(await packagesOf('testing', 'stable')).not.toContain('Version: 2.0');
+
+    // The prerelease made a release: it moves to stable in one snapshot.
+    gh.repo('acme/tools').releases.find((r) => r.tag === 'v2-rc1')!.prerelease = false;
+    const promoted = await sync('testing');
+    expect(promoted.added).toMatchObject([{ package: 'tool', version: '2.0', distribution: 'stable' }]);
+    expect(promoted.removed).toMatchObject([{ package: 'tool', version: '2.0', distribution: 'testing', release: 'v2-rc1', asset: 'tool_2.0_amd64.deb' }]);
+    expect(await packagesOf('testing', 'stable')).toContain('Version: 2.0');
+    expect(await packagesOf('testing', 'testing')).not.toContain('Version: 2.0');
   });
 
   it('answers a rate-limited sync with 503 and Retry-After, publishing nothing', async () => {
