@@ -71,7 +71,7 @@ describe('packyard CLI with GitHub Releases', () => {
     const shown = await cli(['repo', 'show', 'tools', ...remote()]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(new RegExp(`^Source: +GitHub acme/tools at ${gh.apiUrl}$`, 'm'));
-    expect(shown.stdout).toMatch(/releases to stable\/main, prereleases skipped/);
+    expect(shown.stdout).toMatch(/releases to stable, prereleases skipped \(deb: component main\)/);
     expect(shown.stdout).toMatch(/delivery proxy/);
     expect(shown.stdout).toMatch(/credentials: token set; webhook secret set/);
 

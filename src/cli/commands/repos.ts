@@ -89,7 +89,7 @@ export function registerRepos(program: Command): void {
     console.log(`Architectures: ${r.architectures.join(' ')}`);
     console.log(`Snapshot:      ${r.snapshot.id} (${r.snapshot.createdAt} by ${r.snapshot.actor})`);
     for (const [d, info] of Object.entries(r.distributions)) console.log(`Distribution:  ${d} [${info.components.join(' ')}]`);
-    if (r.source) for (const [i, line] of describeSource(r.source, r.type).entries()) console.log(`${i === 0 ? 'Source:' : ''}`.padEnd(15) + line);
+    if (r.source) for (const [i, line] of describeSource(r.source).entries()) console.log(`${i === 0 ? 'Source:' : ''}`.padEnd(15) + line);
   });
 
   target(repo.command('delete').description('delete a repository and everything in it').argument('<name>')).action(async (name: string, o: ClientOptions) => {
