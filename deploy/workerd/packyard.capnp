@@ -6,6 +6,10 @@
 #
 # `--directory-path` and `--socket-addr` override the defaults below. The data directory has the
 # layout `packyard serve --data` uses, so either host can serve it (one at a time).
+#
+# workerd fires no cron triggers: run from a timer what wrangler.toml's crons do on Cloudflare,
+# `packyard sync --url http://HOST:8080 --token $PACKYARD_ADMIN_TOKEN` every 10 minutes (repositories
+# synced from GitHub Releases) and `POST /api/v1/repos/<repo>/gc` daily.
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (

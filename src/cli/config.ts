@@ -12,6 +12,7 @@ const KEYS = {
   keyPassphrase: 'PACKYARD_KEY_PASSPHRASE',
   url: 'PACKYARD_URL',
   token: 'PACKYARD_TOKEN',
+  syncInterval: 'PACKYARD_SYNC_INTERVAL',
 } as const;
 
 const schema = z.object(Object.fromEntries(Object.keys(KEYS).map((k) => [k, z.union([z.string(), z.number()]).optional()]))).strict();

@@ -6,6 +6,7 @@ import { registerPublish } from './commands/publish.js';
 import { registerRepos } from './commands/repos.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerAccess } from './commands/access.js';
+import { registerSync } from './commands/sync.js';
 import { applyConfigFile } from './config.js';
 
 const argv = [...process.argv];
@@ -19,7 +20,7 @@ try {
 const program = new Command('packyard')
   .description('A private package registry: signed APT and YUM/DNF repositories, served from a local data directory.')
   .version('0.1.0')
-  .option('--config <file>', 'JSON config file (or PACKYARD_CONFIG): data, host, port, adminToken, keyAlgorithm, url, token')
+  .option('--config <file>', 'JSON config file (or PACKYARD_CONFIG): data, host, port, adminToken, keyAlgorithm, url, token, syncInterval')
   .showHelpAfterError()
   .exitOverride();
 
@@ -28,6 +29,7 @@ registerPublish(program);
 registerRepos(program);
 registerMaintenance(program);
 registerAccess(program);
+registerSync(program);
 
 try {
   await program.parseAsync(argv);

@@ -3,6 +3,8 @@ import { CliError, connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
 import { commaList } from '../config.js';
 import { formats } from '../../formats/index.js';
+import { githubOptions, githubSource, type GitHubOptions } from '../github-options.js';
+import { describeSource, type SourceView } from '../source-view.js';
 
 interface RepoSummary {
   name: string;
@@ -11,6 +13,7 @@ interface RepoSummary {
   architectures: string[];
   distributions: Record<string, { components: string[] }>;
   snapshot: { id: string; createdAt: string; actor: string };
+  source?: SourceView;
 }
 
 interface PackageRow {
@@ -35,32 +38,43 @@ export function target(cmd: Command): Command {
 export function registerRepos(program: Command): void {
   const repo = program.command('repo').description('create, list and show repositories');
 
-  target(repo.command('create').description('create a repository').argument('<name>'))
+  const create = target(repo.command('create').description('create a repository, uploaded to or synced from GitHub Releases (--github)').argument('<name>'))
     .option('--architectures <list>', 'comma-separated architectures (default amd64,arm64; for rpm x86_64,aarch64)')
-    .option('--distribution <names...>', 'distributions to publish right away (deb: with component main)')
+    .option('--distribution <names...>', 'distributions to publish right away (deb: with component main); with --github, the one distribution releases go to (default stable)')
     .option('--public', 'readable without a token (repositories are private by default)')
-    .option('--type <type>', formats.types.map((t) => `${t} (${formats.get(t).title})`).join(' or '), formats.defaultType)
-    .action(async (name: string, o: ClientOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
+    .option('--type <type>', formats.types.map((t) => `${t} (${formats.get(t).title})`).join(' or '), formats.defaultType);
+  githubOptions(create, { distribution: false }).action(
+    async (name: string, o: ClientOptions & GitHubOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
       const format = formats.get(o.type);
-      const distributions = Object.fromEntries((o.distribution ?? []).map((d) => [d, format.newDistribution()]));
+      const github = o.github !== undefined;
+      if (github && (o.distribution?.length ?? 0) > 1) throw new CliError('with --github, give one --distribution: the one releases are published to');
+      const source = githubSource({ ...o, distribution: github ? o.distribution?.[0] : undefined }, { creating: true });
+      // A synced repository's distribution appears with its first sync.
+      const distributions = Object.fromEntries((github ? [] : (o.distribution ?? [])).map((d) => [d, format.newDistribution()]));
       const architectures = o.architectures === undefined ? undefined : commaList(o.architectures);
-      const body = { name, type: o.type, ...(architectures ? { architectures } : {}), distributions, public: !!o.public };
+      const body = { name, type: o.type, ...(architectures ? { architectures } : {}), distributions, public: !!o.public, ...(source ? { source } : {}) };
       const { repo: created } = (await (await connect(o)).request('POST', '/api/v1/repos', { json: body })) as { repo: RepoSummary };
       if (o.json) return printJson(created);
       console.log(`Created ${created.public ? 'public' : 'private'} repository ${created.name}.`);
-    });
+      if (created.source) console.log(`It syncs from ${describeSource(created.source)[0]}: run "packyard sync --repo ${created.name}", or let the server's periodic sync or GitHub's webhook do it.`);
+    },
+  );
 
-  target(repo.command('update').description("change a repository's settings").argument('<name>'))
+  const update = target(repo.command('update').description("change a repository's settings and its GitHub source").argument('<name>'))
     .option('--public', 'make it readable without a token')
     .option('--private', 'make reading need a token')
-    .option('--architectures <list>', 'comma-separated architectures')
-    .action(async (name: string, o: ClientOptions & { json?: boolean; public?: boolean; private?: boolean; architectures?: string }) => {
+    .option('--architectures <list>', 'comma-separated architectures');
+  githubOptions(update, { remove: true }).action(
+    async (name: string, o: ClientOptions & GitHubOptions & { json?: boolean; public?: boolean; private?: boolean; architectures?: string; distribution?: string }) => {
       if (o.public && o.private) throw new CliError('choose --public or --private, not both');
-      const body = { ...(o.public || o.private ? { public: !!o.public } : {}), ...(o.architectures ? { architectures: commaList(o.architectures) } : {}) };
+      // GitHub options left out keep their current values (the server merges them).
+      const source = githubSource(o);
+      const body = { ...(o.public || o.private ? { public: !!o.public } : {}), ...(o.architectures ? { architectures: commaList(o.architectures) } : {}), ...(source !== undefined ? { source } : {}) };
       const { repo: updated } = (await (await connect(o)).request('PATCH', `/api/v1/repos/${encodeURIComponent(name)}`, { json: body })) as { repo: RepoSummary };
       if (o.json) return printJson(updated);
-      console.log(`Updated repository ${updated.name}: ${updated.public ? 'public' : 'private'}, ${updated.architectures.join(' ')}.`);
-    });
+      console.log(`Updated repository ${updated.name}: ${updated.public ? 'public' : 'private'}, ${updated.architectures.join(' ')}${updated.source ? `, syncs from ${describeSource(updated.source)[0]}` : ''}.`);
+    },
+  );
 
   target(repo.command('list').description('list repositories')).action(async (o: ClientOptions & { json?: boolean }) => {
     const { repos } = (await (await connect(o)).request('GET', '/api/v1/repos')) as { repos: RepoSummary[] };
@@ -75,6 +89,7 @@ export function registerRepos(program: Command): void {
     console.log(`Architectures: ${r.architectures.join(' ')}`);
     console.log(`Snapshot:      ${r.snapshot.id} (${r.snapshot.createdAt} by ${r.snapshot.actor})`);
     for (const [d, info] of Object.entries(r.distributions)) console.log(`Distribution:  ${d} [${info.components.join(' ')}]`);
+    if (r.source) for (const [i, line] of describeSource(r.source).entries()) console.log(`${i === 0 ? 'Source:' : ''}`.padEnd(15) + line);
   });
 
   target(repo.command('delete').description('delete a repository and everything in it').argument('<name>')).action(async (name: string, o: ClientOptions) => {

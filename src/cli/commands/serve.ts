@@ -4,6 +4,7 @@ import { log } from '../../hosts/node/log.js';
 import { formats } from '../../formats/index.js';
 import { ApiTokens } from '../../auth/tokens.js';
 import { CliError } from '../client.js';
+import { parseDuration } from './maintenance.js';
 
 interface ServeOptions {
   data: string;
@@ -14,6 +15,7 @@ interface ServeOptions {
   idleTimeout: string;
   requestTimeout: string;
   maxAnonymousConnections: string;
+  syncInterval: string;
 }
 
 export function registerServe(program: Command): void {
@@ -28,6 +30,7 @@ export function registerServe(program: Command): void {
     .option('--idle-timeout <s>', 'seconds a request may send nothing, or its client read nothing (or PACKYARD_IDLE_TIMEOUT)', process.env.PACKYARD_IDLE_TIMEOUT ?? '60')
     .option('--request-timeout <s>', 'seconds to receive a whole request, an upload too; 0: no limit (or PACKYARD_REQUEST_TIMEOUT)', process.env.PACKYARD_REQUEST_TIMEOUT ?? '3600')
     .option('--max-anonymous-connections <n>', 'connections from one address not yet authenticated; 0: no limit (or PACKYARD_MAX_ANONYMOUS_CONNECTIONS)', process.env.PACKYARD_MAX_ANONYMOUS_CONNECTIONS ?? '64')
+    .option('--sync-interval <duration>', 'sync repositories that have a source (GitHub Releases) this often, e.g. 10m, 1h; 0 or off: never (or PACKYARD_SYNC_INTERVAL)', process.env.PACKYARD_SYNC_INTERVAL ?? '10m')
     .action(async (o: ServeOptions) => {
       const limits = {
         headerTimeout: count(o.headerTimeout, '--header-timeout', 1),
@@ -38,6 +41,7 @@ export function registerServe(program: Command): void {
       if (limits.requestTimeout > 0 && limits.requestTimeout < limits.headerTimeout) {
         throw new CliError(`--request-timeout ${limits.requestTimeout} is shorter than --header-timeout ${limits.headerTimeout}: a request's headers are part of it`);
       }
+      const syncEvery = o.syncInterval.trim() === 'off' ? 0 : parseDuration(o.syncInterval);
       // Secrets are shown on a terminal only: a service manager keeps whatever is printed (the journal).
       const terminal = process.stderr.isTTY === true;
       const runtime = await openDataDir(o.data);
@@ -56,6 +60,8 @@ export function registerServe(program: Command): void {
       const { startServer } = await import('../../hosts/node/server.js');
       const server = await startServer(runtime, admin, o.host, Number(o.port), limits);
       log({ level: 'info', msg: 'listening', url: server.url, data: runtime.dataDir });
+      const { startPeriodicSync } = await import('../../hosts/node/periodic-sync.js');
+      const syncs = syncEvery > 0 ? startPeriodicSync(runtime.sources, syncEvery) : undefined;
 
       const out: string[] = [`Packyard is serving ${runtime.dataDir} at ${server.url}`];
       if (runtime.generatedKey) out.push(`Generated signing key ${runtime.generatedKey}.`);
@@ -71,6 +77,7 @@ export function registerServe(program: Command): void {
       (terminal ? process.stderr : process.stdout).write(out.join('\n') + '\n');
 
       const stop = async () => {
+        syncs?.stop();
         await server.close();
         process.exit(0);
       };

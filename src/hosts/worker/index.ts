@@ -18,6 +18,7 @@ import { createWorkerHasher } from './hasher.js';
 import { publisherFor, type Publisher } from './routing.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Env } from './env.js';
+import { isSyncCron, syncAll } from './scheduled-sync.js';
 
 export { PublishCoordinator } from './publish-coordinator.js';
 
@@ -101,10 +102,12 @@ export default {
   },
 
   /**
-   * The cron trigger (wrangler.toml): `packyard gc` for every repository. Each runs as a request
-   * to the repository's publish coordinator, so each has a CPU budget of its own.
+   * The cron triggers (wrangler.toml): the sync one syncs repositories from their sources
+   * (scheduled-sync.ts); the daily one runs `packyard gc` for every repository. Each runs as a
+   * request to the repository's publish coordinator, so each has a CPU budget of its own.
    */
-  async scheduled(_event: ScheduledController, env: Env): Promise<void> {
+  async scheduled(event: ScheduledController, env: Env): Promise<void> {
+    if (isSyncCron(event.cron, env)) return syncAll(await appFor(env), env);
     if (!env.PACKYARD_ADMIN_TOKEN) return console.log(JSON.stringify({ level: 'warn', msg: 'gc skipped: PACKYARD_ADMIN_TOKEN is not set' }));
     const app = await appFor(env);
     const headers = { authorization: `Bearer ${env.PACKYARD_ADMIN_TOKEN}` };
