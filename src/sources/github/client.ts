@@ -340,7 +340,10 @@ export class GitHubClient {
   private async follow(url: string, headersFor: (target: string) => Record<string, string> | Promise<Record<string, string>>, seen?: (res: Response) => void, stopAtRedirect = false): Promise<{ res: Response; url: string }> {
     let target = url;
     for (let hops = 0; ; hops++) {
-      const res = await this.fetch(target, { headers: await headersFor(target), redirect: 'manual' });
+      const res = await this.fetch(target, { headers: await headersFor(target), redirect: 'manual' }).catch((err: unknown) => {
+        // No answer at all (refused, DNS, a runtime that may not connect there): say which host.
+        throw new GitHubError(0, `no answer from ${new URL(target).origin}: ${err instanceof Error ? err.message : String(err)}`, target);
+      });
       seen?.(res);
       if (!isRedirect(res.status) || stopAtRedirect) return { res, url: target };
       if (hops >= MAX_REDIRECTS) throw new GitHubError(res.status, `too many redirects from ${url}`, url);

@@ -22,7 +22,8 @@
 //   one's 404 (it needs a browser session on github.com).
 // - The asset host serves bytes with `Range: bytes=a-b|a-|-n` (206 + `Content-Range`, 416 when
 //   unsatisfiable), HEAD too; 403 for an expired or forged signature; 400 for any request that
-//   carries an `Authorization` header (as S3 does for presigned URLs).
+//   carries an `Authorization` header (as S3 does for presigned URLs). `stats.assetCut` counts
+//   answers whose reader went away before the end (a proxy that stopped pulling closes them).
 // - `POST /app/installations/{id}/access_tokens` with `Authorization: Bearer <JWT>`: RS256 by the
 //   App's key, `iss` = app id, `iat` at most 60 s ahead, `exp` passed-not and ≤ iat + 600 → 201
 //   `{token, expires_at}` (1 hour), a token for the installation's repositories. Else 401.
@@ -112,6 +113,8 @@ export interface StandinStats {
   assetBytes: number;
   /** Asset-host requests refused because they carried Authorization. */
   assetAuthRefused: number;
+  /** Asset-host answers whose connection closed before the whole body was sent (the reader went away). */
+  assetCut: number;
   log: RequestLog[];
 }
 
@@ -165,6 +168,8 @@ export interface GitHubStandin {
 }
 
 const DOCS = 'https://docs.github.com/rest';
+/** The asset host writes bodies in pieces of this size. */
+const ASSET_PIECE = 1 << 20;
 const CONTENT_TYPES: Record<string, string> = {
   '.deb': 'application/vnd.debian.binary-package',
   '.rpm': 'application/x-rpm',
@@ -251,7 +256,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
   let secondary: { retryAfter: number; count: number; status: 403 | 429 } | undefined;
   let nextId = 1000;
 
-  const emptyStats = (): StandinStats => ({ apiRequests: 0, counted: 0, notModified: 0, rateLimited: 0, assetRequests: 0, assetBytes: 0, assetAuthRefused: 0, log: [] });
+  const emptyStats = (): StandinStats => ({ apiRequests: 0, counted: 0, notModified: 0, rateLimited: 0, assetRequests: 0, assetBytes: 0, assetAuthRefused: 0, assetCut: 0, log: [] });
   let stats = emptyStats();
 
   let apiUrl = '';
@@ -621,7 +626,22 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
     res.writeHead(status, { ...base, 'content-length': String(body.length), ...(status === 206 ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
     if (method === 'HEAD') return void res.end();
     stats.assetBytes += body.length;
-    res.end(body);
+    // Written in pieces as the reader takes them (as a real object store streams), so a reader
+    // that goes away leaves pieces unsent, and that is seen.
+    let sent = 0;
+    const counting = stats;
+    res.once('close', () => {
+      if (sent < body.length) counting.assetCut++;
+    });
+    const pump = () => {
+      while (sent < body.length) {
+        const piece = body.subarray(sent, sent + ASSET_PIECE);
+        sent += piece.length;
+        if (!res.write(piece)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
   });
 
   const apiPort = await listen(api);

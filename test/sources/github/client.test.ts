@@ -286,6 +286,18 @@ describe('GitHubClient against the stand-in', () => {
     expect(calls.filter((call) => !call.url.startsWith('https://api.example/')).every((call) => call.authorization === null)).toBe(true);
     await expect(c.assetUrl({ ...asset, url: 'https://evil.example/steal' })).rejects.toThrow(/not on https:\/\/api.example/);
   });
+
+  it('names the host when it gets no answer at all (a GitHubError, status 0, not an internal error)', async () => {
+    // What workerd throws when its outbound network may not connect to an address.
+    const refused: typeof fetch = async () => {
+      throw new Error('internal error; reference = 33r2jliq045d0meq0u1ocmge');
+    };
+    const c = new GitHubClient({ apiUrl: 'http://10.1.2.3:8443', fetch: refused });
+    const err = await c.listReleases('a/b').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GitHubError);
+    expect((err as GitHubError).status).toBe(0);
+    expect((err as GitHubError).message).toMatch(/^no answer from http:\/\/10\.1\.2\.3:8443: internal error/);
+  });
 });
 
 describe('small parts', () => {
