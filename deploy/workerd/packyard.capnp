@@ -18,6 +18,10 @@ const config :Workerd.Config = (
     # Package files, indexes and repository heads. Writes land under a temporary name and are
     # renamed into place, so readers never see half a file.
     (name = "data", disk = (path = "/var/lib/packyard", writable = true)),
+    # Where the Worker's own requests go (GitHub, for repositories synced from GitHub Releases).
+    # workerd's default reaches public addresses only; "private" adds the site's own network, for a
+    # GitHub Enterprise Server on the intranet. Add "local" only if it runs on this very machine.
+    (name = "outbound", network = (allow = ["public", "private"])),
   ],
   sockets = [(name = "http", address = "*:8080", http = (), service = "packyard")],
 );
@@ -25,6 +29,7 @@ const config :Workerd.Config = (
 const packyard :Workerd.Worker = (
   modules = [(name = "worker.mjs", esModule = embed "../../dist/worker.mjs")],
   compatibilityDate = "2025-09-01",
+  globalOutbound = "outbound",
   bindings = [
     (name = "DISK", service = "data"),
     (name = "PUBLISHER", durableObjectNamespace = "PublishCoordinator"),
