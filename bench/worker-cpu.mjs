@@ -5,7 +5,8 @@ import { rm, stat } from 'node:fs/promises';
 import { writeBigDeb } from './lib/deb.mjs';
 import { debFileName, packageFields, writeSmallDeb } from './lib/inputs.mjs';
 import { throwawayKey } from './lib/peers.mjs';
-import { uploadRaw } from './lib/packyard.mjs';
+import { serve, uploadRaw } from './lib/packyard.mjs';
+import { addReleases, createSyncedRepo, smallAssets, startStandin, syncRepo } from './lib/github.mjs';
 import { DIST, REPO, baseRepos, countStanzas, packagesText } from './lib/repos.mjs';
 import { ROOT, copyTree, run as runCommand, tempDir } from './lib/proc.mjs';
 import { cpuDelta, cpuSample, cpuTotal, workerd } from './lib/workerd.mjs';
@@ -17,6 +18,12 @@ export const defaultRuns = 7;
 /** Cloudflare's CPU time per request: Free plan, and the paid plans' default limit. */
 const FREE_MS = 10;
 const PAID_MS = 30_000;
+/** Issue 14's budget for a pool file of a GitHub-synced repository answered with a redirect. */
+const REDIRECT_MS = 1;
+/** The GitHub-synced repository next to the N-package one: its name, and the stand-in's repository and assets. */
+const GH_REPO = 'gh';
+const GH_FULL_NAME = 'bench/tools';
+const GH_ASSETS = 200;
 /** Cheap requests: this many sequential requests per batch, BATCHES batches (after one warm-up batch). */
 const BATCH = 200;
 const BATCHES = 5;
@@ -43,7 +50,7 @@ async function measure(server, fn, settleMs = 0) {
 
 /** GET `path` with `headers`; the whole body is read. Throws unless the status is `status`. */
 async function get(server, path, headers = {}, status = 200) {
-  const res = await fetch(`${server.url}${path}`, { headers });
+  const res = await fetch(`${server.url}${path}`, { headers, redirect: 'manual' });
   const body = Buffer.from(await res.arrayBuffer());
   if (res.status !== status) throw new Error(`GET ${path}: HTTP ${res.status}, expected ${status}: ${body.toString('utf8', 0, 300)}`);
   return { res, body };
@@ -58,6 +65,22 @@ export async function run({ n, runs }) {
   const work = tempDir('worker-cpu');
   const data = join(work, 'packyard');
   copyTree(base.packyard, data); // workerd writes into it
+
+  // A public repository synced from GitHub Releases (the tests' stand-in), redirect delivery: a
+  // pool GET answers 302 to the asset's download URL. Synced by `packyard serve` into the same
+  // data directory before workerd starts; the stand-in stays up to show workerd never calls it.
+  const { gh } = await startStandin();
+  gh.addRepo(GH_FULL_NAME);
+  addReleases(gh, GH_FULL_NAME, smallAssets(GH_ASSETS), 5);
+  const syncing = await serve(data);
+  try {
+    await createSyncedRepo(syncing, GH_REPO, gh, GH_FULL_NAME);
+    const { report } = await syncRepo(syncing, GH_REPO);
+    if (report.added.length !== GH_ASSETS) throw new Error(`the GitHub sync added ${report.added.length} packages, not ${GH_ASSETS}`);
+  } finally {
+    await syncing.stop();
+  }
+  gh.resetStats();
 
   // Cold starts: the first request of a fresh process builds the app (imports the signing key;
   // V8 compiles the bundle's functions on first use), reads the head and parses the snapshot.
@@ -105,6 +128,12 @@ export async function run({ n, runs }) {
     conditionalName = 'If-None-Match';
   }
 
+  // The GitHub-synced repository's pool files, and where one redirects to.
+  const ghFilenames = [...packagesText((await get(server, `/${GH_REPO}/dists/${DIST}/${packagesPath}`)).body).matchAll(/^Filename: (.+)$/gm)].map((m) => m[1]);
+  if (ghFilenames.length !== GH_ASSETS) throw new Error(`the served ${GH_REPO} Packages.gz lists ${ghFilenames.length} packages, not ${GH_ASSETS}`);
+  const location = (await get(server, `/${GH_REPO}/${ghFilenames[0]}`, {}, 302)).res.headers.get('location') ?? '';
+  if (!location.startsWith(`${gh.apiUrl}/${GH_FULL_NAME}/releases/download/`)) throw new Error(`GET ${ghFilenames[0]} redirects to ${location}, not to the asset's download URL`);
+
   const ops = [
     { name: 'GET /healthz', path: () => '/healthz' },
     { name: 'GET InRelease', path: () => `/${REPO}/dists/${DIST}/InRelease`, budget: true },
@@ -112,6 +141,7 @@ export async function run({ n, runs }) {
     { name: `GET Packages.gz (${fmt.mb(packagesGz.length)})`, path: () => `/${REPO}/dists/${DIST}/${packagesPath}`, budget: true },
     { name: 'GET Packages.gz by-hash', path: () => `/${REPO}/dists/${DIST}/main/binary-amd64/by-hash/SHA256/${sha256}` },
     { name: `GET pool .deb (${BATCH} different)`, path: (i) => `/${REPO}/${pool[i % pool.length]}`, budget: true },
+    { name: `GET pool .deb of a GitHub-synced repo → 302 (${GH_ASSETS} different)`, path: (i) => `/${GH_REPO}/${ghFilenames[i % ghFilenames.length]}`, status: 302, budget: true, limitMs: REDIRECT_MS },
     { name: 'GET missing pool file → 404', path: () => `/${REPO}/pool/main/n/no-such-package/no-such-package_1.0_amd64.deb`, status: 404 },
     // Lists all N packages as JSON: not something to call per client request.
     { name: `GET /api/v1 …/packages (all ${n}, info)`, path: () => `/api/v1/repos/${REPO}/packages`, count: 20 },
@@ -126,6 +156,7 @@ export async function run({ n, runs }) {
       });
       if (b > 0) op.samples.push({ cpu: cpu / count, wall: wall / count });
     }
+    if (gh.stats.apiRequests || gh.stats.assetRequests) throw new Error(`workerd called GitHub ${gh.stats.apiRequests + gh.stats.assetRequests} times during the GETs (a public asset's redirect needs no call)`);
     console.error(`worker-cpu GET batch ${b}/${BATCHES}${b === 0 ? ' (warm-up, not counted)' : ''}: ${ops.map((op) => `${op.name.split(' (')[0]} ${b ? fmt.ms(op.samples.at(-1).cpu) : '-'}`).join(', ')}`);
   }
 
@@ -202,7 +233,8 @@ export async function run({ n, runs }) {
   const checks = [
     ...budgetOps.map((op) => {
       const cpu = med(op.samples, 'cpu');
-      return check('worker-cpu', `${op.name.split(' (')[0]} CPU per request ÷ ${FREE_MS} ms (Free plan)`, cpu / FREE_MS, 1, 'max', `(${fmt.ms(cpu)})`);
+      const limit = op.limitMs ?? FREE_MS;
+      return check('worker-cpu', `${op.name.split(' (')[0]} CPU per request ÷ ${limit} ms (${op.limitMs ? 'issue 14' : 'Free plan'})`, cpu / limit, 1, 'max', `(${fmt.ms(cpu)})`);
     }),
     // The limit applies to every request: the worst run.
     check('worker-cpu', `publish 1 package into ${n}, CPU (worst of ${runs}) ÷ ${PAID_MS / 1000} s (paid plan default)`, publish.worst / PAID_MS, 1, 'max', `(${fmt.ms(publish.worst)}; median ${fmt.ms(publish.cpu)})`),
