@@ -5,6 +5,7 @@ import { packageRoutes } from './packages.js';
 import { uploadRoutes } from './uploads.js';
 import { tokenRoutes } from './tokens.js';
 import { oidcPolicyRoutes } from './oidc-policies.js';
+import { checkRoutes } from './checks.js';
 
 export type { ApiDeps } from './middleware.js';
 
@@ -21,5 +22,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   uploadRoutes(api, context);
   tokenRoutes(api, context);
   oidcPolicyRoutes(api, context);
+  checkRoutes(api, context);
   return api;
 }
