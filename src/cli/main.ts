@@ -6,6 +6,7 @@ import { registerPublish } from './commands/publish.js';
 import { registerRepos } from './commands/repos.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerAccess } from './commands/access.js';
+import { registerCheck } from './commands/check.js';
 import { applyConfigFile } from './config.js';
 
 const argv = [...process.argv];
@@ -28,6 +29,7 @@ registerPublish(program);
 registerRepos(program);
 registerMaintenance(program);
 registerAccess(program);
+registerCheck(program);
 
 try {
   await program.parseAsync(argv);
