@@ -119,7 +119,7 @@ describe('the heartbeat on stored repositories', () => {
     const { app, debPool } = await seeded();
     const key = await poolKey(app, 'd', debPool[1]!);
     const bytes = (await readBytes(app.storage, key))!;
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     await app.storage.put(key, bytes);
 
     const fresh = await restarted(app);
@@ -161,7 +161,7 @@ async function assetHost(file: Uint8Array): Promise<AssetHost> {
     if (host.mode === 'loop') return res.writeHead(302, { location: req.url }).end();
     let body = Buffer.from(file);
     if (host.mode === 'longer') body = Buffer.concat([body, Buffer.from('extra')]);
-    if (host.mode === 'altered') body[body.length - 1] ^= 0xff;
+    if (host.mode === 'altered') body[body.length - 1] = body[body.length - 1]! ^ 0xff;
     const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
     if (range) {
       const start = Number(range[1]);
