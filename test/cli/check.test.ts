@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
 import { repoRoot, run } from '../helpers/exec.js';
+import { api, startServer } from '../helpers/server.js';
 
 const cli = (args: string[]) => run('node', [join(repoRoot, 'bin/packyard.mjs'), ...args], { timeoutMs: 120_000 });
 
@@ -65,5 +66,22 @@ describe('packyard check', () => {
     const unknown = await cli(['check', '--data', data, '--repo', 'nope']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/404/);
+  });
+
+  it('checks a running server over --url, with a read token', async () => {
+    const server = await startServer();
+    try {
+      const client = api(server.url, server.token);
+      await client.createRepo('served', { public: false });
+      await client.upload('served', 'stable', 'main', debs.map((d) => d.path));
+      const created = await client.fetch('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'watch', repos: { served: ['read'] } }) });
+      const { token } = (await created.json()) as { token: string };
+      const checked = await cli(['check', '--url', server.url, '--token', token]);
+      expect(checked.code, checked.stderr).toBe(0);
+      // The token may read one repository: the other (the default one) is not listed, so not checked.
+      expect(checked.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^served: ok \(\d+ files\)$/)]);
+    } finally {
+      await server.stop();
+    }
   });
 });
