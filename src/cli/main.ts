@@ -7,6 +7,7 @@ import { registerRepos } from './commands/repos.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerAccess } from './commands/access.js';
 import { registerSync } from './commands/sync.js';
+import { registerCheck } from './commands/check.js';
 import { applyConfigFile } from './config.js';
 
 const argv = [...process.argv];
@@ -30,6 +31,7 @@ registerRepos(program);
 registerMaintenance(program);
 registerAccess(program);
 registerSync(program);
+registerCheck(program);
 
 try {
   await program.parseAsync(argv);

@@ -56,7 +56,9 @@ export function createApp(deps: AppDeps): Hono {
   }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.route('/api/v1', createApi({ ...deps, sources, clientOf, identified }));
+  // The heartbeat's requests go through the whole app, as a client's do, from the caller's connection (`c.env`).
+  const self = (c: Context) => ({ origin: originOf(c.req.url, c.req.header('x-forwarded-proto')), fetch: (request: Request) => Promise.resolve(app.fetch(request, c.env)) });
+  app.route('/api/v1', createApi({ ...deps, sources, clientOf, identified, self }));
 
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
     const view = {

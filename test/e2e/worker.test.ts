@@ -118,6 +118,17 @@ describe.each([
         log = await worker.logTail(100_000);
       }
       for (const repo of repos) expect(log).toMatch(new RegExp(`"level":"info","msg":"gc","repo":"${repo}","status":200`));
+      // After gc, the heartbeat of every repository, its result kept.
+      for (let i = 0; i < 300 && (log.match(/"msg":"check"/g) ?? []).length < repos.length; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        log = await worker.logTail(100_000);
+      }
+      for (const repo of repos) {
+        expect(log).toMatch(new RegExp(`"level":"info","msg":"check","repo":"${repo}","status":200,"ok":true`));
+        const last = await fetch(`${worker.url}/api/v1/repos/${repo}/check/last`, { headers: { authorization: `Bearer ${worker.token}` } });
+        expect(last.status).toBe(200);
+        expect(((await last.json()) as { check: { repo: string; ok: boolean } }).check).toMatchObject({ repo, ok: true });
+      }
     } else {
       for (const repo of repos) {
         const res = await fetch(`${worker.url}/api/v1/repos/${repo}/gc`, { method: 'POST', headers: { authorization: `Bearer ${worker.token}` } });

@@ -6,6 +6,7 @@ import { uploadRoutes } from './uploads.js';
 import { tokenRoutes } from './tokens.js';
 import { oidcPolicyRoutes } from './oidc-policies.js';
 import { sourceRoutes } from './sources.js';
+import { checkRoutes } from './checks.js';
 
 export type { ApiDeps } from './middleware.js';
 
@@ -23,5 +24,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   tokenRoutes(api, context);
   oidcPolicyRoutes(api, context);
   sourceRoutes(api, context);
+  checkRoutes(api, context);
   return api;
 }

@@ -14,6 +14,8 @@ export interface ApiDeps {
   clientOf(c: Context): string;
   /** Told when a request presented a valid credential. */
   identified(c: Context): void;
+  /** The app itself as this request's client reaches it (its origin, and a fetch through the whole app): for the heartbeat. */
+  self(c: Context): { origin: string; fetch: (request: Request) => Promise<Response> };
 }
 
 export type Env = { Variables: { actor: string } };

@@ -4,6 +4,7 @@ import { snapshotInfo } from '../../core/views.js';
 import { allows } from '../../auth/identity.js';
 import { gc } from '../../core/gc.js';
 import { own } from '../../util/own.js';
+import { checkLayout } from '../storage-keys.js';
 import type { ApiContext, Env } from './middleware.js';
 import { flag, jsonBody } from './request.js';
 
@@ -31,6 +32,7 @@ export function repoRoutes(api: Hono<Env>, { service, sources, access, credentia
   api.delete('/repos/:repo', needs('admin'), async (c) => {
     await sources.deleteRepo(c.req.param('repo'));
     await access.policies.removeAll(c.req.param('repo'));
+    await service.store.storage.delete(checkLayout.last(c.req.param('repo')));
     return c.body(null, 204);
   });
 

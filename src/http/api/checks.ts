@@ -1,0 +1,35 @@
+import type { Hono } from 'hono';
+import { PackyardError } from '../../util/errors.js';
+import { readJson } from '../../storage/types.js';
+import { checkRepo, type CheckResult } from '../check.js';
+import { checkLayout } from '../storage-keys.js';
+import type { ApiContext, Env } from './middleware.js';
+import { flag } from './request.js';
+
+/** The heartbeat: walk a repository as its clients do, and the last result kept for whoever alerts on it. */
+export function checkRoutes(api: Hono<Env>, { service, readable, self }: ApiContext): void {
+  // 200 whether or not it passed: the result says (ok, broken); an error status means the check itself failed.
+  api.get('/repos/:repo/check', readable, async (c) => {
+    const repo = c.req.param('repo');
+    await service.getRepo(repo);
+    const app = self(c);
+    const check = await checkRepo(service.store, service.formats, repo, {
+      local: app.fetch,
+      origin: app.origin,
+      // The caller may read the repository (or it is public): the walk reads it as the caller.
+      authorization: c.req.header('authorization'),
+      createHasher: service.deps.createHasher,
+      full: flag(c, 'full'),
+    });
+    await service.store.storage.put(checkLayout.last(repo), JSON.stringify(check));
+    return c.json({ check });
+  });
+
+  api.get('/repos/:repo/check/last', readable, async (c) => {
+    const repo = c.req.param('repo');
+    await service.getRepo(repo);
+    const check = await readJson<CheckResult>(service.store.storage, checkLayout.last(repo));
+    if (!check) throw new PackyardError(404, 'no-check', `${repo} has not been checked yet`);
+    return c.json({ check });
+  });
+}
