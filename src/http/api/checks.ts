@@ -4,22 +4,30 @@ import { readJson } from '../../storage/types.js';
 import { checkRepo, type CheckResult } from '../check.js';
 import { checkLayout } from '../storage-keys.js';
 import type { ApiContext, Env } from './middleware.js';
+import type { PoolEntry } from '../../core/snapshot.js';
 import { flag } from './request.js';
 
 /** The heartbeat: walk a repository as its clients do, and the last result kept for whoever alerts on it. */
-export function checkRoutes(api: Hono<Env>, { service, readable, self }: ApiContext): void {
+export function checkRoutes(api: Hono<Env>, { service, sources, access, credentials, readable, self }: ApiContext): void {
   // 200 whether or not it passed: the result says (ok, broken); an error status means the check itself failed.
   api.get('/repos/:repo/check', readable, async (c) => {
     const repo = c.req.param('repo');
-    await service.getRepo(repo);
+    const snapshot = await service.getRepo(repo);
+    const full = flag(c, 'full');
+    // Hashing every package file is work: anonymous readers of a public repository get the quick walk only.
+    if (full) await access.require(credentials(c), repo, 'read');
     const app = self(c);
+    // Pool files whose source now describes them otherwise are hashed even in a quick walk. A
+    // source that cannot say (GitHub unreachable, rate-limited) leaves the walk as it is.
+    const changed = await sources.changed(snapshot).catch(() => undefined);
     const check = await checkRepo(service.store, service.formats, repo, {
       local: app.fetch,
       origin: app.origin,
       // The caller may read the repository (or it is public): the walk reads it as the caller.
       authorization: c.req.header('authorization'),
       createHasher: service.deps.createHasher,
-      full: flag(c, 'full'),
+      full,
+      ...(changed ? { changed: (_path: string, entry: PoolEntry) => entry.remote !== undefined && changed({ ...entry, remote: entry.remote }) } : {}),
     });
     await service.store.storage.put(checkLayout.last(repo), JSON.stringify(check));
     return c.json({ check });

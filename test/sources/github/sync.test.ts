@@ -137,6 +137,20 @@ describe('a repository synced from GitHub Releases', () => {
     expect(new Uint8Array(await (await fetch(location)).arrayBuffer())).toEqual(bytes);
   });
 
+  it('passes the heartbeat, then names an asset whose bytes changed on GitHub (even at the same size, without --full)', async () => {
+    const bytes = await deb('tool', '1.0');
+    gh.addRelease('acme/tools', { tag: 'v1', assets: [{ name: 'tool_1.0_amd64.deb', bytes }] });
+    await create('beat', { repository: 'acme/tools' });
+    await sync('beat');
+    const check = async () => ((await (await t.request('/api/v1/repos/beat/check')).json()) as { check: { ok: boolean; broken: { path: string; problem: string }[] } }).check;
+    expect(await check()).toMatchObject({ ok: true, broken: [] });
+
+    const asset = gh.repo('acme/tools').releases[0]!.assets[0]!;
+    gh.replaceAssetBytes(asset.id, bytes.map((b, i) => (i === 1000 ? b ^ 0xff : b)));
+    const filename = /Filename: (.*)/.exec(await packagesOf('beat'))![1]!;
+    expect(await check()).toMatchObject({ ok: false, broken: [{ path: filename, problem: 'sha256' }] });
+  });
+
   it('authenticates as a GitHub App: one installation token shared by every process on the storage', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     gh.addRepo('acme/app-only', { private: true });
