@@ -17,6 +17,6 @@ export interface Env {
   PACKYARD_OIDC_ALLOW_INSECURE?: string;
   /** How long, in ms, an isolate reuses a repository's head for serving (default 1000). */
   PACKYARD_HEAD_TTL_MS?: string;
-  /** The cron trigger that syncs repositories from their sources (default in scheduled-sync.ts). */
+  /** The cron trigger that syncs repositories from their sources (default in cron.ts). */
   PACKYARD_SYNC_CRON?: string;
 }

@@ -18,7 +18,7 @@ import { createWorkerHasher } from './hasher.js';
 import { publisherFor, type Publisher } from './routing.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Env } from './env.js';
-import { isSyncCron, syncAll } from './scheduled-sync.js';
+import { runCron } from './cron.js';
 
 export { PublishCoordinator } from './publish-coordinator.js';
 
@@ -101,31 +101,8 @@ export default {
     return current.app.fetch(request, env, ctx);
   },
 
-  /**
-   * The cron triggers (wrangler.toml): the sync one syncs repositories from their sources
-   * (scheduled-sync.ts); the daily one runs `packyard gc` for every repository, then the heartbeat
-   * (`packyard check`). Each gc and sync runs as a request to the repository's publish coordinator,
-   * so each has a CPU budget of its own; a check is a read, so it runs here, and its route keeps
-   * the result for `GET …/check/last`.
-   */
+  /** The cron triggers (wrangler.toml): see cron.ts. */
   async scheduled(event: ScheduledController, env: Env): Promise<void> {
-    if (isSyncCron(event.cron, env)) return syncAll(await appFor(env), env);
-    if (!env.PACKYARD_ADMIN_TOKEN) return console.log(JSON.stringify({ level: 'warn', msg: 'gc and check skipped: PACKYARD_ADMIN_TOKEN is not set' }));
-    const app = await appFor(env);
-    const headers = { authorization: `Bearer ${env.PACKYARD_ADMIN_TOKEN}` };
-    // As the admin: an anonymous listing shows only the public repositories.
-    const { repos } = (await (await app.request('/api/v1/repos', { headers })).json()) as { repos: { name: string }[] };
-    for (const { name } of repos) {
-      const request = new Request(`https://packyard.internal/api/v1/repos/${encodeURIComponent(name)}/gc`, { method: 'POST', headers });
-      const res = await (publisherFor(request, env) ?? app).fetch(request);
-      console.log(JSON.stringify({ level: res.ok ? 'info' : 'error', msg: 'gc', repo: name, status: res.status, ...((await res.json()) as object) }));
-    }
-    for (const { name } of repos) {
-      const res = await app.request(`https://packyard.internal/api/v1/repos/${encodeURIComponent(name)}/check`, { headers });
-      const body = (await res.json()) as { check?: { ok: boolean; snapshot: string; checked: number; ms: number; broken: unknown[] }; error?: unknown };
-      const check = body.check;
-      const level = check?.ok ? 'info' : 'error';
-      console.log(JSON.stringify({ level, msg: 'check', repo: name, status: res.status, ...(check ? { ok: check.ok, snapshot: check.snapshot, checked: check.checked, ms: check.ms, broken: check.broken } : { error: body.error }) }));
-    }
+    await runCron(event.cron, await appFor(env), env);
   },
 } satisfies ExportedHandler<Env>;
