@@ -65,10 +65,16 @@ export class Sources {
     const [kind] = this.sourceKind(source);
     const before = own(current.settings.source ?? {}, kind);
     const { settings, secrets } = this.configure(source, before ? { settings: before, secrets: own(stored, kind) ?? {} } : undefined);
-    // Secrets first: settings that need them are never published without them.
+    // Secrets first: settings that need them are never published without them; put back if the change is refused.
     await this.secrets.set(repo, { [kind]: secrets });
-    await this.kinds.get(kind)!.forget(repo);
-    return this.deps.service.updateRepo(repo, rest, actor, { [kind]: settings });
+    try {
+      const snapshot = await this.deps.service.updateRepo(repo, rest, actor, { [kind]: settings });
+      await this.kinds.get(kind)!.forget(repo);
+      return snapshot;
+    } catch (err) {
+      await this.secrets.set(repo, stored);
+      throw err;
+    }
   }
 
   async deleteRepo(repo: string): Promise<void> {

@@ -236,6 +236,13 @@ describe('a repository synced from GitHub Releases', () => {
     }
     expect((await t.request('/api/v1/repos', json({ name: 'bad', source: { gitlab: {} } }))).status).toBe(400);
     expect((await t.request('/api/v1/repos/bad')).status).toBe(404);
+
+    // A change refused for another field leaves the secrets as they were.
+    await create('kept', { repository: 'acme/tools', token: 'ghp_first' });
+    const refused = await t.request('/api/v1/repos/kept', { ...json({ architectures: ['NOT AN ARCH'], source: { github: { token: null } } }), method: 'PATCH' });
+    expect(refused.status).toBe(400);
+    const kept = (await (await t.request('/api/v1/repos/kept')).json()) as { repo: { source: { github: { token: string | null } } } };
+    expect(kept.repo.source.github.token).toBe('set');
   });
 });
 
