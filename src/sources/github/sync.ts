@@ -119,7 +119,7 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
     }
   }
 
-  const { published, holders } = await scan(service, current, format);
+  const { published, holders, pathOwners } = await scan(service, current, format);
   const placements = new Map<string, unknown>();
   const placementOf = (distribution: string) => {
     if (!placements.has(distribution)) placements.set(distribution, format.placement({ distribution, component: settings.component }, current));
@@ -164,6 +164,15 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
       report.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason: `${info.package} ${info.version} (${info.architecture}) was uploaded to ${at.distribution} by other means` });
       continue;
     }
+    // File names may leave out part of a package's identity (Debian's and RPM's leave out the epoch).
+    const path = format.poolPath(record, at);
+    const rid = format.id(info.package, info.version, info.architecture);
+    const owner = pathOwners.get(path);
+    if (owner !== undefined && owner !== rid) {
+      report.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason: `its pool file ${path} is another package's (${owner})` });
+      continue;
+    }
+    pathOwners.set(path, rid);
     kept.set(key, w);
     const line = { package: info.package, version: info.version, architecture: info.architecture, distribution: at.distribution, release: w.release.tag_name, asset: w.asset.name };
     if (before && reusable(before, w)) {
@@ -206,21 +215,24 @@ const listKey = (at: ListAddress, id: string) => `${at.distribution}\u0000${at.c
 const sameList = (a: ListAddress, b: ListAddress) => a.distribution === b.distribution && a.component === b.component && a.architecture === b.architecture;
 
 /**
- * What the snapshot holds: the records this source published, by asset id, and every record by
- * list and identity (what a release asset would collide with).
+ * What the snapshot holds: the records this source published, by asset id; every record by list
+ * and identity, and the pool paths of the others (what a release asset would collide with).
  */
-async function scan(service: RepositoryService, snapshot: Snapshot, format: AnyFormat): Promise<{ published: Map<number, Published>; holders: Map<string, PackageRecord> }> {
+async function scan(service: RepositoryService, snapshot: Snapshot, format: AnyFormat): Promise<{ published: Map<number, Published>; holders: Map<string, PackageRecord>; pathOwners: Map<string, string> }> {
   const published = new Map<number, Published>();
   const holders = new Map<string, PackageRecord>();
+  // Pool paths of packages not from this source: those keep their files.
+  const pathOwners = new Map<string, string>();
   for (const [at, key] of listShards(snapshot.lists)) {
     for (const record of await service.store.meta<PackageRecord[]>(key)) {
       const info = format.describe(record);
       holders.set(listKey(at, format.id(info.package, info.version, info.architecture)), record);
       const ref = assetRef(record);
       if (ref) published.set(ref.asset, { record, at, ref, size: info.size });
+      else pathOwners.set(format.poolPath(record, at), format.id(info.package, info.version, info.architecture));
     }
   }
-  return { published, holders };
+  return { published, holders, pathOwners };
 }
 
 /** Reads an asset's record from its first ranges; its SHA-256 from GitHub's digest, or the asset hashed once. */

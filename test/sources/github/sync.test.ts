@@ -213,6 +213,15 @@ describe('a repository synced from GitHub Releases', () => {
     expect(await packagesOf('testing', 'testing')).not.toContain('Version: 2.0');
   });
 
+  it('skips an asset whose pool file would be another package\'s (versions differing only by epoch), publishing the rest', async () => {
+    gh.addRelease('acme/tools', { tag: 'v1', assets: [{ name: 'tool_1.0_amd64.deb', bytes: await deb('tool', '1.0') }] });
+    gh.addRelease('acme/tools', { tag: 'v1-epoch', assets: [{ name: 'tool_1.0_amd64-epoch.deb', bytes: await deb('tool', '1:1.0') }, { name: 'other_1.0_amd64.deb', bytes: await deb('other', '1.0') }] });
+    await create('epochs', { repository: 'acme/tools' });
+    const report = await sync('epochs');
+    expect(report.added.map((p) => p.package).sort()).toEqual(['other', 'tool']);
+    expect(report.skipped).toEqual([expect.objectContaining({ release: 'v1', asset: 'tool_1.0_amd64.deb', reason: expect.stringContaining('another package') })]);
+  });
+
   it('answers a rate-limited sync with 503 and Retry-After, publishing nothing', async () => {
     gh.addRelease('acme/tools', { tag: 'v1', assets: [{ name: 'tool_1.0_amd64.deb', bytes: await deb('tool', '1.0') }] });
     await create('limited', { repository: 'acme/tools' });
