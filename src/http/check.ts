@@ -39,6 +39,8 @@ export interface CheckOptions {
   authorization?: string;
   /** Other origins (where a remote pool file redirects); by default the real `fetch`. */
   remote?: Fetcher;
+  /** How long another origin may take to start answering (default 30 s). */
+  remoteAnswerMs?: number;
   createHasher: HasherFactory;
   /** Hash every pool file too, not just the indexes. */
   full?: boolean;
@@ -123,8 +125,20 @@ class Walker {
 
   constructor(private readonly options: CheckOptions) {
     this.origin = new URL(options.origin).origin;
-    // Manual: a redirect is followed here, by apt's rules, not by fetch's.
-    this.remote = options.remote ?? ((request) => fetch(request, { redirect: 'manual' }));
+    // Manual: a redirect is followed here, by apt's rules, not by fetch's. A host that does not
+    // answer at all is named, not waited for (a body that comes slowly is still read: large files do).
+    this.remote =
+      options.remote ??
+      (async (request) => {
+        const ms = options.remoteAnswerMs ?? 30_000;
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms / 1000} s`)), ms);
+        try {
+          return await fetch(request, { redirect: 'manual', signal: controller.signal });
+        } finally {
+          clearTimeout(timer);
+        }
+      });
   }
 
   async check(path: string, url: string, expected: Expected): Promise<void> {

@@ -148,7 +148,7 @@ describe('the heartbeat on stored repositories', () => {
 /** A host of release assets on another origin: records what it was sent; `mode` says how it answers. */
 interface AssetHost {
   url: string;
-  mode: 'ok' | 'missing' | 'longer' | 'altered' | 'loop';
+  mode: 'ok' | 'missing' | 'longer' | 'altered' | 'loop' | 'silent';
   seen: http.IncomingHttpHeaders[];
   close(): Promise<void>;
 }
@@ -158,6 +158,8 @@ async function assetHost(file: Uint8Array): Promise<AssetHost> {
   const server = http.createServer((req, res) => {
     host.seen.push(req.headers);
     if (host.mode === 'missing') return res.writeHead(404).end();
+    // Takes the request and never answers (until the test closes the server).
+    if (host.mode === 'silent') return;
     if (host.mode === 'loop') return res.writeHead(302, { location: req.url }).end();
     let body = Buffer.from(file);
     if (host.mode === 'longer') body = Buffer.concat([body, Buffer.from('extra')]);
@@ -274,5 +276,20 @@ describe('the heartbeat on a pool file kept elsewhere', () => {
       remote: () => fetch(`${closed.url}/gone`),
     });
     expect(result.broken).toEqual([expect.objectContaining({ path: filename, problem: 'unreachable' })]);
+  });
+
+  it('gives up on a host that takes the request and never answers', async () => {
+    host.mode = 'silent';
+    const started = Date.now();
+    const result = await checkRepo(app.service.store, formats, 'gh', {
+      local: (request) => Promise.resolve(app.app.fetch(request)),
+      origin: 'http://localhost',
+      createHasher: createNodeHasher,
+      authorization: 'Bearer test-admin-token',
+      remoteAnswerMs: 300,
+    });
+    host.mode = 'ok';
+    expect(result.broken).toEqual([expect.objectContaining({ path: filename, problem: 'unreachable', detail: expect.stringContaining('no answer within 0.3 s') })]);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
