@@ -2,7 +2,7 @@ import { PackyardError } from '../util/errors.js';
 import { ListSet, type PackageList } from './package-lists.js';
 import { PoolSet } from './pool-set.js';
 import type { PublishContext } from './publish-context.js';
-import { nextSnapshot, type Change, type PoolEntry, type RepoSettings, type Snapshot } from './snapshot.js';
+import { nextSnapshot, type Change, type PoolEntry, type RemoteObject, type RepoSettings, type Snapshot } from './snapshot.js';
 import type { AnyFormat, Coordinates, ListAddress, PackageRecord } from './format.js';
 
 export interface Removal {
@@ -77,7 +77,15 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
     if ((existing && format.describe(existing).sha256 === sha256) || (!existing && pooled?.sha256 === sha256)) {
       // Unless it is the very blob published (a resumable upload published again after a crash).
       if (record.key && record.key !== (existing ?? pooled)!.key) unusedKeys.push(record.key);
-      if (existing) continue;
+      if (existing) {
+        // The same bytes at another address (a release asset uploaded again, a tag renamed): record and pool file move there.
+        if (record.remote && !sameRemote(existing.remote, record.remote)) {
+          list.set(rid, { ...record });
+          if (pooled) pool.set(path, { ...pooled, remote: record.remote, key: undefined });
+          changes.push(change('replace', at, record));
+        }
+        continue;
+      }
       list.set(rid, locatedAt(record, pooled!));
       await addRef(path, record);
       changes.push(change('add', at, record));
@@ -134,6 +142,10 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   await format.render(ctx, draft);
   const snapshot = nextSnapshot(current, draft.date, { actor: mutation.actor, changes, settings, files: draft.files, pool: await pool.save(repo), lists: draft.lists, rendered: draft.rendered });
   return { snapshot, unusedKeys };
+}
+
+function sameRemote(a: RemoteObject | undefined, b: RemoteObject): boolean {
+  return a !== undefined && a.source === b.source && a.url === b.url && JSON.stringify(a.ref) === JSON.stringify(b.ref);
 }
 
 /** The record, its bytes where the pool already has them (the same content). */

@@ -4,7 +4,7 @@
 // unless GitHub gives no digest: then streamed once through the hash). Packages uploaded by
 // other means are left alone.
 import type { AnyFormat, ListAddress, PackageRecord, RemoteFile } from '../../core/format.js';
-import type { Removal } from '../../core/publish.js';
+import type { Mutation, Removal } from '../../core/publish.js';
 import type { RepositoryService } from '../../core/service.js';
 import type { Snapshot, RemoteObject } from '../../core/snapshot.js';
 import { listShards } from '../../core/package-lists.js';
@@ -90,120 +90,168 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
   const format = service.formats.of(current);
   const { private: isPrivate } = await client.getRepository(settings.repository);
   const listing = await client.listReleases(settings.repository);
-  const report: SyncReport = {
-    repo,
-    repository: settings.repository,
-    snapshot: null,
-    added: [],
-    changed: [],
-    removed: [],
-    unchanged: 0,
-    ignored: 0,
-    skipped: [],
-    rateLimit: null,
-    requests: { pages: listing.pages, notModified: listing.notModified },
-    bytesFetched: 0,
-  };
-
+  let ignored = 0;
+  const listed: SyncReport['skipped'] = [];
   const wanted: Wanted[] = [];
   for (const release of listing.releases) {
     if (release.prerelease && settings.prereleases === null) {
-      report.skipped.push({ release: release.tag_name, reason: 'prerelease (source.github.prereleases is not set)' });
+      listed.push({ release: release.tag_name, reason: 'prerelease (source.github.prereleases is not set)' });
       continue;
     }
     const distribution = release.prerelease ? settings.prereleases! : settings.distribution;
     for (const asset of release.assets) {
-      if (!format.extensions.some((ext) => asset.name.endsWith(ext))) report.ignored++;
-      else if (asset.state !== undefined && asset.state !== 'uploaded') report.skipped.push({ release: release.tag_name, asset: asset.name, reason: `not uploaded yet (state ${asset.state})` });
+      if (!format.extensions.some((ext) => asset.name.endsWith(ext))) ignored++;
+      else if (asset.state !== undefined && asset.state !== 'uploaded') listed.push({ release: release.tag_name, asset: asset.name, reason: `not uploaded yet (state ${asset.state})` });
+      else if (!asset.browser_download_url.startsWith('https:') && settings.apiUrl.startsWith('https:')) listed.push({ release: release.tag_name, asset: asset.name, reason: 'its download URL is not https (clients must never be sent from https to http)' });
       else wanted.push({ release, asset, distribution });
     }
   }
 
-  const { published, holders, pathOwners } = await scan(service, current, format);
-  const placements = new Map<string, unknown>();
-  const placementOf = (distribution: string) => {
-    if (!placements.has(distribution)) placements.set(distribution, format.placement({ distribution, component: settings.component }, current));
-    return placements.get(distribution);
+  const reader = new AssetReader(deps, format, settings, isPrivate);
+  // Assets are read before the publish (it holds the repository's publishes back); the plan is
+  // made again from the head the publish lands on, reading only what that head needs besides.
+  await plan(service, format, current, wanted, reader, isPrivate);
+  let last: Plan | undefined;
+  const result = await service.publish(repo, async (head) => {
+    last = await plan(service, format, head, wanted, reader, isPrivate);
+    return { actor: `github:${settings.repository}`, replace: true, add: last.add, remove: last.remove };
+  });
+  const rl = listing.rateLimit ?? client.rateLimit;
+  return {
+    repo,
+    repository: settings.repository,
+    snapshot: result.changed ? result.snapshot.id : null,
+    added: last!.added,
+    changed: last!.changed,
+    removed: last!.removed,
+    unchanged: last!.unchanged,
+    ignored,
+    skipped: [...listed, ...last!.skipped],
+    rateLimit: rl ? { limit: rl.limit, remaining: rl.remaining, used: rl.used, resource: rl.resource, reset: rl.reset.toISOString() } : null,
+    requests: { pages: listing.pages, notModified: listing.notModified },
+    bytesFetched: reader.bytesFetched,
   };
-  for (const w of wanted) placementOf(w.distribution);
+}
+
+/** What a sync changes in one head: the publish's mutation, and the report's lines. */
+interface Plan extends Pick<SyncReport, 'added' | 'changed' | 'removed' | 'unchanged' | 'skipped'> {
+  add: Mutation['add'];
+  remove: Removal[];
+}
+
+/** The change that makes `head` hold what the releases hold, newest release first (the first asset of a package wins). */
+async function plan(service: RepositoryService, format: AnyFormat, head: Snapshot, wanted: Wanted[], reader: AssetReader, isPrivate: boolean): Promise<Plan> {
+  const { published, holders, pathOwners } = await scan(service, head, format);
+  const out: Plan = { add: [], remove: [], added: [], changed: [], removed: [], unchanged: 0, skipped: [] };
+  const placementOf = (distribution: string) => reader.placement(distribution, head);
   // A record stays as it is only where it would be placed now (a prerelease made a release, or
-  // settings changed, moves it: read again, since a record may carry its place, as a .deb's pool path does).
-  const reusable = (before: Published, w: Wanted) => unchanged(before, w) && sameList(before.at, format.listOf(before.record, placementOf(w.distribution)));
+  // settings changed, moves it: read again, since a record may carry its place, as a .deb's pool
+  // path does), and while the repository's visibility on GitHub is what it was.
+  const reusable = (before: Published | undefined, w: Wanted): before is Published =>
+    before !== undefined && unchanged(before, w) && before.ref.private === isPrivate && sameList(before.at, format.listOf(before.record, placementOf(w.distribution)));
 
   // New and changed assets are read; the rest keep their records.
-  const read = new Map<number, PackageRecord>();
-  await forEachConcurrent(wanted, deps.concurrency ?? 8, async (w) => {
-    const before = published.get(w.asset.id);
-    if (before && reusable(before, w)) return;
-    try {
-      read.set(w.asset.id, await readAsset(deps, format, w, placementOf(w.distribution), isPrivate, (n) => (report.bytesFetched += n)));
-    } catch (err) {
-      // A package that cannot be read is skipped (and said why); GitHub failing is the sync's failure.
-      if (!(err instanceof PackyardError) || err.status >= 500) throw err;
-      report.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason: err.message });
-    }
+  await forEachConcurrent(wanted, reader.concurrency, async (w) => {
+    if (!reusable(published.get(w.asset.id), w)) await reader.read(w, placementOf(w.distribution));
   });
 
-  // What the releases hold now, newest release first: the first asset of a package wins.
   const kept = new Map<string, Wanted>();
   const add = new Map<string, PackageRecord[]>();
   for (const w of wanted) {
     const before = published.get(w.asset.id);
-    const record = read.get(w.asset.id) ?? (before && reusable(before, w) ? before.record : undefined);
-    if (!record) continue;
+    const reuse = reusable(before, w);
+    const got = reuse ? { record: before.record } : reader.result(w);
+    if ('skip' in got) {
+      out.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason: got.skip });
+      continue;
+    }
+    const { record } = got;
     const at = format.listOf(record, placementOf(w.distribution));
     const info = format.describe(record);
-    const key = listKey(at, format.id(info.package, info.version, info.architecture));
+    const rid = format.id(info.package, info.version, info.architecture);
+    const key = listKey(at, rid);
+    const skip = (reason: string) => out.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason });
     const first = kept.get(key);
     if (first) {
-      report.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason: `the same package as ${first.asset.name} in ${first.release.tag_name}` });
+      skip(`the same package as ${first.asset.name} in ${first.release.tag_name}`);
       continue;
     }
     const holder = holders.get(key);
     if (holder && !assetRef(holder)) {
-      report.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason: `${info.package} ${info.version} (${info.architecture}) was uploaded to ${at.distribution} by other means` });
+      skip(`${info.package} ${info.version} (${info.architecture}) was uploaded to ${at.distribution} by other means`);
       continue;
     }
     // File names may leave out part of a package's identity (Debian's and RPM's leave out the epoch).
     const path = format.poolPath(record, at);
-    const rid = format.id(info.package, info.version, info.architecture);
     const owner = pathOwners.get(path);
     if (owner !== undefined && owner !== rid) {
-      report.skipped.push({ release: w.release.tag_name, asset: w.asset.name, reason: `its pool file ${path} is another package's (${owner})` });
+      skip(`its pool file ${path} is another package's (${owner})`);
       continue;
     }
     pathOwners.set(path, rid);
     kept.set(key, w);
-    const line = { package: info.package, version: info.version, architecture: info.architecture, distribution: at.distribution, release: w.release.tag_name, asset: w.asset.name };
-    if (before && reusable(before, w)) {
-      report.unchanged++;
+    if (reuse) {
+      out.unchanged++;
       continue;
     }
-    (holder ? report.changed : report.added).push(line);
+    (holder ? out.changed : out.added).push({ package: info.package, version: info.version, architecture: info.architecture, distribution: at.distribution, release: w.release.tag_name, asset: w.asset.name });
     add.set(w.distribution, [...(add.get(w.distribution) ?? []), record]);
   }
+  out.add = [...add].map(([distribution, records]) => ({ placement: placementOf(distribution), records }));
 
   // Published assets no release holds any more (or not in that list) are taken back.
-  const remove: Removal[] = [];
   for (const p of published.values()) {
     const info = format.describe(p.record);
     if (kept.has(listKey(p.at, format.id(info.package, info.version, info.architecture)))) continue;
-    remove.push({ coordinates: { distribution: p.at.distribution, component: p.at.component }, package: info.package, version: info.version, architecture: info.architecture, ifPresent: true });
-    report.removed.push({ package: info.package, version: info.version, architecture: info.architecture, distribution: p.at.distribution, release: p.ref.release, asset: p.ref.name });
+    out.remove.push({ coordinates: { distribution: p.at.distribution, component: p.at.component }, package: info.package, version: info.version, architecture: info.architecture, ifPresent: true });
+    out.removed.push({ package: info.package, version: info.version, architecture: info.architecture, distribution: p.at.distribution, release: p.ref.release, asset: p.ref.name });
+  }
+  return out;
+}
+
+/** Reads assets into records, each once per place (a sync's plan may be made again), and counts the bytes. */
+class AssetReader {
+  bytesFetched = 0;
+  readonly concurrency: number;
+  private readonly results = new Map<string, Promise<{ record: PackageRecord } | { skip: string }>>();
+  private readonly settled = new Map<string, { record: PackageRecord } | { skip: string }>();
+  private readonly placements = new Map<string, unknown>();
+
+  constructor(
+    private readonly deps: SyncDeps,
+    private readonly format: AnyFormat,
+    private readonly settings: GitHubSettings,
+    private readonly isPrivate: boolean,
+  ) {
+    this.concurrency = deps.concurrency ?? 8;
   }
 
-  if (add.size > 0 || remove.length > 0) {
-    const result = await service.publish(repo, () => ({
-      actor: `github:${settings.repository}`,
-      replace: true,
-      add: [...add].map(([distribution, records]) => ({ placement: placementOf(distribution), records })),
-      remove,
-    }));
-    if (result.changed) report.snapshot = result.snapshot.id;
+  placement(distribution: string, head: Snapshot): unknown {
+    if (!this.placements.has(distribution)) this.placements.set(distribution, this.format.placement({ distribution, component: this.settings.component }, head));
+    return this.placements.get(distribution);
   }
-  const rl = listing.rateLimit ?? client.rateLimit;
-  report.rateLimit = rl ? { limit: rl.limit, remaining: rl.remaining, used: rl.used, resource: rl.resource, reset: rl.reset.toISOString() } : null;
-  return report;
+
+  async read(w: Wanted, placement: unknown): Promise<void> {
+    const key = `${w.asset.id}\u0000${w.distribution}`;
+    let result = this.results.get(key);
+    if (!result) {
+      result = readAsset(this.deps, this.format, w, placement, this.isPrivate, (n) => (this.bytesFetched += n)).then(
+        (record) => ({ record }),
+        (err: unknown) => {
+          // A package that cannot be read is skipped (and said why); GitHub failing is the sync's failure.
+          if (!(err instanceof PackyardError) || err.status >= 500) throw err;
+          return { skip: err.message };
+        },
+      );
+      this.results.set(key, result);
+    }
+    this.settled.set(key, await result);
+  }
+
+  /** What `read` made of the asset. */
+  result(w: Wanted): { record: PackageRecord } | { skip: string } {
+    return this.settled.get(`${w.asset.id}\u0000${w.distribution}`)!;
+  }
 }
 
 /** Whether a published record still stands for the asset as GitHub lists it: then it is not read again. */

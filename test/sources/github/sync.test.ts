@@ -222,6 +222,31 @@ describe('a repository synced from GitHub Releases', () => {
     expect(report.skipped).toEqual([expect.objectContaining({ release: 'v1', asset: 'tool_1.0_amd64.deb', reason: expect.stringContaining('another package') })]);
   });
 
+  it('moves a package to its new address when the same bytes come back in another release, and follows a change of visibility', async () => {
+    const bytes = await deb('tool', '1.0');
+    gh.addRelease('acme/tools', { tag: 'v1', assets: [{ name: 'tool_1.0_amd64.deb', bytes }] });
+    gh.addToken('ghp_tools', ['acme/tools']);
+    await create('moved', { repository: 'acme/tools', token: 'ghp_tools' });
+    await sync('moved');
+    const filename = /Filename: (.*)/.exec(await packagesOf('moved'))![1]!;
+    const redirected = async () => (await t.request(`/moved/${filename}`, { token: null })).headers.get('location')!;
+    expect(await redirected()).toContain('/releases/download/v1/');
+
+    gh.removeRelease('acme/tools', 'v1');
+    gh.addRelease('acme/tools', { tag: 'v1.0.1', assets: [{ name: 'tool_1.0_amd64.deb', bytes }] });
+    const moved = await sync('moved');
+    expect(moved.snapshot).not.toBeNull();
+    expect(await redirected()).toContain('/releases/download/v1.0.1/');
+    expect((await sync('moved')).snapshot).toBeNull();
+
+    // Made private on GitHub: the public download URL would 404, so clients go to a signed URL.
+    gh.repo('acme/tools').private = true;
+    expect((await sync('moved')).snapshot).not.toBeNull();
+    const location = await redirected();
+    expect(location.startsWith(gh.assetUrl)).toBe(true);
+    expect(new Uint8Array(await (await fetch(location)).arrayBuffer())).toEqual(bytes);
+  });
+
   it('answers a rate-limited sync with 503 and Retry-After, publishing nothing', async () => {
     gh.addRelease('acme/tools', { tag: 'v1', assets: [{ name: 'tool_1.0_amd64.deb', bytes: await deb('tool', '1.0') }] });
     await create('limited', { repository: 'acme/tools' });
