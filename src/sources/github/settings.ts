@@ -25,6 +25,7 @@ export interface GitHubSecrets {
 
 export const DEFAULT_API_URL = 'https://api.github.com';
 
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 const secret = z.string().min(1).max(16_384);
 const id = z.union([z.number().int().positive(), z.string().regex(/^\d{1,20}$/, 'must be a number')]).transform(String);
 const app = z.strictObject({
@@ -39,7 +40,7 @@ const input = z.strictObject({
   apiUrl: z
     .string()
     .url()
-    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+    .refine((u) => u.startsWith('https://') || (u.startsWith('http://') && LOOPBACK.test(new URL(u).hostname)), 'must be an https URL (http only on this machine: the token would travel in clear)')
     .transform((u) => u.replace(/\/+$/, '')),
   delivery: z.enum(['redirect', 'proxy']),
   distribution: z.string().regex(DISTRIBUTION_NAME),
@@ -76,7 +77,11 @@ export function configureGitHub(given: unknown, current?: { settings: GitHubSett
     component: spec.component ?? current?.settings.component ?? 'main',
     prereleases: spec.prereleases !== undefined ? spec.prereleases : (current?.settings.prereleases ?? null),
   };
-  const secrets: GitHubSecrets = { ...current?.secrets };
+  // Credentials were given for one repository on one server: pointed elsewhere, they stay
+  // behind unless given again (a repository admin must not carry someone's token to another host).
+  const moved = current !== undefined && (settings.repository.toLowerCase() !== current.settings.repository.toLowerCase() || new URL(settings.apiUrl).origin !== new URL(current.settings.apiUrl).origin);
+  const { token, app, ...kept } = current?.secrets ?? {};
+  const secrets: GitHubSecrets = moved ? kept : { ...kept, ...(token ? { token } : {}), ...(app ? { app } : {}) };
   for (const name of ['token', 'app', 'webhookSecret'] as const) {
     const value = spec[name];
     if (value === null) delete secrets[name];

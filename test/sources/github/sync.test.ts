@@ -271,6 +271,16 @@ describe('a repository synced from GitHub Releases', () => {
     expect((await t.request('/api/v1/repos', json({ name: 'bad', source: { gitlab: {} } }))).status).toBe(400);
     expect((await t.request('/api/v1/repos/bad')).status).toBe(404);
 
+    expect((await t.request('/api/v1/repos', json({ name: 'bad', source: { github: { repository: 'a/b', apiUrl: 'http://github.example.com/api/v3' } } }))).status).toBe(400);
+
+    // Pointed at another server or repository, the stored credentials stay behind.
+    await create('pointed', { repository: 'acme/tools', token: 'ghp_keep', webhookSecret: 'hook' });
+    const elsewhere = await t.request('/api/v1/repos/pointed', { ...json({ source: { github: { apiUrl: 'http://127.0.0.2:9' } } }), method: 'PATCH' });
+    expect(((await elsewhere.json()) as { repo: { source: { github: Record<string, unknown> } } }).repo.source.github).toMatchObject({ token: null, webhookSecret: 'set' });
+    await create('renamed', { repository: 'acme/tools', token: 'ghp_keep' });
+    const renamed = await t.request('/api/v1/repos/renamed', { ...json({ source: { github: { repository: 'other/repo' } } }), method: 'PATCH' });
+    expect(((await renamed.json()) as { repo: { source: { github: Record<string, unknown> } } }).repo.source.github).toMatchObject({ token: null });
+
     // A change refused for another field leaves the secrets as they were.
     await create('kept', { repository: 'acme/tools', token: 'ghp_first' });
     const refused = await t.request('/api/v1/repos/kept', { ...json({ architectures: ['NOT AN ARCH'], source: { github: { token: null } } }), method: 'PATCH' });
