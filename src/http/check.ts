@@ -52,6 +52,12 @@ export interface CheckOptions {
   concurrency?: number;
 }
 
+/** A URL as results and logs show it: without its query, where a signed URL keeps its signature. */
+function shown(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
 /** As apt: more redirects than this and the file is given up on. */
 const MAX_REDIRECTS = 5;
 
@@ -147,7 +153,7 @@ class Walker {
       const answer = await this.follow(url, 'GET', expected.hash ? undefined : 'bytes=0-0');
       if ('problem' in answer) return fail(answer.problem, answer.detail);
       const { response, where } = answer;
-      const after = where === url ? '' : ` at ${where}`;
+      const after = where === url ? '' : ` at ${shown(where)}`;
       // An empty file has no byte 0: a 416 that gives its size is its answer to the range.
       const empty = !expected.hash && response.status === 416 && totalOf(response.headers.get('content-range')) === 0;
       if (response.status !== 200 && response.status !== 206 && !empty) {
@@ -193,15 +199,15 @@ class Walker {
         const request = new Request(where, { method, headers, redirect: 'manual' });
         response = await (local ? this.options.local(request) : this.remote(request));
       } catch (err) {
-        return { problem: 'unreachable', detail: `${where}: ${err instanceof Error ? err.message : String(err)}` };
+        return { problem: 'unreachable', detail: `${shown(where)}: ${err instanceof Error ? err.message : String(err)}` };
       }
       if (![301, 302, 303, 307, 308].includes(response.status)) return { response, where };
       await response.body?.cancel();
       const location = response.headers.get('location');
-      if (!location) return { problem: 'redirect', detail: `HTTP ${response.status} without a Location from ${where}` };
+      if (!location) return { problem: 'redirect', detail: `HTTP ${response.status} without a Location from ${shown(where)}` };
       const next = new URL(location, where).href;
-      if (where.startsWith('https:') && next.startsWith('http:')) return { problem: 'redirect', detail: `from https to http (${next}): apt refuses it` };
-      if (hop + 1 > MAX_REDIRECTS) return { problem: 'redirect', detail: `more than ${MAX_REDIRECTS} redirects (last to ${next})` };
+      if (where.startsWith('https:') && next.startsWith('http:')) return { problem: 'redirect', detail: `from https to http (${shown(next)}): apt refuses it` };
+      if (hop + 1 > MAX_REDIRECTS) return { problem: 'redirect', detail: `more than ${MAX_REDIRECTS} redirects (last to ${shown(next)})` };
       where = next;
     }
   }

@@ -62,7 +62,7 @@ export class RepoFiles {
       case 'pool': {
         const entry = await poolEntry(this.store, snapshot, found.poolPath);
         if (!entry) return null;
-        if (entry.remote) return deliveryPlan(await this.sources.deliver({ method: request.method, range: request.header('range') }, snapshot, { ...entry, remote: entry.remote }), entry.sha256, found.contentType, hidden);
+        if (entry.remote) return deliveryPlan(await this.sources.deliver({ method: request.method, range: request.header('range') }, snapshot, { ...entry, remote: entry.remote }), entry.sha256, found.contentType, hidden, request.origin().startsWith('https:'));
         return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: found.contentType, immutable: true, private: hidden });
       }
     }
@@ -74,8 +74,10 @@ export class RepoFiles {
  * (apt and dnf drop their credentials on a redirect to another host, which is what a signed or
  * public URL wants), or the bytes passed through as the other host sends them.
  */
-function deliveryPlan(delivery: Delivery, sha256: string, contentType: string, hidden: boolean): ResponsePlan {
+function deliveryPlan(delivery: Delivery, sha256: string, contentType: string, hidden: boolean, secure: boolean): ResponsePlan {
   const cache = hidden ? 'private' : 'public';
+  // apt refuses a redirect from https to http, and dnf follows it silently: never send one.
+  if ('redirect' in delivery && secure && !delivery.redirect.startsWith('https:')) throw new PackyardError(502, 'insecure-redirect', 'this file is kept at an http address, and clients reach this server over https: use delivery "proxy", or an https source');
   if ('redirect' in delivery) return { status: 302, headers: { location: delivery.redirect, 'cache-control': `${cache}, max-age=${delivery.maxAge}`, 'content-length': '0' }, body: null };
   const { response } = delivery;
   if (response.status !== 200 && response.status !== 206 && response.status !== 416) {

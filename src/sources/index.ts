@@ -125,15 +125,26 @@ export class Sources {
 
   /** `POST /repos/<repo>/github-webhook`: a signed release event syncs the repository. */
   async githubWebhook(repo: string, header: (name: string) => string | undefined, body: Uint8Array): Promise<{ status: 200 | 202; body: Record<string, unknown> }> {
-    const snapshot = await this.deps.service.getRepo(repo);
-    const settings = own(snapshot.settings.source ?? {}, 'github') as { repository: string } | undefined;
-    const secrets = own(await this.secrets.get(repo), 'github') as GitHubSecrets | undefined;
+    // An unknown repository answers as one without a secret: strangers learn no names.
+    const snapshot = await this.deps.service.getRepo(repo).catch((err: unknown) => {
+      if (err instanceof PackyardError && err.status === 404) return undefined;
+      throw err;
+    });
+    const settings = snapshot && (own(snapshot.settings.source ?? {}, 'github') as { repository: string } | undefined);
+    const secrets = settings ? (own(await this.secrets.get(repo), 'github') as GitHubSecrets | undefined) : undefined;
     // Unsigned or forged: refused before anything else is said about the repository.
-    const event = await readWebhook(settings ? secrets?.webhookSecret : undefined, header, body);
+    const event = await readWebhook(secrets?.webhookSecret, header, body);
     if (event.kind === 'ping') return { status: 200, body: { ok: true, event: 'ping' } };
     if (event.kind === 'ignored') return { status: 202, body: { ok: true, ignored: event.reason } };
     if (event.repository.toLowerCase() !== settings!.repository.toLowerCase()) return { status: 202, body: { ok: true, ignored: `the event is for ${event.repository}, this repository syncs ${settings!.repository}` } };
-    return { status: 200, body: { ok: true, event: 'release', action: event.action, report: await this.sync(repo) } };
+    // GitHub gives up on a delivery after 10 s: a sync that takes longer goes on, and the answer says so.
+    const syncing = this.sync(repo);
+    const waited = new AbortController();
+    const timer = setTimeout(() => waited.abort(), WEBHOOK_WAIT_MS);
+    const report = await Promise.race([syncing, new Promise<undefined>((resolve) => waited.signal.addEventListener('abort', () => resolve(undefined)))]).finally(() => clearTimeout(timer));
+    if (report) return { status: 200, body: { ok: true, event: 'release', action: event.action, report } };
+    syncing.catch(() => {});
+    return { status: 202, body: { ok: true, event: 'release', action: event.action, syncing: true } };
   }
 
   /** How a client gets a pool file that a source published. */
@@ -182,3 +193,6 @@ function splitSource(input: unknown): { rest: unknown; source: Record<string, un
 }
 
 const noop = () => {};
+
+/** How long a webhook delivery waits for its sync before it is answered (GitHub waits 10 s). */
+const WEBHOOK_WAIT_MS = 8000;

@@ -246,7 +246,7 @@ describe('the heartbeat on a pool file kept elsewhere', () => {
     expect(result.broken).toEqual([{ path: filename, problem: 'redirect', detail: expect.stringContaining('more than 5 redirects') }]);
   });
 
-  it('hashes a remote file the changed hook names, and refuses a redirect from https to http', async () => {
+  it('hashes a remote file the changed hook names; an https client is never sent to http', async () => {
     host.mode = 'altered';
     expect((await check(app, 'gh')).ok).toBe(true);
     const hooked = await checkRepo(app.service.store, formats, 'gh', {
@@ -259,9 +259,13 @@ describe('the heartbeat on a pool file kept elsewhere', () => {
     expect(hooked.broken).toEqual([expect.objectContaining({ path: filename, problem: 'sha256' })]);
 
     host.mode = 'ok';
-    // Clients that reach the server over https would be sent to an http asset: apt refuses that.
+    // Clients that reach the server over https would be sent to an http asset, which apt refuses:
+    // the server answers 502 instead of such a redirect, and the walk names the file.
     const secure = await check(app, 'gh', '', 'https://pkgs.example.com');
-    expect(secure.broken).toEqual([expect.objectContaining({ path: filename, problem: 'redirect', detail: expect.stringContaining('from https to http') })]);
+    expect(secure.broken).toEqual([expect.objectContaining({ path: filename, problem: 'status', detail: 'HTTP 502' })]);
+    const refused = await app.request(`/gh/${filename}`, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(refused.status).toBe(502);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('insecure-redirect');
   });
 
   it('says a host it cannot reach is unreachable', async () => {

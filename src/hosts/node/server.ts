@@ -110,7 +110,7 @@ function write(plan: ResponsePlan, files: RepoFiles, runtime: Runtime, res: Serv
   return writeFile(status, headers, body, files, runtime, res);
 }
 
-/** A file passed through from elsewhere (a proxied release asset): cut off if the other host stops sending. */
+/** A file passed through from elsewhere (a proxied release asset); a client that goes away cuts the download from the other host too. */
 async function writeStream(status: number, headers: ResponsePlan['headers'], stream: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
   res.writeHead(status, headers);
   pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), res).catch(() => res.destroy());

@@ -22,7 +22,9 @@ export async function runCron(cron: string, app: Hono, env: Env, log: Log = cons
   if (!env.PACKYARD_ADMIN_TOKEN) return log({ level: 'warn', msg: `${sync ? 'sync' : 'gc and check'} skipped: PACKYARD_ADMIN_TOKEN is not set` });
   const headers = { authorization: `Bearer ${env.PACKYARD_ADMIN_TOKEN}` };
   // As the admin: an anonymous listing shows only the public repositories.
-  const { repos } = (await (await app.request('/api/v1/repos', { headers })).json()) as { repos: { name: string; source?: unknown }[] };
+  const listing = await app.request('/api/v1/repos', { headers });
+  if (!listing.ok) return log({ level: 'error', msg: `${sync ? 'sync' : 'gc and check'} skipped: listing the repositories answered ${listing.status}`, error: await listing.text() });
+  const { repos } = (await listing.json()) as { repos: { name: string; source?: unknown }[] };
   /** One request per repository, one log line each: what `summary` takes from the answer (`ok: false` logs an error). */
   const each = async (names: string[], msg: string, request: (name: string) => Request, summary: (body: Record<string, unknown>) => Record<string, unknown>) => {
     for (const name of names) {

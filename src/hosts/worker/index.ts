@@ -5,6 +5,7 @@ import type { Hono } from 'hono';
 import { formats } from '../../formats/index.js';
 import { DRAIN_LIMIT, createApp, dropUnreadBody, edgeClient } from '../../http/app.js';
 import { errorResponse } from '../../http/errors.js';
+import { WEBHOOK_LIMIT } from '../../http/api/sources.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import { Access } from '../../auth/access.js';
 import { RepositoryService } from '../../core/service.js';
@@ -64,8 +65,13 @@ async function buildApp(env: Env): Promise<Isolate> {
  * what the route itself needs.
  */
 async function forward(request: Request, publisher: Publisher, { access }: Isolate): Promise<Response> {
-  // GitHub's webhook carries no token: its signature is checked by the route, over a small body.
-  if (new URL(request.url).pathname.endsWith('/github-webhook')) return publisher.fetch(request);
+  // GitHub's webhook carries no token: its signature is checked by the route, over a small body
+  // (one declared larger is refused here, its body never read).
+  if (new URL(request.url).pathname.endsWith('/github-webhook')) {
+    if (Number(request.headers.get('content-length')) <= WEBHOOK_LIMIT) return publisher.fetch(request);
+    await request.body?.cancel().catch(() => {});
+    return errorResponse(new PackyardError(413, 'too-large', 'a webhook delivery is at most 5 MiB'));
+  }
   try {
     const header = (name: string) => request.headers.get(name) ?? undefined;
     await access.require({ header, client: edgeClient(header) }, publisher.repo, 'read');

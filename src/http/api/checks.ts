@@ -14,8 +14,9 @@ export function checkRoutes(api: Hono<Env>, { service, sources, access, credenti
     const repo = c.req.param('repo');
     const snapshot = await service.getRepo(repo);
     const full = flag(c, 'full');
-    // Hashing every package file is work: anonymous readers of a public repository get the quick walk only.
-    if (full) await access.require(credentials(c), repo, 'read');
+    // A walk requests every file (and may hash them all), and its result is what alerts read: it
+    // needs a credential that may read the repository, even a public one.
+    await access.require(credentials(c), repo, 'read');
     const app = self(c);
     // Pool files whose source now describes them otherwise are hashed even in a quick walk. A
     // source that cannot say (GitHub unreachable, rate-limited) leaves the walk as it is.

@@ -3,7 +3,7 @@ import type { ApiContext, Env } from './middleware.js';
 import { boundedBody } from './request.js';
 
 /** GitHub's deliveries are at most 25 MB; a release event is far less. */
-const WEBHOOK_LIMIT = 5 * 1024 * 1024;
+export const WEBHOOK_LIMIT = 5 * 1024 * 1024;
 
 /** A repository's source: sync now, and the webhook GitHub calls when a release changes. */
 export function sourceRoutes(api: Hono<Env>, { sources, needs }: ApiContext): void {

@@ -2,14 +2,15 @@
 // (following `Link` rel="next", conditional on each page's ETag, so an unchanged listing costs no
 // rate limit), resolve an asset to a signed download URL (never carrying the token past the
 // redirect), and read byte ranges of it. Web-standard only (fetch, Web Crypto, jose): it runs in
-// the Worker as in Node. The GitHub Releases source that syncs a repository through it comes next.
+// the Worker as in Node.
 //
 // Rate limits: every answer's `X-RateLimit-*` is kept (`rateLimit`); a refusal (403/429 with
 // remaining 0, or Retry-After) throws GitHubRateLimitError saying when to retry, and until then
 // the client refuses to ask again (no request is sent), so a caller cannot hammer GitHub.
 //
 // Redirects are followed by hand (`redirect: 'manual'`): never from https to http, and the
-// Authorization header goes only to the API's own origin.
+// Authorization header goes only to the API's own origin. The GitHub Releases source
+// (sync.ts, source.ts) works through it.
 import { Lru } from '../../util/lru.js';
 import { GitHubAuth, type GitHubCredentials, type TokenCache } from './auth.js';
 import { GitHubError, GitHubRateLimitError, githubMessage } from './errors.js';
@@ -317,7 +318,8 @@ export class GitHubClient {
       }
     }
     const expiry = signedUrlExpiry(location);
-    const until = Math.min(this.now() + this.signedUrlTtlMs, expiry !== undefined ? expiry - 30_000 : Infinity);
+    // Kept while it has well over a minute to live: a client may reuse the redirect for 60 s.
+    const until = Math.min(this.now() + this.signedUrlTtlMs, expiry !== undefined ? expiry - 90_000 : Infinity);
     if (until > this.now()) this.signed.set(key, { url: location, until });
     return location;
   }

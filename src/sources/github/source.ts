@@ -11,7 +11,7 @@ import { sourcesLayout } from '../storage-keys.js';
 import { GitHubClient, GitHubError, assetSha256, type InstallationToken, type TokenCache } from './client.js';
 import { StoredPageCache } from './page-cache.js';
 import { configureGitHub, credentialsOf, showGitHub, type GitHubSecrets, type GitHubSettings } from './settings.js';
-import { syncGitHub, type AssetRef, type SyncReport } from './sync.js';
+import { assetRef, syncGitHub, type SyncReport } from './sync.js';
 
 export interface GitHubSourceDeps {
   service: RepositoryService;
@@ -48,12 +48,13 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     const report = await syncGitHub({ service: this.deps.service, client, createHasher: this.deps.createHasher, gunzip: this.deps.gunzip, now: () => new Date(this.now()) }, repo, settings).catch((err: unknown) => {
       throw asPackyardError(err);
     });
-    await pageCache.save();
+    // Only a cache: a sync that published is not a failure because it could not be kept.
+    await pageCache.save().catch(() => {});
     return report;
   }
 
   async deliver(request: DeliveryRequest, entry: RemotePoolEntry, settings: GitHubSettings | undefined, secrets: () => Promise<GitHubSecrets | undefined>): Promise<Delivery> {
-    const ref = entry.remote.ref as unknown as AssetRef;
+    const ref = assetRef(entry)!;
     const asset = { id: ref.asset, url: ref.api, browser_download_url: entry.remote.url };
     // A public asset's own address needs no call to GitHub (no rate limit, no latency).
     if (!ref.private && settings?.delivery !== 'proxy') return { redirect: entry.remote.url, maxAge: 300 };
@@ -83,10 +84,10 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     const { releases } = await this.client(settings, secrets, pageCache).listReleases(settings.repository).catch((err: unknown) => {
       throw asPackyardError(err);
     });
-    await pageCache.save();
+    await pageCache.save().catch(() => {});
     const assets = new Map(releases.flatMap((r) => r.assets.map((a) => [a.id, a] as const)));
     return (entry) => {
-      const ref = entry.remote.ref as unknown as AssetRef;
+      const ref = assetRef(entry)!;
       const now = assets.get(ref.asset);
       const digest = now && assetSha256(now);
       return !now || now.size !== entry.size || (now.updated_at ?? null) !== ref.updatedAt || (digest !== undefined && digest !== entry.sha256);

@@ -80,7 +80,7 @@ interface Published {
   size: number;
 }
 
-export function assetRef(record: PackageRecord): AssetRef | undefined {
+export function assetRef(record: Pick<PackageRecord, 'remote'>): AssetRef | undefined {
   return record.remote?.source === SOURCE ? (record.remote.ref as unknown as AssetRef) : undefined;
 }
 

@@ -1,7 +1,8 @@
 import { PackyardError } from '../../util/errors.js';
 
 /** The `release` actions that change what a repository should hold. */
-const RELEASE_ACTIONS = new Set(['published', 'edited', 'deleted', 'unpublished', 'created', 'released', 'prereleased']);
+// (`created` is left out: a draft, which is never published.)
+const RELEASE_ACTIONS = new Set(['published', 'edited', 'deleted', 'unpublished', 'released', 'prereleased']);
 
 export type WebhookEvent = { kind: 'ping' } | { kind: 'release'; action: string; repository: string } | { kind: 'ignored'; reason: string };
 
