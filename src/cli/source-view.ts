@@ -1,16 +1,5 @@
 // How the CLI prints a repository's source, as the API shows it (secrets only as "set").
-
-export interface GitHubSourceView {
-  repository: string;
-  apiUrl: string;
-  delivery: 'redirect' | 'proxy';
-  distribution: string;
-  component: string;
-  prereleases: string | null;
-  token: 'set' | null;
-  app: { id: string; installationId: string; privateKey: 'set' } | null;
-  webhookSecret: 'set' | null;
-}
+import type { GitHubSourceView } from '../sources/index.js';
 
 export type SourceView = { github?: GitHubSourceView } & Record<string, unknown>;
 

@@ -13,6 +13,7 @@ import type { SyncReport } from './github/sync.js';
 import type { GitHubSecrets } from './github/settings.js';
 
 export type { SyncReport } from './github/sync.js';
+export type { GitHubSourceView } from './github/settings.js';
 export type { Delivery, DeliveryRequest, RemotePoolEntry } from './source.js';
 
 export interface SourcesDeps {
@@ -64,12 +65,12 @@ export class Sources {
     const stored = await this.secrets.get(repo);
     const [kind] = this.sourceKind(source);
     const before = own(current.settings.source ?? {}, kind);
-    const { settings, secrets } = this.configure(source, before ? { settings: before, secrets: own(stored, kind) ?? {} } : undefined);
+    const { settings, secrets, fresh } = this.configure(source, before ? { settings: before, secrets: own(stored, kind) ?? {} } : undefined);
     // Secrets first: settings that need them are never published without them; put back if the change is refused.
     await this.secrets.set(repo, { [kind]: secrets });
     try {
       const snapshot = await this.deps.service.updateRepo(repo, rest, actor, { [kind]: settings });
-      await this.kinds.get(kind)!.forget(repo);
+      if (fresh || !before) await this.kinds.get(kind)!.forget(repo);
       return snapshot;
     } catch (err) {
       await this.secrets.set(repo, stored);
@@ -164,8 +165,8 @@ export class Sources {
 
   private configure(source: Record<string, unknown>, current?: { settings: unknown; secrets: unknown }) {
     const [kind, given] = this.sourceKind(source);
-    const { settings, secrets } = this.kinds.get(kind)!.configure(given, current);
-    return { kind, settings: settings as Record<string, unknown>, secrets: secrets as Record<string, unknown> };
+    const { settings, secrets, fresh } = this.kinds.get(kind)!.configure(given, current);
+    return { kind, settings: settings as Record<string, unknown>, secrets: secrets as Record<string, unknown>, fresh };
   }
 
   /** The one source a body names, and its settings as given. */

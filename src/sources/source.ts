@@ -9,10 +9,13 @@ import type { PoolEntry, RemoteObject } from '../core/snapshot.js';
 export interface Source<S = unknown, K = unknown, R = unknown> {
   /** The key users name it by in `"source": {"<kind>": …}`, and `RemoteObject.source`. */
   readonly kind: string;
-  /** Checks settings as a user gives them, over the current ones on a change; splits off the secrets. */
-  configure(input: unknown, current?: { settings: S; secrets: K }): { settings: S; secrets: K };
+  /**
+   * Checks settings as a user gives them, over the current ones on a change; splits off the
+   * secrets. `fresh`: what the source keeps of the repository (sync state) no longer holds.
+   */
+  configure(input: unknown, current?: { settings: S; secrets: K }): { settings: S; secrets: K; fresh: boolean };
   /** What the API shows of them: settings, and which secrets are set (never their values). */
-  show(settings: S, secrets: K | undefined): Record<string, unknown>;
+  show(settings: S, secrets: K | undefined): object;
   /** Brings the repository up to date with the source: one publish; the report says what changed. */
   sync(repo: string, settings: S, secrets: K | undefined): Promise<R>;
   /** How a client gets the bytes of a pool file this source published (`secrets` read only if needed: this is a hot path). */

@@ -48,7 +48,12 @@ export async function exportTree(runtime: Runtime, repo: string, outdir: string,
       },
     });
     const file = await target(path);
-    await res.body.pipeThrough(hashing).pipeTo(Writable.toWeb(createWriteStream(file)));
+    try {
+      await res.body.pipeThrough(hashing).pipeTo(Writable.toWeb(createWriteStream(file)));
+    } catch (err) {
+      await rm(file, { force: true });
+      throw new PackyardError(502, 'download-failed', `${path}: the download from ${new URL(entry.remote.url).origin} broke off: ${(err as Error).message}`);
+    }
     const { sha256 } = await hasher.digest();
     if (size !== entry.size || sha256 !== entry.sha256) {
       await rm(file, { force: true });

@@ -50,3 +50,13 @@ export class GitHubRateLimitError extends PackyardError {
     this.name = 'GitHubRateLimitError';
   }
 }
+
+/**
+ * GitHub failing, as an answer for the API: what GitHub said, as a 502 (a rate limit is already
+ * a 503 PackyardError); an App key that cannot be used likewise. Anything else as it is.
+ */
+export function asPackyardError(err: unknown): unknown {
+  if (err instanceof GitHubError) return new PackyardError(502, 'github-error', err.message);
+  if (err instanceof TypeError && /private key/.test(err.message)) return new PackyardError(502, 'github-app-key', err.message);
+  return err;
+}

@@ -64,7 +64,7 @@ function ok(f: () => unknown): boolean {
  * The settings and secrets of `"source": {"github": …}` as given, over the current ones when
  * it changes a repository (fields left out stay as they are).
  */
-export function configureGitHub(given: unknown, current?: { settings: GitHubSettings; secrets: GitHubSecrets }): { settings: GitHubSettings; secrets: GitHubSecrets } {
+export function configureGitHub(given: unknown, current?: { settings: GitHubSettings; secrets: GitHubSecrets }): { settings: GitHubSettings; secrets: GitHubSecrets; fresh: boolean } {
   const spec = parseInput(input, given, 'source.github');
   const repository = spec.repository ?? current?.settings.repository;
   if (!repository) throw new PackyardError(400, 'invalid-request', 'source.github.repository: required (owner/name)');
@@ -90,7 +90,9 @@ export function configureGitHub(given: unknown, current?: { settings: GitHubSett
   // One way to authenticate: the one just given replaces the other.
   if (spec.token) delete secrets.app;
   if (spec.app) delete secrets.token;
-  return { settings, secrets };
+  // The listing's ETags belong to a repository, a server and the credentials that saw them.
+  const fresh = moved || JSON.stringify(credentialsOf(secrets) ?? null) !== JSON.stringify(credentialsOf(current?.secrets) ?? null);
+  return { settings, secrets, fresh };
 }
 
 /** The credentials the client uses, if any are set. */
@@ -100,7 +102,13 @@ export function credentialsOf(secrets: GitHubSecrets | undefined): GitHubCredent
   return undefined;
 }
 
-/** What a GET shows: the settings, and which secrets are set. */
-export function showGitHub(settings: GitHubSettings, secrets: GitHubSecrets | undefined): Record<string, unknown> {
+/** What a GET shows: the settings, and which secrets are set (never their values). */
+export interface GitHubSourceView extends GitHubSettings {
+  token: 'set' | null;
+  app: { id: string; installationId: string; privateKey: 'set' } | null;
+  webhookSecret: 'set' | null;
+}
+
+export function showGitHub(settings: GitHubSettings, secrets: GitHubSecrets | undefined): GitHubSourceView {
   return { ...settings, token: secrets?.token ? 'set' : null, app: secrets?.app ? { id: secrets.app.id, installationId: secrets.app.installationId, privateKey: 'set' } : null, webhookSecret: secrets?.webhookSecret ? 'set' : null };
 }

@@ -8,7 +8,8 @@ import { Lru } from '../../util/lru.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Delivery, DeliveryRequest, RemotePoolEntry, Source } from '../source.js';
 import { sourcesLayout } from '../storage-keys.js';
-import { GitHubClient, GitHubError, assetSha256, type InstallationToken, type TokenCache } from './client.js';
+import { GitHubClient, assetSha256, type InstallationToken, type TokenCache } from './client.js';
+import { asPackyardError } from './errors.js';
 import { StoredPageCache } from './page-cache.js';
 import { configureGitHub, credentialsOf, showGitHub, type GitHubSecrets, type GitHubSettings } from './settings.js';
 import { assetRef, syncGitHub, type SyncReport } from './sync.js';
@@ -112,13 +113,6 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     if (!client) this.clients.set(key, (client = this.client(settings, secrets)));
     return client;
   }
-}
-
-/** GitHub refusing or failing, as an answer for the API: what GitHub said, as a 502 (a rate limit stays a 503). */
-function asPackyardError(err: unknown): unknown {
-  if (err instanceof GitHubError) return new PackyardError(502, 'github-error', err.message);
-  if (err instanceof TypeError && /private key/.test(err.message)) return new PackyardError(502, 'github-app-key', err.message);
-  return err;
 }
 
 /**

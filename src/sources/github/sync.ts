@@ -14,6 +14,7 @@ import type { HasherFactory } from '../../util/hash.js';
 import type { Gunzip } from '../../util/codecs/compress.js';
 import { GitHubError, assetSha256, type GitHubAsset, type GitHubClient, type GitHubRelease, type RateLimit } from './client.js';
 import type { GitHubSettings } from './settings.js';
+import { asPackyardError } from './errors.js';
 
 export const SOURCE = 'github';
 
@@ -311,15 +312,31 @@ const KEPT_START = 1024 * 1024;
 
 /** An asset GitHub gives no digest for, streamed once through the hash, never held whole: its SHA-256 and its first bytes. */
 async function hashAsset(deps: SyncDeps, asset: GitHubAsset, isPrivate: boolean): Promise<{ sha256: string; start: Uint8Array }> {
-  const { body } = await githubRead(async () => deps.client.openAsset(await deps.client.assetUrl(asset, { private: isPrivate })));
+  const { client } = deps;
+  const open = async () => client.openAsset(await client.assetUrl(asset, { private: isPrivate }));
+  const { body } = await githubRead(async () => {
+    try {
+      return await open();
+    } catch (err) {
+      // A signed URL that expired under the cache: asked for again, once.
+      if (!(err instanceof GitHubError) || err.status !== 403) throw err;
+      client.forgetAssetUrl(asset);
+      return open();
+    }
+  });
   const hasher = deps.createHasher(['sha256']);
   const start = new Uint8Array(Math.min(KEPT_START, asset.size));
   let size = 0;
   const reader = body.getReader();
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    if (size < start.length) start.set(chunk.value.subarray(0, start.length - size), size);
-    size += chunk.value.length;
-    await hasher.update(chunk.value);
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      if (size < start.length) start.set(chunk.value.subarray(0, start.length - size), size);
+      size += chunk.value.length;
+      await hasher.update(chunk.value);
+    }
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
   }
   if (size !== asset.size) throw new PackyardError(422, 'asset-size', `${asset.name}: GitHub says ${asset.size} bytes, the download had ${size}`);
   return { sha256: (await hasher.digest()).sha256, start };
@@ -330,10 +347,7 @@ async function githubRead<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {
-    if (err instanceof GitHubError) {
-      if (err.status === 404 || err.status === 410) throw new PackyardError(422, 'asset-gone', `the asset is gone (${err.status})`);
-      throw new PackyardError(502, 'github-error', err.message);
-    }
-    throw err;
+    if (err instanceof GitHubError && (err.status === 404 || err.status === 410)) throw new PackyardError(422, 'asset-gone', `the asset is gone (${err.status})`);
+    throw asPackyardError(err);
   }
 }

@@ -129,6 +129,10 @@ describe('a repository synced from GitHub Releases', () => {
     const patched = await t.request('/api/v1/repos/secret', { ...json({ source: { github: { delivery: 'redirect' } } }), method: 'PATCH' });
     expect(patched.status, await patched.clone().text()).toBe(200);
     expect(((await patched.json()) as { repo: { source: { github: { token: string } } } }).repo.source.github.token).toBe('set');
+    // A change of delivery alone keeps what the last sync saw: the next listing is free.
+    gh.resetStats();
+    expect((await sync('secret')).snapshot).toBeNull();
+    expect(gh.stats.counted).toBe(0);
     const redirect = await t.request(`/secret/${filename}`, { token: null });
     expect(redirect.status).toBe(302);
     const location = redirect.headers.get('location')!;
