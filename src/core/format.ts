@@ -59,7 +59,7 @@ export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
    */
   render(ctx: PublishContext, draft: Draft): Promise<void>;
   /** What a client path of a snapshot is (null: not a file of this repository). */
-  resolve(path: string, snapshot: Snapshot, client: ClientView): Resolution | null;
+  resolve(path: string, snapshot: Snapshot, client: ClientView): Resolution | null | Promise<Resolution | null>;
   /** Every client path of a snapshot, with what it is: for export, and checks of a whole tree. */
   clientPaths(snapshot: Snapshot, lists: ListReader, client: ClientView): AsyncIterable<ClientPath>;
   /** The lines a user runs on a client machine to use the repository. */
@@ -149,6 +149,15 @@ export type ListReader = <R>(key: string) => Promise<R[]>;
 export interface ClientView {
   /** The repository's root URL as the client uses it (`https://host/<repo>`), for generated files. */
   base(): string;
+  /**
+   * The URL of a path below the repository that anyone may fetch for a few minutes, without
+   * credentials (for clients that send none there: Terraform's archive and provider downloads).
+   */
+  signed?(path: string): Promise<string>;
+  /** A stored document of the snapshot (a list shard, a format's own index), by key. */
+  meta?<T>(key: string): Promise<T>;
+  /** The server's public signing keys, each armored, with its fingerprint. */
+  publicKeys?(): { fingerprint: string; armored: string }[];
 }
 
 /** What a client path is: a file of the snapshot, an immutable stored object, a pool file, or generated text. */
@@ -156,6 +165,9 @@ export type Resolution =
   | { kind: 'file'; entry: FileEntry; contentType: string }
   | { kind: 'object'; key: string; etag: string; contentType: string }
   | { kind: 'pool'; poolPath: string; contentType: string }
-  | { kind: 'text'; body: string; contentType: string };
+  | { kind: 'text'; body: string; contentType: string }
+  /** An answer of the format's protocol: a status, headers, and a small body (Terraform's 204 with `X-Terraform-Get`). */
+  | { kind: 'answer'; status: number; headers: Record<string, string>; body: string; contentType: string };
 
-export type ClientPath = Resolution & { path: string };
+/** A path of a whole tree: answers of a protocol (`answer`) are made per request, not files a tree holds. */
+export type ClientPath = Exclude<Resolution, { kind: 'answer' }> & { path: string };

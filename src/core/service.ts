@@ -13,7 +13,7 @@ import { createRepoSchema, updateRepoSchema } from './settings.js';
 import { emptySnapshot, type RepoSettings, type Snapshot, type SourceSettings } from './snapshot.js';
 import { buildSnapshot, type Mutation } from './publish.js';
 import { listShards } from './package-lists.js';
-import type { AnyFormat, Formats, PackageInfo, PackageRecord } from './format.js';
+import type { AnyFormat, Coordinates, Formats, PackageInfo, PackageRecord } from './format.js';
 import { Uploads, startUploadSchema, type UploadSession } from './uploads.js';
 import type { PartInfo } from '../storage/types.js';
 
@@ -44,8 +44,10 @@ export type UploadFile = { name: string } & (
 
 /** Where a package goes, by the repository's format: Debian's distribution and component, RPM's distribution. */
 export interface UploadOptions {
-  distribution: string;
+  distribution?: string;
   component?: string;
+  /** Where it goes in a format's own words (a Terraform module's name, system and version), instead of the two above. */
+  coordinates?: Coordinates;
   replace?: boolean;
   actor: string;
   /** Files of an array ingested at once (default 8); a stream of parts is read one by one. */
@@ -149,7 +151,7 @@ export class RepositoryService {
     const head = await this.store.readHead(repo);
     if (!head) throw notFound(repo);
     const format = this.formats.of(head.snapshot);
-    const placement: unknown = format.placement({ distribution: options.distribution, component: options.component }, head.snapshot);
+    const placement: unknown = format.placement(options.coordinates ?? { distribution: options.distribution, component: options.component }, head.snapshot);
     const records: PackageRecord[] = [];
     let unused: string[] = [];
     // Blobs streamed in are stored from here on (the guard needs a bound on their times).

@@ -4,8 +4,9 @@ import { PackyardError } from '../util/errors.js';
 import type { AnyFormat, Formats } from '../core/format.js';
 import { debFormat } from './deb/format.js';
 import { rpmFormat } from './rpm/format.js';
+import { terraformFormat } from './terraform/format.js';
 
-const ALL: readonly AnyFormat[] = [debFormat, rpmFormat];
+const ALL: readonly AnyFormat[] = [debFormat, rpmFormat, terraformFormat];
 
 /** Every format this build serves; the first is the default type of a new repository. */
 export const formats: Formats = {

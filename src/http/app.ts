@@ -35,6 +35,13 @@ export function createApp(deps: AppDeps): Hono {
     authenticated.add(c.req.raw);
     deps.identified?.(c);
   };
+  const requestView = (c: Context) => ({
+    method: c.req.method,
+    header: (name: string) => c.req.header(name),
+    client: clientOf(c),
+    identified: () => identified(c),
+    origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')),
+  });
 
   app.onError(async (err, c) => {
     if (authenticated.has(c.req.raw)) await dropUnreadBody(c.req.raw);
@@ -60,15 +67,18 @@ export function createApp(deps: AppDeps): Hono {
   const self = (c: Context) => ({ origin: originOf(c.req.url, c.req.header('x-forwarded-proto')), fetch: (request: Request) => Promise.resolve(app.fetch(request, c.env)) });
   app.route('/api/v1', createApi({ ...deps, sources, clientOf, identified, self }));
 
+  // Terraform's service discovery: relative URLs, so they keep the scheme and host the client used (a TLS proxy in front).
+  app.get('/.well-known/terraform.json', (c) => c.json({ 'modules.v1': '/-/terraform/modules/v1/', 'providers.v1': '/-/terraform/providers/v1/' }));
+  // The registry protocols, one namespace per repository (`/-/` is no repository's name: names start with a letter or digit).
+  app.on(['GET', 'HEAD'], '/-/terraform/:protocol{modules|providers}/v1/:repo/*', async (c) => {
+    const repo = c.req.param('repo');
+    const rest = rawPath(c.req.url).slice(`/-/terraform/${c.req.param('protocol')}/v1/${repo}/`.length);
+    const plan = await files.planUrl(requestView(c), `/${repo}/terraform/${c.req.param('protocol')}/${rest}`, new URL(c.req.url).search.slice(1));
+    return plan ? files.objects.toResponse(plan) : errorResponse(new PackyardError(404, 'not-found', `${c.req.path}: not found`));
+  });
+
   app.on(['GET', 'HEAD'], '/:repo/*', async (c) => {
-    const view = {
-      method: c.req.method,
-      header: (name: string) => c.req.header(name),
-      client: clientOf(c),
-      identified: () => identified(c),
-      origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')),
-    };
-    const plan = await files.planUrl(view, rawPath(c.req.url));
+    const plan = await files.planUrl(requestView(c), rawPath(c.req.url), new URL(c.req.url).search.slice(1));
     return plan ? files.objects.toResponse(plan) : errorResponse(new PackyardError(404, 'not-found', `${c.req.path}: file not found`));
   });
 

@@ -9,6 +9,7 @@ import type { Formats } from '../core/format.js';
 import type { RepositoryService } from '../core/service.js';
 import type { Delivery, Sources } from '../sources/index.js';
 import { PackyardError } from '../util/errors.js';
+import { UrlSigner } from './url-signer.js';
 
 /** Answers client requests below `/<repo>/`: keys, and whatever the repository's format says a path is. */
 export class RepoFiles {
@@ -19,9 +20,11 @@ export class RepoFiles {
   private readonly signer: Signer;
   private readonly access: Access;
   private readonly sources: Sources;
+  private readonly urls: UrlSigner;
 
   constructor(deps: { service: RepositoryService; signer: Signer; access: Access; sources: Sources; log?: Log }) {
     ({ signer: this.signer, access: this.access, sources: this.sources } = deps);
+    this.urls = new UrlSigner(deps.service.store.storage);
     this.store = deps.service.store;
     this.formats = deps.service.formats;
     this.objects = new ObjectServer(this.store.storage, deps.log);
@@ -32,25 +35,32 @@ export class RepoFiles {
    * null for anything that is not a file of a repository. Throws 401/403 for a private
    * repository's file without a credential that may read it; the public keys are always public.
    */
-  async planUrl(request: RequestView, rawPath: string): Promise<ResponsePlan | null> {
+  async planUrl(request: RequestView, rawPath: string, query = ''): Promise<ResponsePlan | null> {
     const slash = rawPath.indexOf('/', 1);
     if (slash < 0) return null;
     const repo = rawPath.slice(1, slash);
     const path = safeDecode(rawPath.slice(slash + 1));
     if (!REPO_NAME.test(repo) || path === null || path.split('/').some((p) => p === '..' || p === '.' || p === '')) return null;
-    return this.plan(request, repo, path);
+    return this.plan(request, repo, path, query);
   }
 
-  async plan(request: RequestView, repo: string, path: string): Promise<ResponsePlan | null> {
+  /** `query`: the request's query string, which may carry a signature (url-signer.ts) that stands in for credentials. */
+  async plan(request: RequestView, repo: string, path: string, query = ''): Promise<ResponsePlan | null> {
     if (path === 'public.key') return textPlan(this.signer.publicKeyArmored, 'application/pgp-keys');
     if (path === 'public.gpg') return textPlan(this.signer.publicKeyBinary, 'application/pgp-keys');
     const snapshot = await this.store.current(repo);
     if (!snapshot) return null;
     // Answers to a credential: a shared cache (a proxy, a CDN) must not hand them to anyone else.
     const hidden = !snapshot.settings.public;
-    if (hidden) await this.access.require(request, repo, 'read');
+    if (hidden && !(query.includes('signature=') && (await this.urls.verify(repo, path, query)))) await this.access.require(request, repo, 'read');
 
-    const found = this.formats.of(snapshot).resolve(path, snapshot, { base: () => `${request.origin()}/${repo}` });
+    const base = () => `${request.origin()}/${repo}`;
+    const found = await this.formats.of(snapshot).resolve(path, snapshot, {
+      base,
+      signed: async (p) => `${base()}/${p.split('/').map(encodeURIComponent).join('/')}?${await this.urls.sign(repo, p)}`,
+      meta: (key) => this.store.meta(key),
+      publicKeys: () => this.signer.publicKeys,
+    });
     if (!found) return null;
     switch (found.kind) {
       case 'object':
@@ -59,6 +69,11 @@ export class RepoFiles {
         return this.objects.plan(request, found.entry.key, { etag: found.entry.sha256, size: found.entry.size, contentType: found.contentType, immutable: false, lastModified: lastModified(snapshot), private: hidden });
       case 'text':
         return textPlan(found.body, found.contentType, hidden);
+      case 'answer': {
+        const bytes = encoder.encode(found.body);
+        // Made for this request (signed URLs in it): no cache keeps it.
+        return { status: found.status, headers: { ...found.headers, 'content-type': found.contentType, 'cache-control': 'no-store', 'content-length': String(bytes.length) }, body: found.status === 204 ? null : { bytes } };
+      }
       case 'pool': {
         const entry = await poolEntry(this.store, snapshot, found.poolPath);
         if (!entry) return null;

@@ -30,6 +30,17 @@ export class Signer {
     return this.keys.map((k) => k.getFingerprint().toUpperCase());
   }
 
+  /** Each public key on its own, armored, with its fingerprint (Terraform lists each signing key). */
+  get publicKeys(): { fingerprint: string; armored: string }[] {
+    return this.keys.map((k) => ({ fingerprint: k.getFingerprint().toUpperCase(), armored: k.toPublic().armor() }));
+  }
+
+  /** A binary detached signature over the exact bytes (Terraform's `SHA256SUMS.sig`). */
+  async detachSignBinary(data: Uint8Array): Promise<Uint8Array> {
+    const message = await openpgp.createMessage({ binary: data });
+    return openpgp.sign({ message, signingKeys: this.keys, detached: true, format: 'binary' }) as Promise<Uint8Array>;
+  }
+
   /** `InRelease`: the text clear-signed. */
   async clearSign(text: string): Promise<string> {
     const message = await openpgp.createCleartextMessage({ text });

@@ -52,7 +52,7 @@ async function seeded(): Promise<{ app: App; debPool: string[]; rpmPool: string 
 /** The stored key of a pool file, by a client path of the repository's current snapshot. */
 async function poolKey(app: App, repo: string, path: string): Promise<string> {
   const snapshot = await app.service.getRepo(repo);
-  const found = formats.of(snapshot).resolve(path, snapshot, { base: () => 'http://localhost' });
+  const found = await formats.of(snapshot).resolve(path, snapshot, { base: () => 'http://localhost' });
   if (found?.kind !== 'pool') throw new Error(`${path} is not a pool file`);
   return (await poolEntry(app.service.store, snapshot, found.poolPath))!.key!;
 }

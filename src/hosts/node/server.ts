@@ -94,7 +94,9 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
       return value;
     },
   };
-  const plan = await files.planUrl(view, rawPath(req.url!));
+  const target = req.url!;
+  const q = target.indexOf('?');
+  const plan = await files.planUrl(view, rawPath(target), q < 0 ? '' : target.slice(q + 1));
   if (!plan) return false;
   const writing = write(plan, files, runtime, res);
   if (writing) await writing;

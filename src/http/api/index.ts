@@ -7,6 +7,7 @@ import { tokenRoutes } from './tokens.js';
 import { oidcPolicyRoutes } from './oidc-policies.js';
 import { sourceRoutes } from './sources.js';
 import { checkRoutes } from './checks.js';
+import { terraformRoutes } from './terraform.js';
 
 export type { ApiDeps } from './middleware.js';
 
@@ -25,5 +26,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   oidcPolicyRoutes(api, context);
   sourceRoutes(api, context);
   checkRoutes(api, context);
+  terraformRoutes(api, context);
   return api;
 }

@@ -1,0 +1,13 @@
+import type { Snapshot } from '../../core/snapshot.js';
+
+/** For a Terraform repository: the credentials Terraform sends, and how modules, providers and the mirror are named. */
+export function terraformSetup(url: string, snapshot: Snapshot, readToken?: string): string[] {
+  const repo = snapshot.repo;
+  const host = new URL(url).host;
+  const lines = [`Repository ${repo} (Terraform registry): Terraform finds it by its host, ${host}`];
+  if (!snapshot.settings.public) lines.push(`  export TF_TOKEN_${host.replace(/\./g, '_').replace(/[^A-Za-z0-9_]/g, '__')}=${readToken ?? '<read token: packyard token create --repo ' + repo + ' --scope read>'}`);
+  lines.push(`  module "example" { source = "${host}/${repo}/<name>/<system>" }`);
+  lines.push(`  terraform { required_providers { example = { source = "${host}/${repo}/<type>" } } }`);
+  lines.push(`  provider_installation { network_mirror { url = "${url}/${repo}/mirror/" } }   # in ~/.terraformrc, for mirrored providers`);
+  return lines;
+}
