@@ -67,6 +67,10 @@ describe('a Terraform registry', () => {
     // Another module's path with this signature: refused.
     expect((await t.request(`/infra/modules/network/aws/1.0.0.tar.gz${url.search}`, { token: null })).status).toBe(401);
 
+    // Behind a TLS proxy that names the public host, the location is the client's own address.
+    const proxied = await t.request('/-/terraform/modules/v1/infra/network/aws/1.0.0/download', { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'registry.example.com' } });
+    expect(proxied.headers.get('x-terraform-get')).toMatch(/^https:\/\/registry\.example\.com\/infra\/modules\/network\/aws\/1\.0\.0\.tar\.gz\?/);
+
     // The latest stable version, and an identical re-upload changes nothing; other bytes are a 409.
     expect(await (await t.request('/-/terraform/modules/v1/infra/network/aws')).json()).toMatchObject({ version: '1.1.0' });
     expect((await t.request('/api/v1/repos/infra/modules/network/aws/1.1.0', { method: 'POST', body: moduleZip })).status).toBe(200);
