@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { runOk } from '../../helpers/exec.js';
 import { testApp } from '../../helpers/app.js';
+import { fsck } from '../../../src/core/fsck.js';
+import { createNodeHasher } from '../../../src/hosts/node/hasher.js';
 
 let dir: string;
 let moduleTgz: Uint8Array<ArrayBuffer>;
@@ -110,6 +112,13 @@ describe('a Terraform registry', () => {
     const verified = await openpgp.verify({ message: await openpgp.createMessage({ binary: sums }), signature, verificationKeys: await openpgp.readKey({ armoredKey: key!.ascii_armor }) });
     await expect(verified.signatures[0]!.verified).resolves.toBe(true);
     expect(key!.key_id).toMatch(/^[0-9A-F]{16}$/);
+
+    // fsck knows the format: every file the snapshot references (zip, SHA256SUMS, signature) is intact.
+    const report = await fsck(t.service.store, createNodeHasher, 'infra', { verifyContent: true });
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBeGreaterThanOrEqual(3);
+    const listed = (await (await t.request('/api/v1/repos/infra/packages')).json()) as { packages: { package: string; version: string; architecture: string }[] };
+    expect(listed.packages).toEqual([expect.objectContaining({ package: 'widget', version: '1.2.0', architecture: 'linux_amd64' })]);
   });
 
   it('serves a provider network mirror: index.json, <version>.json with zh: hashes and signed archive URLs', async () => {
