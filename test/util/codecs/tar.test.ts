@@ -4,7 +4,7 @@ import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readTar } from '../../../src/formats/deb/tar.js';
+import { readTar } from '../../../src/util/codecs/tar.js';
 import { PackyardError } from '../../../src/util/errors.js';
 import { paxEntry, tarArchive, tarEntry } from '../../fixtures/tar-entries.js';
 
