@@ -58,6 +58,15 @@ describe('readModuleArchive reads', () => {
     expect(read.files.find((f) => f.path === 'main.tf')?.mode).toBe(0o644);
   });
 
+  test('a zip64 zip and a zip streamed to a pipe (data descriptors) by Info-ZIP', async () => {
+    const zip64 = path.join(dir, 'm64.zip');
+    execFileSync('zip', ['-qry', '-fz', zip64, '.'], { cwd: path.join(dir, 'src') });
+    expect(readModuleArchive(new Uint8Array(await readFile(zip64))).files.map((f) => f.path).sort()).toEqual(EXPECTED_FILES);
+    // Info-ZIP stores links only to a file, not to a pipe: the files alone.
+    const streamed = execFileSync('sh', ['-c', 'zip -qr - main.tf modules README.md | cat'], { cwd: path.join(dir, 'src') });
+    expect(readModuleArchive(new Uint8Array(streamed)).files.map((f) => f.path).sort()).toEqual(EXPECTED_FILES);
+  });
+
   test('a module only in a subdirectory (a `//subdir` layout), in a tar with long names', () => {
     const long = `${'d'.repeat(120)}/${'e'.repeat(120)}/main.tf`;
     const tar = tarArchive(tarEntry({ name: 'modules/', type: '5' }), paxEntry('x', { path: long }), tarEntry({ name: 'x', data: 'locals {}\n' }));
