@@ -7,7 +7,7 @@ import { concat } from '../../helpers/bytes.js';
 const enc = new TextEncoder();
 
 /** Raw deflate of `zeros` bytes of zeros (a multiple of 1 MiB) plus `prefix`, in about a thousandth of the size. */
-export function deflatedZeros(zeros: number, prefix = new Uint8Array(0)): Uint8Array {
+export function deflatedZeros(zeros: number, prefix: Uint8Array = new Uint8Array(0)): Uint8Array {
   const sync = { finishFlush: constants.Z_SYNC_FLUSH };
   // Pieces ending at a sync flush are whole non-final blocks that reference nothing before them:
   // they can be repeated; a final empty fixed block (03 00) ends the stream.
