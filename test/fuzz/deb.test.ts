@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DebInspector, type DebInfo } from '../../src/formats/deb/inspect.js';
-import { readTar } from '../../src/formats/deb/tar.js';
+import { readTar } from '../../src/util/codecs/tar.js';
 import { packageIdentity, parseControl } from '../../src/formats/deb/control.js';
 import { decompress, type Compression } from '../../src/util/codecs/decompress.js';
 import { nodeGunzip } from '../../src/hosts/node/gzip.js';

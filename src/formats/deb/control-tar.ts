@@ -1,5 +1,5 @@
 import { badPackage } from '../../util/errors.js';
-import { readTar } from './tar.js';
+import { readTar } from '../../util/codecs/tar.js';
 
 /**
  * The files of a `control.tar` by path, as dpkg finds them once tar has unpacked the member.

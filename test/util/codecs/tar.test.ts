@@ -4,7 +4,8 @@ import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { readTar } from '../../../src/formats/deb/tar.js';
+import { readTar, TarParser } from '../../../src/util/codecs/tar.js';
+import { concat, inChunks } from '../../helpers/bytes.js';
 import { PackyardError } from '../../../src/util/errors.js';
 import { paxEntry, tarArchive, tarEntry } from '../../fixtures/tar-entries.js';
 
@@ -143,3 +144,51 @@ function fixChecksum(header: Uint8Array) {
   const sum = header.subarray(0, 512).reduce((a, b) => a + b, 0);
   header.set(new TextEncoder().encode(`${sum.toString(8).padStart(6, '0')}\0 `), 148);
 }
+
+describe('TarParser', () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return err instanceof PackyardError ? err.code : String(err);
+    }
+    return 'no error';
+  };
+  const headers = (tar: Uint8Array, chunk: number | 'random') => {
+    const seen: [string, string, string, number, number][] = [];
+    const parser = new TarParser((h, offset) => seen.push([h.path, h.kind, h.linkName, h.mode, offset]));
+    inChunks(tar, chunk, (part) => parser.push(part));
+    parser.end();
+    return seen;
+  };
+
+  test('reads the same entries whatever the chunks it is fed, with link targets and modes', async () => {
+    const longTarget = `${'t'.repeat(150)}/control`;
+    const tar = concat(
+      await archive('gnu', filesFor('gnu'), 'gnu-chunks'),
+      // Stands after GNU tar's end blocks, so it is never read: the parser stops there.
+      tarEntry({ name: 'after-the-end' }),
+    );
+    const whole = headers(tar, tar.length);
+    expect(whole.map(([p]) => p)).not.toContain('after-the-end');
+    expect(whole.find(([p]) => p === 'a-symlink')?.slice(1, 3)).toEqual(['symlink', 'control']);
+    expect(whole.find(([p]) => p === 'a-hardlink')?.slice(1, 3)).toEqual(['hardlink', './control']); // the member's name as archived
+    expect(whole.find(([p]) => p === 'control')?.[3]).toBe(0o644 & ~process.umask());
+    for (const size of [1, 511, 513, 'random'] as const) expect(headers(tar, size), String(size)).toEqual(whole);
+    // Long link targets, by GNU `K` entries and by pax `linkpath`.
+    const long = tarArchive(
+      tarEntry({ name: '././@LongLink', type: 'K', data: longTarget }),
+      tarEntry({ name: 'gnu-link', type: '2', linkname: 'short' }),
+      paxEntry('x', { linkpath: longTarget }),
+      tarEntry({ name: 'pax-link', type: '2', linkname: 'short' }),
+    );
+    expect(headers(long, 7).map(([p, , l]) => [p, l])).toEqual([['gnu-link', longTarget], ['pax-link', longTarget]]);
+  });
+
+  test('refuses a stream cut inside an entry and keeps ".." for its caller to judge', () => {
+    const parser = new TarParser(() => {});
+    parser.push(tarArchive(tarEntry({ name: 'f', data: 'x'.repeat(600) })).subarray(0, 700));
+    expect(code(() => parser.end())).toBe('bad-tar');
+    expect(headers(tarArchive(tarEntry({ name: 'a/../../b' })), 100).map(([p]) => p)).toEqual(['a/../../b']);
+  });
+});
