@@ -1,14 +1,15 @@
-import { PackyardError } from '../../util/errors.js';
 import type { HasherFactory } from '../../util/hash.js';
+import { readModuleArchive } from './module-archive.js';
+import { checkProviderArchive } from './provider-archive.js';
+import { providerHashV1 } from './dirhash.js';
 
-/** The kind of a module archive, by its first bytes. */
+/** A module archive checked (paths, links, sizes, a `.tf` file): its kind. */
 export function inspectModule(bytes: Uint8Array): 'tar.gz' | 'zip' {
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'tar.gz';
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'zip';
-  throw new PackyardError(422, 'bad-archive', 'a module is a .tar.gz or a .zip archive');
+  return readModuleArchive(bytes).kind;
 }
 
-export async function inspectProvider(bytes: Uint8Array, _placement: { type: string; version: string; os: string; arch: string }, _createHasher: HasherFactory): Promise<{ h1: string }> {
-  if (!(bytes[0] === 0x50 && bytes[1] === 0x4b)) throw new PackyardError(422, 'bad-provider', 'a provider package is a .zip archive');
-  return { h1: '' };
+/** A provider zip checked (its executable named as Terraform expects), and its `h1:` hash. */
+export async function inspectProvider(bytes: Uint8Array, placement: { type: string; version: string; os: string; arch: string }, createHasher: HasherFactory): Promise<{ h1: string }> {
+  await checkProviderArchive(bytes, placement);
+  return { h1: await providerHashV1(bytes, createHasher) };
 }

@@ -130,6 +130,7 @@ describe('a Terraform registry', () => {
     const version = (await (await t.request('/mirror/mirror/registry.terraform.io/hashicorp/widget/1.2.0.json')).json()) as { archives: Record<string, { url: string; hashes: string[] }> };
     const sha = createHash('sha256').update(providerZip).digest('hex');
     expect(version.archives.linux_amd64!.hashes).toContain(`zh:${sha}`);
+    expect(version.archives.linux_amd64!.hashes[0]).toMatch(/^h1:[A-Za-z0-9+/]{43}=$/);
     const url = new URL(version.archives.linux_amd64!.url);
     expect(new Uint8Array(await (await t.request(`${url.pathname}${url.search}`, { token: null })).arrayBuffer())).toEqual(providerZip);
   });
