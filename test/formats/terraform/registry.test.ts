@@ -87,6 +87,13 @@ describe('a Terraform registry', () => {
     expect(((await notSemver.json()) as { error: { code: string } }).error.code).toBe('invalid-version');
     const notArchive = await t.request('/api/v1/repos/infra/modules/network/aws/1.0.0', { method: 'POST', body: new TextEncoder().encode('hello') });
     expect(notArchive.status).toBe(422);
+    const noTf = await t.request('/api/v1/repos/infra/modules/network/aws/1.0.0', { method: 'POST', body: await archive('zip', { 'README.md': '# nothing here\n' }) });
+    expect(noTf.status).toBe(422);
+    expect(((await noTf.json()) as { error: { code: string } }).error.code).toBe('no-terraform-files');
+    const badProvider = await t.request('/api/v1/repos/infra/providers/widget/1.0.0/linux/amd64', { method: 'POST', body: await archive('zip', { 'widget.exe': 'x' }) });
+    expect(badProvider.status).toBe(422);
+    // Nothing of the refused uploads was published.
+    expect(((await (await t.request('/api/v1/repos/infra/packages')).json()) as { packages: unknown[] }).packages).toEqual([]);
   });
 
   it('serves providers: versions with platforms, a download answer with signed URLs, SHA256SUMS signed by a listed key', async () => {
