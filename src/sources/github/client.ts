@@ -16,12 +16,13 @@ import { GitHubAuth, type GitHubCredentials, type TokenCache } from './auth.js';
 import { GitHubError, GitHubRateLimitError, githubMessage } from './errors.js';
 import { parseLinks } from './link.js';
 import { parseRateLimit, rateLimitRefusal, type RateLimit } from './rate-limit.js';
-import { checkRepoName, releaseSchema, repositorySchema, type GitHubAsset, type GitHubRelease, type GitHubRepository } from './types.js';
+import type { z } from 'zod';
+import { checkRepoName, releaseSchema, repositorySchema, tagSchema, type GitHubAsset, type GitHubRelease, type GitHubRepository, type GitHubTag } from './types.js';
 
 export { GitHubError, GitHubRateLimitError } from './errors.js';
 export type { GitHubCredentials, GitHubAppCredentials, TokenCache, InstallationToken } from './auth.js';
 export type { RateLimit } from './rate-limit.js';
-export type { GitHubAsset, GitHubRelease, GitHubRepository } from './types.js';
+export type { GitHubAsset, GitHubRelease, GitHubRepository, GitHubTag } from './types.js';
 export { assetSha256 } from './types.js';
 
 const GITHUB_API_URL = 'https://api.github.com';
@@ -263,23 +264,39 @@ export class GitHubClient {
    */
   async listReleases(repo: string): Promise<ListReleasesResult> {
     const { owner, name } = checkRepoName(repo);
-    let url: string | undefined = `${this.apiUrl}/repos/${owner}/${name}/releases?per_page=${this.perPage}`;
-    const releases: GitHubRelease[] = [];
-    const seen = new Set<number>();
+    const listed = await this.listAll(`${this.apiUrl}/repos/${owner}/${name}/releases?per_page=${this.perPage}`, `releases of ${repo}`, releaseSchema, (r) => r.id);
+    return { ...listed, releases: listed.items.filter((r) => !r.draft) };
+  }
+
+  /** Every tag of `repo` (newest first, as GitHub lists them), by the same conditional, linked pages. */
+  async listTags(repo: string): Promise<{ tags: GitHubTag[]; rateLimit: RateLimit | undefined; pages: number; notModified: number }> {
+    const { owner, name } = checkRepoName(repo);
+    const listed = await this.listAll(`${this.apiUrl}/repos/${owner}/${name}/tags?per_page=${this.perPage}`, `tags of ${repo}`, tagSchema, (t) => t.name);
+    return { ...listed, tags: listed.items };
+  }
+
+  /**
+   * Every item of a listing, following `Link` rel="next" (the first URL is the only one built).
+   * Each page is asked for with its last ETag: an unchanged page is a free 304 and its cached
+   * body is reused. An item listed twice (pages shifted while listing) is kept once.
+   */
+  private async listAll<T>(first: string, what: string, schema: z.ZodType<T>, idOf: (item: T) => unknown): Promise<{ items: T[]; rateLimit: RateLimit | undefined; pages: number; notModified: number }> {
+    let url: string | undefined = first;
+    const items: T[] = [];
+    const seen = new Set<unknown>();
     const visited = new Set<string>();
     let pages = 0;
     let notModified = 0;
     while (url) {
-      if (visited.has(url)) throw new GitHubError(0, `GitHub: releases of ${repo}: the Link header loops back to ${url}`, url);
+      if (visited.has(url)) throw new GitHubError(0, `GitHub: ${what}: the Link header loops back to ${url}`, url);
       visited.add(url);
-      const page: { body: GitHubRelease[]; next?: string; notModified: boolean } = await this.conditional(url, `releases of ${repo}`, (b) => releaseSchema.array().parse(b));
+      const page: { body: T[]; next?: string; notModified: boolean } = await this.conditional(url, what, (b) => schema.array().parse(b));
       pages++;
       if (page.notModified) notModified++;
-      // A release published while listing shifts the pages: one may appear twice.
-      for (const r of page.body) if (!r.draft && !seen.has(r.id)) (seen.add(r.id), releases.push(r));
+      for (const item of page.body) if (!seen.has(idOf(item))) (seen.add(idOf(item)), items.push(item));
       url = page.next;
     }
-    return { releases, rateLimit: this.lastRateLimit, pages, notModified };
+    return { items, rateLimit: this.lastRateLimit, pages, notModified };
   }
 
   /**

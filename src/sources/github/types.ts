@@ -31,6 +31,13 @@ export const repositorySchema = z.object({
   private: z.boolean(),
 });
 
+export const tagSchema = z.object({
+  name: z.string(),
+  commit: z.object({ sha: z.string() }),
+  tarball_url: z.string(),
+});
+
+export type GitHubTag = z.infer<typeof tagSchema>;
 export type GitHubAsset = z.infer<typeof assetSchema>;
 export type GitHubRelease = z.infer<typeof releaseSchema>;
 export type GitHubRepository = z.infer<typeof repositorySchema>;

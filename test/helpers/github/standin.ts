@@ -84,6 +84,15 @@ export interface StoredRepo {
   private: boolean;
   /** Newest last (listed newest first). */
   releases: StoredRelease[];
+  /** Newest last (listed newest first); each tag's tarball is served like an asset. */
+  tags: StoredTag[];
+}
+
+export interface StoredTag {
+  name: string;
+  sha: string;
+  /** The asset id its tarball is kept under (not in any release). */
+  tarball: number;
 }
 
 export interface RequestLog {
@@ -150,6 +159,9 @@ export interface GitHubStandin {
   /** Adds a release (newest); ids are assigned. */
   addRelease(fullName: string, release: ReleaseInput): StoredRelease;
   removeRelease(fullName: string, tag: string): void;
+  /** Adds a tag whose tarball (`GET /repos/{o}/{r}/tarball/{tag}`) is these bytes. */
+  addTag(fullName: string, tag: { name: string; tarball: Uint8Array }): StoredTag;
+  removeTag(fullName: string, name: string): void;
   /** Replaces an asset's bytes (and digest, unless `digest: false` keeps it, as a stale digest would). */
   replaceAssetBytes(assetId: number, bytes: Uint8Array, opts?: { digest?: 'update' | 'keep' | 'null' }): void;
   /** A personal access token reaching these repositories (`*`: all). */
@@ -491,6 +503,29 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
       if (offset + perPage < listed.length) rels.push(`<${link(offset + perPage)}>; rel="next"`, `<${link(lastOffset)}>; rel="last"`);
       return answer(page.map((r) => releaseJson(repo, r)), rels.length ? { link: rels.join(', ') } : {});
     }
+    if (rest === '/tags') {
+      // One page: the tags tests make fit in it (the listing of releases shows the Link pagination).
+      const listed = [...repo.tags].reverse();
+      return answer(
+        listed.map((t) => ({
+          name: t.name,
+          commit: { sha: t.sha, url: `${apiUrl}/repos/${repo.owner}/${repo.name}/commits/${t.sha}` },
+          tarball_url: `${apiUrl}/repos/${repo.owner}/${repo.name}/tarball/refs/tags/${encodeURIComponent(t.name)}`,
+          zipball_url: `${apiUrl}/repos/${repo.owner}/${repo.name}/zipball/refs/tags/${encodeURIComponent(t.name)}`,
+          node_id: `REF_${t.sha.slice(0, 12)}`,
+        })),
+      );
+    }
+    const tarball = /^\/tarball\/(?:refs\/tags\/)?([^/]+)$/.exec(rest);
+    if (tarball) {
+      const tag = repo.tags.find((t) => t.name === decodeURIComponent(tarball[1]!));
+      counted();
+      if (!tag) return fail(404, 'Not Found');
+      // As codeload: a redirect to a URL that carries its own authorization.
+      entry.status = 302;
+      res.writeHead(302, { ...headers, location: signAssetUrl(tag.tarball) }).end();
+      return;
+    }
     const releaseById = /^\/releases\/(\d+)$/.exec(rest);
     if (releaseById) {
       const r = repo.releases.find((x) => x.id === Number(releaseById[1]) && (!x.draft || seesDrafts(principal, repo)));
@@ -673,7 +708,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
     addRepo(fullName, opts = {}) {
       const [owner, name, extra] = fullName.split('/');
       if (!owner || !name || extra !== undefined) throw new Error(`not owner/name: ${fullName}`);
-      const repo: StoredRepo = { id: nextId++, owner, name, private: opts.private ?? false, releases: [] };
+      const repo: StoredRepo = { id: nextId++, owner, name, private: opts.private ?? false, releases: [], tags: [] };
       repos.set(fullName.toLowerCase(), repo);
       return repo;
     },
@@ -709,6 +744,24 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
       }
       repo.releases.push(release);
       return release;
+    },
+    addTag(fullName, input) {
+      const repo = repoOf(fullName);
+      if (repo.tags.some((t) => t.name === input.name)) throw new Error(`tag ${input.name} exists`);
+      const created = new Date(now());
+      const asset: StoredAsset = { id: nextId++, name: `${repo.name}-${input.name}.tar.gz`, label: null, contentType: 'application/x-gzip', bytes: input.tarball, digest: null, createdAt: created, updatedAt: created };
+      const holder: StoredRelease = { id: 0, tag: input.name, name: null, body: null, draft: false, prerelease: false, createdAt: created, publishedAt: created, assets: [] };
+      assets.set(asset.id, { repo, release: holder, asset });
+      const tag: StoredTag = { name: input.name, sha: sha256Hex(input.tarball).slice(0, 40), tarball: asset.id };
+      repo.tags.push(tag);
+      return tag;
+    },
+    removeTag(fullName, name) {
+      const repo = repoOf(fullName);
+      const i = repo.tags.findIndex((t) => t.name === name);
+      if (i < 0) throw new Error(`no tag ${name}`);
+      assets.delete(repo.tags[i]!.tarball);
+      repo.tags.splice(i, 1);
     },
     removeRelease(fullName, tag) {
       const repo = repoOf(fullName);
