@@ -10,10 +10,11 @@
 //     Runs it with raw arguments: { code, stdout, stderr, json (stdout parsed, or undefined),
 //     error (stderr's {error, status?, url?} parsed, or undefined) }.
 //   tfModule({ address, constraint, out, token?, caFile? })
-//     `module HOST/NAMESPACE/NAME/SYSTEM`: discovery (modules.v1), versions, the newest
+//     `module HOST/NAMESPACE/NAME/SYSTEM[//SUBDIR]`: discovery (modules.v1), versions, the newest
 //     version the constraint accepts (a pre-release only when named exactly), download
 //     (204 X-Terraform-Get or 200 {location}, relative to the download URL), then go-getter
-//     into `out` with no token (//subdir, ?archive=, .tar.gz, .zip).
+//     into `out` with no token (//subdir, ?archive=, .tar.gz, .zip); an address's //SUBDIR is
+//     joined onto the location's, as Terraform does.
 //     json: { version, location, files: string[] } (files relative to out, sorted).
 //   tfProvider({ address, constraint, out, os?, arch?, token?, caFile?, keyringOut? })
 //     `provider HOST/NAMESPACE/TYPE`: providers.v1, versions (only those with the platform),

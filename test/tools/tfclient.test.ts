@@ -265,6 +265,17 @@ describe('tfclient against a fake Terraform registry over https', () => {
       expect(await readFile(path.join(dir, 'main.tf'), 'utf8')).toBe('# net 2.0.0\n');
     });
 
+    it('installs only the //SUBDIR of an address, placed before the location\'s query', async () => {
+      for (const [constraint, version] of [['>= 2.0', '2.0.0'], ['1.2.0', '1.2.0']] as const) {
+        const dir = await out();
+        const r = await tfModule({ address: `${host}/acme/net/aws//modules/sub`, constraint, out: dir, token: TOKEN, caFile: cert.caFile });
+        expect(r.code, describeRun(r)).toBe(0);
+        expect(r.json?.version).toBe(version);
+        expect(r.json?.files).toEqual(['main.tf']);
+        expect(await readFile(path.join(dir, 'main.tf'), 'utf8')).toBe(`# sub ${version}\n`);
+      }
+    });
+
     it('reads a 200 {location} body and resolves "./" against the download URL', async () => {
       const dir = await out();
       const r = await tfModule({ address: `${host}/acme/net/aws`, constraint: '1.0.0', out: dir, token: TOKEN, caFile: cert.caFile });

@@ -40,7 +40,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
-  tfclient module HOST/NAMESPACE/NAME/SYSTEM --constraint C --out DIR [--token T] [--ca-file F]
+  tfclient module HOST/NAMESPACE/NAME/SYSTEM[//SUBDIR] --constraint C --out DIR [--token T] [--ca-file F]
   tfclient provider HOST/NAMESPACE/TYPE --constraint C --os OS --arch ARCH --out DIR [--token T] [--ca-file F] [--keyring-out DIR]
   tfclient mirror MIRROR_URL HOSTNAME/NAMESPACE/TYPE --constraint C --os OS --arch ARCH --out DIR [--token T] [--ca-file F]`)
 	os.Exit(2)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,9 +28,15 @@ func runModule(args []string) (interface{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := strings.Split(pos[0], "/")
+	// HOST/NAMESPACE/NAME/SYSTEM//SUBDIR: as in Terraform, the subdirectory is not part of the
+	// registry address; it is applied inside the package the registry points to.
+	address, addrSubdir := pos[0], ""
+	if i := strings.Index(address, "//"); i > -1 {
+		address, addrSubdir = address[:i], strings.Trim(address[i+2:], "/")
+	}
+	parts := strings.Split(address, "/")
 	if len(parts) != 4 {
-		return nil, fmt.Errorf("module address must be HOST/NAMESPACE/NAME/SYSTEM, got %q", pos[0])
+		return nil, fmt.Errorf("module address must be HOST/NAMESPACE/NAME/SYSTEM[//SUBDIR], got %q", pos[0])
 	}
 	if c.out == "" {
 		return nil, fmt.Errorf("--out is required")
@@ -80,10 +87,14 @@ func runModule(args []string) (interface{}, error) {
 	if err := os.MkdirAll(c.out, 0o755); err != nil {
 		return nil, err
 	}
+	src := location
+	if addrSubdir != "" {
+		src = withSubdir(location, addrSubdir)
+	}
 	httpGetter := &getter.HttpGetter{Client: &http.Client{Transport: reg.transport}}
 	client := &getter.Client{
 		Ctx:           context.Background(),
-		Src:           location,
+		Src:           src,
 		Dst:           c.out,
 		Pwd:           c.out,
 		Mode:          getter.ClientModeDir,
@@ -99,6 +110,20 @@ func runModule(args []string) (interface{}, error) {
 		return nil, err
 	}
 	return moduleResult{Version: chosen.Original(), Location: location, Files: files}, nil
+}
+
+// withSubdir joins the address's subdirectory onto the location's own (if it has one), written
+// before the query as Terraform writes a remote module source, so go-getter keeps the query on
+// the package URL.
+func withSubdir(location, subdir string) string {
+	pkg, locSubdir := getter.SourceDirSubdir(location)
+	if locSubdir != "" {
+		subdir = path.Join(locSubdir, subdir)
+	}
+	if i := strings.Index(pkg, "?"); i > -1 {
+		return pkg[:i] + "//" + subdir + pkg[i:]
+	}
+	return pkg + "//" + subdir
 }
 
 // moduleLocation reads the download answer and resolves a relative location against the
