@@ -46,6 +46,7 @@ export function registerRepos(program: Command): void {
   githubOptions(create, { distribution: false }).action(
     async (name: string, o: ClientOptions & GitHubOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
       const format = formats.get(o.type);
+      if (o.type === 'terraform' && o.distribution) throw new CliError('a Terraform repository has no distributions (it holds modules, providers and mirrored providers): leave out --distribution');
       const github = o.github !== undefined;
       if (github && (o.distribution?.length ?? 0) > 1) throw new CliError('with --github, give one --distribution: the one releases are published to');
       const source = githubSource({ ...o, distribution: github ? o.distribution?.[0] : undefined }, { creating: true });
@@ -99,15 +100,23 @@ export function registerRepos(program: Command): void {
 
   target(program.command('ls').description('list packages in a repository'))
     .requiredOption('--repo <name>', 'repository')
-    .option('--distribution <name>', 'only this distribution')
+    .option('--distribution <name>', 'only this distribution (of a Terraform repository: modules, providers or mirror)')
     .option('-q, --query <text>', 'only packages whose name contains this')
     .action(async (o: ClientOptions & { json?: boolean; repo: string; distribution?: string; query?: string }) => {
       const query = new URLSearchParams();
       if (o.distribution) query.set('distribution', o.distribution);
       if (o.query) query.set('q', o.query);
-      const { packages } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(o.repo)}/packages?${query}`)) as { packages: PackageRow[] };
+      const client = await connect(o);
+      const repoPath = `/api/v1/repos/${encodeURIComponent(o.repo)}`;
+      const [{ packages }, { repo: r }] = (await Promise.all([client.request('GET', `${repoPath}/packages?${query}`), o.json ? { repo: undefined } : client.request('GET', repoPath)])) as [{ packages: PackageRow[] }, { repo?: RepoSummary }];
       if (o.json) return printJson(packages);
-      for (const p of packages) console.log(`${p.distribution}/${p.component}\t${p.package}\t${p.version}\t${p.architecture}`);
+      // A Terraform repository lists each module or provider under a component of its own name: its kind says enough.
+      const terraform = r?.type === 'terraform';
+      const kinds: Record<string, string> = { modules: 'module', providers: 'provider', mirror: 'mirror' };
+      for (const p of packages) {
+        if (terraform) console.log(`${kinds[p.distribution] ?? p.distribution}\t${p.package}\t${p.version}${p.architecture === 'module' ? '' : `\t${p.architecture}`}`);
+        else console.log(`${p.distribution}/${p.component}\t${p.package}\t${p.version}\t${p.architecture}`);
+      }
     });
 
   target(program.command('rm').description('remove a package version from a distribution').argument('<package>').argument('<version>').argument('<architecture>'))
