@@ -10,11 +10,11 @@ import { runOk } from '../../helpers/exec.js';
 import { testApp } from '../../helpers/app.js';
 
 let dir: string;
-let moduleTgz: Uint8Array;
-let moduleZip: Uint8Array;
-let providerZip: Uint8Array;
+let moduleTgz: Uint8Array<ArrayBuffer>;
+let moduleZip: Uint8Array<ArrayBuffer>;
+let providerZip: Uint8Array<ArrayBuffer>;
 
-async function archive(kind: 'tar.gz' | 'zip', files: Record<string, string>): Promise<Uint8Array> {
+async function archive(kind: 'tar.gz' | 'zip', files: Record<string, string>): Promise<Uint8Array<ArrayBuffer>> {
   const root = await mkdtemp(join(dir, 'src-'));
   for (const [path, text] of Object.entries(files)) {
     await mkdir(join(root, path, '..'), { recursive: true });
