@@ -107,7 +107,7 @@ describe('packyard module/provider/mirror publish', () => {
     expect((await cli([...args, '--replace'], auth)).code).toBe(0);
 
     const ls = await cli(['ls', '--url', server.url, '--repo', 'infra'], auth);
-    expect(ls.stdout).toBe('module\tnetwork/aws\t1.0.0\n');
+    expect(ls.stdout).toBe('modules\tnetwork/aws\t1.0.0\tmodule\n');
   });
 
   it('publishes an archive as it is, a provider zip, and a mirrored provider zip, into a data directory', async () => {
@@ -129,7 +129,7 @@ describe('packyard module/provider/mirror publish', () => {
     expect(mirror.stdout).toMatch(/^Published registry\.terraform\.io\/hashicorp\/widget 1\.2\.0 linux_amd64 to infra; snapshot \S+\n$/);
 
     const ls = await cli(['ls', '--data', data, '--repo', 'infra']);
-    expect(ls.stdout.trim().split('\n').sort()).toEqual(['mirror\tregistry.terraform.io/hashicorp/widget\t1.2.0\tlinux_amd64', 'module\tdns/google\t0.3.0', 'provider\twidget\t1.2.0\tlinux_amd64']);
+    expect(ls.stdout.trim().split('\n').sort()).toEqual(['mirror\tregistry.terraform.io/hashicorp/widget\t1.2.0\tlinux_amd64', 'modules\tdns/google\t0.3.0\tmodule', 'providers\twidget\t1.2.0\tlinux_amd64']);
     const listed = JSON.parse((await cli(['ls', '--data', data, '--repo', 'infra', '--distribution', 'providers', '--json'])).stdout);
     expect(listed).toMatchObject([{ package: 'widget', version: '1.2.0', architecture: 'linux_amd64', distribution: 'providers' }]);
 
@@ -191,6 +191,6 @@ describe('packyard module/provider/mirror publish', () => {
 
     const distribution = await cli(['repo', 'create', 'other', '--type', 'terraform', '--distribution', 'stable', '--data', data]);
     expect(distribution.code).toBe(1);
-    expect(distribution.stderr).toMatch(/a Terraform repository has no distributions/);
+    expect(distribution.stderr).toMatch(/distributions\.stable: a Terraform repository has no distributions \(400 /);
   });
 });

@@ -46,7 +46,6 @@ export function registerRepos(program: Command): void {
   githubOptions(create, { distribution: false }).action(
     async (name: string, o: ClientOptions & GitHubOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
       const format = formats.get(o.type);
-      if (o.type === 'terraform' && o.distribution) throw new CliError('a Terraform repository has no distributions (it holds modules, providers and mirrored providers): leave out --distribution');
       const github = o.github !== undefined;
       if (github && (o.distribution?.length ?? 0) > 1) throw new CliError('with --github, give one --distribution: the one releases are published to');
       const source = githubSource({ ...o, distribution: github ? o.distribution?.[0] : undefined }, { creating: true });
@@ -106,15 +105,11 @@ export function registerRepos(program: Command): void {
       const query = new URLSearchParams();
       if (o.distribution) query.set('distribution', o.distribution);
       if (o.query) query.set('q', o.query);
-      const client = await connect(o);
-      const repoPath = `/api/v1/repos/${encodeURIComponent(o.repo)}`;
-      const [{ packages }, { repo: r }] = (await Promise.all([client.request('GET', `${repoPath}/packages?${query}`), o.json ? { repo: undefined } : client.request('GET', repoPath)])) as [{ packages: PackageRow[] }, { repo?: RepoSummary }];
+      const { packages } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(o.repo)}/packages?${query}`)) as { packages: PackageRow[] };
       if (o.json) return printJson(packages);
-      // A Terraform repository lists each module or provider under a component of its own name: its kind says enough.
-      const terraform = r?.type === 'terraform';
-      const kinds: Record<string, string> = { modules: 'module', providers: 'provider', mirror: 'mirror' };
       for (const p of packages) {
-        if (terraform) console.log(`${kinds[p.distribution] ?? p.distribution}\t${p.package}\t${p.version}${p.architecture === 'module' ? '' : `\t${p.architecture}`}`);
+        // A component named for its one package (a Terraform module or provider) is said once.
+        if (p.component === p.package) console.log(`${p.distribution}\t${p.package}\t${p.version}\t${p.architecture}`);
         else console.log(`${p.distribution}/${p.component}\t${p.package}\t${p.version}\t${p.architecture}`);
       }
     });
