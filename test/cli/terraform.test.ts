@@ -108,6 +108,10 @@ describe('packyard module/provider/mirror publish', () => {
 
     const ls = await cli(['ls', '--url', server.url, '--repo', 'infra'], auth);
     expect(ls.stdout).toBe('modules\tnetwork/aws\t1.0.0\tmodule\n');
+    const removed = await cli(['module', 'rm', '--url', server.url, '--repo', 'infra', '--name', 'network', '--system', 'aws', '--version', '1.0.0'], auth);
+    expect(removed.stdout).toMatch(/^Removed network\/aws 1\.0\.0 from infra; snapshot \S+\n$/);
+    expect((await fetch(`${server.url}/-/terraform/modules/v1/infra/network/aws/versions`, { headers })).status).toBe(404);
+    expect((await cli(['module', 'rm', '--url', server.url, '--repo', 'infra', '--name', 'network', '--system', 'aws', '--version', '1.0.0'], auth)).stderr).toMatch(/\(404 /);
   });
 
   it('publishes an archive as it is, a provider zip, and a mirrored provider zip, into a data directory', async () => {

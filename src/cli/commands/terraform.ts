@@ -60,6 +60,17 @@ export function registerTerraform(program: Command): void {
       await send(o, `modules/${segments(o.name, o.system, o.version)}`, body, `${o.name}/${o.system} ${o.version}`);
     });
 
+  target(module.command('rm').description('remove a module version (one atomic publish)'))
+    .requiredOption('--repo <name>', 'repository')
+    .requiredOption('--name <name>', 'module name')
+    .requiredOption('--system <system>', 'target system')
+    .requiredOption('--version <version>', 'the version to remove')
+    .action(async (o: ClientOptions & { repo: string; name: string; system: string; version: string; json?: boolean }) => {
+      const answer = (await (await connect(o)).request('DELETE', `/api/v1/repos/${encodeURIComponent(o.repo)}/modules/${segments(o.name, o.system, o.version)}`)) as { snapshot: { id: string } };
+      if (o.json) return printJson(answer);
+      console.log(`Removed ${o.name}/${o.system} ${o.version} from ${o.repo}; snapshot ${answer.snapshot.id}`);
+    });
+
   const provider = program.command('provider').description('publish Terraform providers');
   publishing(provider.command('publish').description("publish a provider's zip for one platform (SHA256SUMS is signed with the server's key)").argument('<zip>', 'the provider package, a .zip'))
     .requiredOption('--type <type>', 'provider type (HOST/<repo>/<type>)')
