@@ -8,6 +8,7 @@ import { registerMaintenance } from './commands/maintenance.js';
 import { registerAccess } from './commands/access.js';
 import { registerSync } from './commands/sync.js';
 import { registerCheck } from './commands/check.js';
+import { registerTerraform } from './commands/terraform.js';
 import { applyConfigFile } from './config.js';
 
 const argv = [...process.argv];
@@ -22,6 +23,8 @@ const program = new Command('packyard')
   .description('A private package registry: signed APT and YUM/DNF repositories, served from a local data directory.')
   .version('0.1.0')
   .option('--config <file>', 'JSON config file (or PACKYARD_CONFIG): data, host, port, adminToken, keyAlgorithm, url, token, syncInterval')
+  // The program's own options (--version) come before a command: `module publish --version 1.0.0` is the module's.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .exitOverride();
 
@@ -32,6 +35,7 @@ registerMaintenance(program);
 registerAccess(program);
 registerSync(program);
 registerCheck(program);
+registerTerraform(program);
 
 try {
   await program.parseAsync(argv);

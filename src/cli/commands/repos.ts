@@ -99,7 +99,7 @@ export function registerRepos(program: Command): void {
 
   target(program.command('ls').description('list packages in a repository'))
     .requiredOption('--repo <name>', 'repository')
-    .option('--distribution <name>', 'only this distribution')
+    .option('--distribution <name>', 'only this distribution (of a Terraform repository: modules, providers or mirror)')
     .option('-q, --query <text>', 'only packages whose name contains this')
     .action(async (o: ClientOptions & { json?: boolean; repo: string; distribution?: string; query?: string }) => {
       const query = new URLSearchParams();
@@ -107,7 +107,11 @@ export function registerRepos(program: Command): void {
       if (o.query) query.set('q', o.query);
       const { packages } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(o.repo)}/packages?${query}`)) as { packages: PackageRow[] };
       if (o.json) return printJson(packages);
-      for (const p of packages) console.log(`${p.distribution}/${p.component}\t${p.package}\t${p.version}\t${p.architecture}`);
+      for (const p of packages) {
+        // A component named for its one package (a Terraform module or provider) is said once.
+        if (p.component === p.package) console.log(`${p.distribution}\t${p.package}\t${p.version}\t${p.architecture}`);
+        else console.log(`${p.distribution}/${p.component}\t${p.package}\t${p.version}\t${p.architecture}`);
+      }
     });
 
   target(program.command('rm').description('remove a package version from a distribution').argument('<package>').argument('<version>').argument('<architecture>'))
