@@ -42,19 +42,17 @@ async function bigModule() {
   return path;
 }
 
-/** The server's VmRSS every SAMPLE_MS until `done` settles (and `clientPid`'s, when given); rejects as `done` does. */
-async function sampleUntil(done, serverPid, clientPid) {
+/** The peak of a process's VmRSS, sampled every SAMPLE_MS until `done` settles; rejects as `done` does. */
+async function sampleUntil(done, pid) {
   let peakRss = 0;
-  let clientPeak = 0;
   let settled = false;
   const finished = done.finally(() => (settled = true));
-  finished.catch(() => {});
+  const quiet = finished.catch(() => {}); // the rejection is the caller's, below
   while (!settled) {
-    peakRss = Math.max(peakRss, memory(serverPid)?.rss ?? 0);
-    if (clientPid) clientPeak = Math.max(clientPeak, memory(clientPid)?.rss ?? 0);
-    await Promise.race([finished.catch(() => {}), new Promise((r) => setTimeout(r, SAMPLE_MS))]);
+    peakRss = Math.max(peakRss, memory(pid)?.rss ?? 0);
+    await Promise.race([quiet, new Promise((r) => setTimeout(r, SAMPLE_MS))]);
   }
-  return { result: await finished, peakRss, clientPeak };
+  return { result: await finished, peakRss };
 }
 
 /**

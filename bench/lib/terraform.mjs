@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { gzipSync, createGzip } from 'node:zlib';
 import { createCipheriv, createHash } from 'node:crypto';
 import { finished } from 'node:stream/promises';
-import { tar } from './deb.mjs';
+import { tar, tarHeader } from './deb.mjs';
 
 /** A small module archive (.tar.gz) for one version: main.tf, variables.tf, a README. */
 export function smallModule(name, version) {
@@ -14,25 +14,6 @@ export function smallModule(name, version) {
   const variables = Buffer.from(`variable "tags" {\n  type    = map(string)\n  default = {}\n}\n`);
   const readme = Buffer.from(`# ${name}\n\nVersion ${version} of a generated module.\n`);
   return gzipSync(tar([['./', null], ['./main.tf', main], ['./variables.tf', variables], ['./README.md', readme]]), { level: 6 });
-}
-
-/** A ustar header block (the deb writer's are for small files; these carry big sizes too). */
-function tarHeader(name, size) {
-  const h = Buffer.alloc(512);
-  const octal = (n, width) => n.toString(8).padStart(width - 1, '0') + '\0';
-  h.write(name, 0, 100, 'utf8');
-  h.write(octal(0o644, 8), 100);
-  h.write(octal(0, 8), 108);
-  h.write(octal(0, 8), 116);
-  h.write(octal(size, 12), 124);
-  h.write(octal(1_700_000_000, 12), 136);
-  h.write('        ', 148);
-  h.write('0', 156);
-  h.write('ustar\u000000', 257);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(octal(sum, 7) + ' ', 148);
-  return h;
 }
 
 /**
@@ -47,10 +28,10 @@ export async function writeBigModule(file, { files, fileBytes }) {
   gzip.pipe(stream);
   const write = (chunk) => (gzip.write(chunk) ? undefined : new Promise((r) => gzip.once('drain', r)));
   const main = Buffer.from('variable "payload" {\n  type    = string\n  default = "data"\n}\n');
-  await write(Buffer.concat([tarHeader('./main.tf', main.length), main, Buffer.alloc((512 - (main.length % 512)) % 512)]));
+  await write(Buffer.concat([tarHeader('./main.tf', main.length, '0'), main, Buffer.alloc((512 - (main.length % 512)) % 512)]));
   const zeros = Buffer.alloc(4 * 1024 * 1024);
   for (let f = 0; f < files; f++) {
-    await write(tarHeader(`./data/blob-${f}.bin`, fileBytes));
+    await write(tarHeader(`./data/blob-${f}.bin`, fileBytes, '0'));
     const cipher = createCipheriv('aes-128-ctr', createHash('md5').update(`module-blob-${f}`).digest(), Buffer.alloc(16));
     for (let left = fileBytes; left > 0; left -= zeros.length) await write(cipher.update(left >= zeros.length ? zeros : zeros.subarray(0, left)));
     await write(Buffer.alloc((512 - (fileBytes % 512)) % 512));
