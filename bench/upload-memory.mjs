@@ -1,18 +1,24 @@
-// upload-memory: the server's memory while `packyard upload` sends it a 1 GiB .deb.
-import { readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+// upload-memory: the server's memory while `packyard upload` sends it a 1 GiB .deb, and while a
+// 50 MB Terraform module archive is published to it (issue 15).
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bigDeb } from './lib/inputs.mjs';
 import { createRepo, serve } from './lib/packyard.mjs';
 import { DIST, REPO } from './lib/repos.mjs';
-import { PACKYARD, daemon, tempDir } from './lib/proc.mjs';
+import { CACHE, PACKYARD, daemon, tempDir } from './lib/proc.mjs';
+import { createTerraformRepo, publishModule, writeBigModule } from './lib/terraform.mjs';
 import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
 
-export const description = 'server RSS growth while `packyard upload` sends a 1 GiB .deb to `packyard serve`';
+export const description = 'server RSS growth while `packyard upload` sends a 1 GiB .deb to `packyard serve`, and while a 50 MB Terraform module is published to it';
 export const defaultRuns = 3;
 
 const BIG_MIB = 1024;
 const SAMPLE_MS = 10;
+/** The module archive: one main.tf and 5 incompressible files of 10 MiB (52.4 MB as .tar.gz). */
+const MODULE_FILES = 5;
+const MODULE_FILE_BYTES = 10 * 1024 * 1024;
+const TF_REPO = 'tf';
 
 /** VmRSS and VmHWM of a process, in bytes (null once it is gone). */
 function memory(pid) {
@@ -23,6 +29,75 @@ function memory(pid) {
   } catch {
     return null;
   }
+}
+
+/** The 50 MB module archive (made once, then reused). */
+async function bigModule() {
+  const path = join(CACHE, `terraform-module-${MODULE_FILES}x${MODULE_FILE_BYTES / 2 ** 20}m.tar.gz`);
+  if (!existsSync(`${path}.complete`)) {
+    await mkdir(CACHE, { recursive: true });
+    await writeBigModule(path, { files: MODULE_FILES, fileBytes: MODULE_FILE_BYTES });
+    await writeFile(`${path}.complete`, '');
+  }
+  return path;
+}
+
+/** The peak of a process's VmRSS, sampled every SAMPLE_MS until `done` settles; rejects as `done` does. */
+async function sampleUntil(done, pid) {
+  let peakRss = 0;
+  let settled = false;
+  const finished = done.finally(() => (settled = true));
+  const quiet = finished.catch(() => {}); // the rejection is the caller's, below
+  while (!settled) {
+    peakRss = Math.max(peakRss, memory(pid)?.rss ?? 0);
+    await Promise.race([quiet, new Promise((r) => setTimeout(r, SAMPLE_MS))]);
+  }
+  return { result: await finished, peakRss };
+}
+
+/**
+ * Publishes the 50 MB module archive `runs` times, each to a fresh `packyard serve` (one private
+ * Terraform repository), the body streamed from the file by this process; the growth is measured
+ * as for the .deb.
+ */
+async function moduleRuns(runs) {
+  const file = await bigModule();
+  const size = (await stat(file)).size;
+  const results = [];
+  for (let r = 0; r < runs; r++) {
+    const server = await serve(tempDir('upload-memory-tf'));
+    await createTerraformRepo(server, TF_REPO);
+    await new Promise((done) => setTimeout(done, 1000));
+    const before = memory(server.pid);
+    const started = performance.now();
+    let sampled;
+    try {
+      sampled = await sampleUntil(publishModule(server, TF_REPO, { name: 'payload', system: 'aws', version: `1.0.${r}` }, file), server.pid);
+    } catch (err) {
+      throw new Error(`${err.message}\n${server.child.output().slice(-2000)}`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const after = memory(server.pid);
+    await server.stop();
+    if (!sampled.result.changed) throw new Error(`publishing the module changed nothing: ${JSON.stringify(sampled.result)}`);
+    const peak = Math.max(before.rss, sampled.peakRss, after.hwm);
+    results.push({ before: before.rss, peakRss: sampled.peakRss, hwmAfter: after.hwm, growth: peak - before.rss, seconds });
+    console.error(`upload-memory module run ${r + 1}/${runs}: server RSS ${fmt.mb(before.rss)} → peak ${fmt.mb(peak)} (+${fmt.mb(peak - before.rss)}), ${fmt.mbps(size / seconds)}`);
+  }
+  const med = (field) => median(results.map((x) => x[field]));
+  const worst = Math.max(...results.map((x) => x.growth));
+  table(
+    `upload-memory: one ${fmt.mb(size)} Terraform module (.tar.gz of ${MODULE_FILES} incompressible files + main.tf), streamed raw POST …/modules/…/<version> (${runs} runs, a fresh server each)`,
+    ['measure', 'median', 'worst'],
+    [
+      ['server RSS before', fmt.mb(med('before')), fmt.mb(Math.max(...results.map((x) => x.before)))],
+      ['server peak RSS (max of samples, VmHWM)', fmt.mb(med('before') + med('growth')), fmt.mb(Math.max(...results.map((x) => Math.max(x.peakRss, x.hwmAfter))))],
+      ['server peak growth', fmt.mb(med('growth')), fmt.mb(worst)],
+      ['publish throughput, info', fmt.mbps(size / med('seconds')), fmt.mbps(size / Math.max(...results.map((x) => x.seconds)))],
+    ],
+  );
+  const checks = [check('upload-memory', `server peak RSS growth publishing a ${fmt.mb(size)} module (MB, worst run) ÷ 100 MB`, worst / 100e6, 1, 'max', `(+${fmt.mb(worst)}; budget < 100 MB)`)];
+  return { size, results, checks };
 }
 
 export async function run({ runs }) {
@@ -68,6 +143,8 @@ export async function run({ runs }) {
   );
   // Budget on the worst run: memory must stay bounded every time, not on average.
   const checks = [check('upload-memory', 'server peak RSS growth (MB, worst run) ÷ 100 MB', worst / 100e6, 1, 'max', `(+${fmt.mb(worst)}; budget < 100 MB)`)];
-  writeResults('upload-memory', { runs, bytes: size, results, checks });
+  const module = await moduleRuns(runs);
+  checks.push(...module.checks);
+  writeResults('upload-memory', { runs, bytes: size, results, module: { bytes: module.size, results: module.results }, checks });
   return checks;
 }

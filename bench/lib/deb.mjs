@@ -11,7 +11,7 @@ function octal(n, width) {
 }
 
 /** One ustar header block. */
-function tarHeader(name, size, type) {
+export function tarHeader(name, size, type) {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, 'utf8');
   h.write(octal(type === '5' ? 0o755 : 0o644, 8), 100);
