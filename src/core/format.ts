@@ -18,6 +18,11 @@ export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
   /** The package files it reads (`.deb`). */
   readonly extensions: readonly string[];
   readonly defaultArchitectures: readonly string[];
+  /**
+   * What a source publishes of this format: package files (release assets; the default), or
+   * versions of a whole repository, one per tag (a Terraform module).
+   */
+  readonly fromSource?: 'files' | 'tags';
   /** The settings each distribution may have (checked when a repository is created or updated). */
   readonly distributionSettings: z.ZodType<DistributionSettings>;
   /** What `repo create --distribution` declares for a new distribution. */

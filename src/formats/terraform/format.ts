@@ -10,6 +10,7 @@ import { renderTerraform } from './render.js';
 import { mirrorIndex, mirrorVersion, resolveProtocol } from './protocol.js';
 import { LISTS, nameOf, platformOf, poolPathOf, type MirrorRecord, type TerraformRecord } from './record.js';
 import { terraformSetup } from './client-setup.js';
+import { readModuleArchive } from './module-archive.js';
 
 const ZIP = 'application/zip';
 
@@ -29,8 +30,11 @@ export const terraformFormat: Format<TerraformRecord, TerraformPlacement> = {
 
   placement: (coordinates) => terraformPlacement(coordinates),
   reading: (deps, placement) => readTerraform(deps, placement),
-  readRemote: async () => {
-    throw badPackage('not-supported', 'Terraform archives are published by upload (modules from GitHub tags come from the tags, not from release assets)');
+  fromSource: 'tags',
+  // A tag's archive (GitHub's tarball of the repository at the tag) as a module version.
+  async readRemote(_deps, file, placement) {
+    if (placement.kind !== 'module') throw badPackage('not-supported', 'only modules are published from a source (providers are uploaded)');
+    return { key: '', remote: file.remote, ...placement, archive: readModuleArchive(await file.read(0, file.size)).kind, size: file.size, sha256: file.sha256 };
   },
 
   describe: (r) => ({ package: nameOf(r), version: r.version, architecture: platformOf(r), filename: poolPathOf(r), size: r.size, sha256: r.sha256 }),

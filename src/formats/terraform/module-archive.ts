@@ -44,33 +44,83 @@ const MAX_LINK_TARGET = 4096;
  * held in memory. Refuses (422) what Terraform could not use or what would be unsafe to unpack.
  */
 export function readModuleArchive(archive: Uint8Array, limits: ModuleArchiveLimits = {}): ModuleArchive {
-  const budget = new Budget(archive.length, { ...DEFAULT_MODULE_LIMITS, ...limits });
-  let kind: ModuleArchive['kind'];
-  let files: ModuleFile[];
   if (archive[0] === 0x1f && archive[1] === 0x8b) {
-    kind = 'tar.gz';
-    files = readTarGz(archive, budget);
-  } else if (archive[0] === 0x50 && archive[1] === 0x4b && ((archive[2] === 3 && archive[3] === 4) || (archive[2] === 5 && archive[3] === 6))) {
-    kind = 'zip';
-    files = readZip(archive, budget);
-  } else {
-    throw badPackage('bad-archive', 'a module archive must be a gzipped tar (.tar.gz) or a zip');
+    const reader = new TarGzModuleReader(limits);
+    reader.push(archive);
+    return reader.finish();
   }
+  if (archive[0] === 0x50 && archive[1] === 0x4b && ((archive[2] === 3 && archive[3] === 4) || (archive[2] === 5 && archive[3] === 6))) {
+    const budget = new Budget({ ...DEFAULT_MODULE_LIMITS, ...limits });
+    budget.archive(archive.length);
+    return summary('zip', readZip(archive, budget));
+  }
+  throw badPackage('bad-archive', 'a module archive must be a gzipped tar (.tar.gz) or a zip');
+}
+
+function summary(kind: ModuleArchive['kind'], files: ModuleFile[]): ModuleArchive {
   const tfFiles = files.filter((file) => /\.tf(\.json)?$/.test(file.path)).length;
   if (tfFiles === 0) throw badPackage('no-terraform-files', 'the archive holds no Terraform file (*.tf or *.tf.json)');
   return { kind, files, tfFiles, uncompressedSize: files.reduce((sum, file) => sum + file.size, 0) };
 }
 
+/**
+ * Reads a gzipped tar module as its bytes go by, keeping none of them (an upload streaming to
+ * storage): `push` each piece, then `finish`. Refusals are thrown as soon as they are seen.
+ */
+export class TarGzModuleReader {
+  private readonly files: ModuleFile[] = [];
+  private readonly links = new ArchiveLinks();
+  private readonly budget: Budget;
+  private readonly parser: TarParser;
+  private readonly gunzip: Gunzip;
+
+  constructor(limits: ModuleArchiveLimits = {}) {
+    this.budget = new Budget({ ...DEFAULT_MODULE_LIMITS, ...limits });
+    this.parser = new TarParser((header) => onTarEntry(header, this.files, this.links, this.budget));
+    this.gunzip = new Gunzip((chunk) => {
+      this.budget.spend(chunk.length);
+      if (!this.parser.done) this.parser.push(chunk);
+    });
+  }
+
+  push(bytes: Uint8Array): void {
+    this.budget.archive(bytes.length);
+    // Stops at the end-of-archive marker: tar reads no further, so neither does this.
+    guarded(() => {
+      for (let i = 0; i < bytes.length && !this.parser.done; i += GUNZIP_STEP) this.gunzip.push(bytes.subarray(i, i + GUNZIP_STEP));
+    });
+  }
+
+  finish(): ModuleArchive {
+    guarded(() => {
+      if (!this.parser.done) this.gunzip.push(new Uint8Array(0), true);
+      this.parser.end();
+    });
+    this.links.check();
+    return summary('tar.gz', this.files);
+  }
+}
+
+/** A failure of gzip or tar, as the refusal of a bad archive. */
+function guarded(read: () => void): void {
+  try {
+    read();
+  } catch (err) {
+    if (err instanceof PackyardError) throw err.code === 'bad-tar' ? badPackage('bad-archive', err.message) : err;
+    throw badPackage('bad-archive', `bad gzip stream: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** Counts inflated bytes against the size limit and the compression-ratio limit. */
 class Budget {
   private used = 0;
-  private readonly ratioLimit: number;
+  private archiveBytes = 0;
 
-  constructor(
-    archiveSize: number,
-    private readonly limits: Required<ModuleArchiveLimits>,
-  ) {
-    this.ratioLimit = Math.max(limits.ratioFloor, limits.maxRatio * archiveSize);
+  constructor(private readonly limits: Required<ModuleArchiveLimits>) {}
+
+  /** Compressed bytes read so far: the ratio is of what came in, so a stream is judged as it goes. */
+  archive(bytes: number): void {
+    this.archiveBytes += bytes;
   }
 
   /** A size an entry declares, refused before any of it is inflated. */
@@ -81,30 +131,8 @@ class Budget {
   spend(bytes: number): void {
     this.used += bytes;
     if (this.used > this.limits.maxUncompressedSize) throw tooLarge(`the archive inflates to more than the limit of ${this.limits.maxUncompressedSize} bytes`);
-    if (this.used > this.ratioLimit) throw tooLarge(`the archive inflates to more than ${this.limits.maxRatio} times its size (a compression bomb?)`);
+    if (this.used > Math.max(this.limits.ratioFloor, this.limits.maxRatio * this.archiveBytes)) throw tooLarge(`the archive inflates to more than ${this.limits.maxRatio} times its size (a compression bomb?)`);
   }
-}
-
-function readTarGz(archive: Uint8Array, budget: Budget): ModuleFile[] {
-  const files: ModuleFile[] = [];
-  const links = new ArchiveLinks();
-  const parser = new TarParser((header) => onTarEntry(header, files, links, budget));
-  const gunzip = new Gunzip((chunk) => {
-    budget.spend(chunk.length);
-    if (!parser.done) parser.push(chunk);
-  });
-  try {
-    // Stops at the end-of-archive marker: tar reads no further, so neither does this.
-    for (let i = 0; i < archive.length && !parser.done; i += GUNZIP_STEP) {
-      gunzip.push(archive.subarray(i, i + GUNZIP_STEP), i + GUNZIP_STEP >= archive.length);
-    }
-    parser.end();
-  } catch (err) {
-    if (err instanceof PackyardError) throw err.code === 'bad-tar' ? badPackage('bad-archive', err.message) : err;
-    throw badPackage('bad-archive', `bad gzip stream: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  links.check();
-  return files;
 }
 
 function onTarEntry(header: TarHeader, files: ModuleFile[], links: ArchiveLinks, budget: Budget): void {

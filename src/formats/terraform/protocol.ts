@@ -47,7 +47,11 @@ export async function resolveProtocol(path: string, snapshot: Snapshot, client: 
     const record = (await recordsOf<ModuleRecord>(snapshot, client, 'module', `${m[1]}/${m[2]}`)).find((r) => r.version === version);
     if (!record) return null;
     // go-getter reads `archive` to unpack; the signature stands in for the token Terraform will not send.
-    const location = `${await signed(client, poolPathOf(record))}&archive=${record.archive === 'zip' ? 'zip' : 'tar.gz'}`;
+    const url = await signed(client, poolPathOf(record));
+    const q = url.indexOf('?');
+    // A tag's tarball holds one top folder (GitHub names it owner-repo-commit): `//*` is its content.
+    const subdir = record.remote ? '//*' : '';
+    const location = q < 0 ? `${url}${subdir}?archive=${record.archive}` : `${url.slice(0, q)}${subdir}${url.slice(q)}&archive=${record.archive}`;
     return { kind: 'answer', status: 204, headers: { 'x-terraform-get': location }, body: '', contentType: JSON_TYPE };
   }
   if ((m = MODULE_LATEST.exec(path))) {

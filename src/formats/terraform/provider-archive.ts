@@ -1,4 +1,5 @@
-import { toHex } from '../../util/hash.js';
+import { providerHashV1 } from './dirhash.js';
+import { toHex, type HasherFactory } from '../../util/hash.js';
 import { badPackage } from '../../util/errors.js';
 import { safePath } from './archive-paths.js';
 import { zipEntries } from './zip.js';
@@ -50,4 +51,10 @@ export async function zipHash(zip: Uint8Array): Promise<string> {
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** A provider zip checked (its executable named as Terraform expects), and its `h1:` hash (what a mirror lists). */
+export async function inspectProvider(bytes: Uint8Array, placement: { type: string; version: string; os: string; arch: string }, createHasher: HasherFactory): Promise<{ h1: string }> {
+  await checkProviderArchive(bytes, placement);
+  return { h1: await providerHashV1(bytes, createHasher) };
 }

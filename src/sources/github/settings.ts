@@ -14,6 +14,8 @@ export interface GitHubSettings {
   component: string;
   /** The distribution prereleases go to; null: they are skipped. */
   prereleases: string | null;
+  /** For a Terraform repository: the module the tags are versions of (`name/system`); by default from a repository named `terraform-<system>-<name>`. */
+  module?: string;
 }
 
 /** What is stored apart from the snapshots, never shown back. */
@@ -46,6 +48,7 @@ const input = z.strictObject({
   distribution: z.string().regex(DISTRIBUTION_NAME),
   component: z.string().regex(COMPONENT_NAME),
   prereleases: z.string().regex(DISTRIBUTION_NAME).nullable(),
+  module: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z_-]{0,63}\/[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/, 'must be name/system, e.g. network/aws'),
   token: secret.nullable(),
   app: app.nullable(),
   webhookSecret: secret.nullable(),
@@ -76,6 +79,7 @@ export function configureGitHub(given: unknown, current?: { settings: GitHubSett
     distribution: spec.distribution ?? current?.settings.distribution ?? 'stable',
     component: spec.component ?? current?.settings.component ?? 'main',
     prereleases: spec.prereleases !== undefined ? spec.prereleases : (current?.settings.prereleases ?? null),
+    ...((spec.module ?? current?.settings.module) ? { module: spec.module ?? current!.settings.module } : {}),
   };
   // Credentials were given for one repository on one server: pointed elsewhere, they stay
   // behind unless given again (a repository admin must not carry someone's token to another host).
