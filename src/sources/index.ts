@@ -143,9 +143,9 @@ export class Sources {
     const waited = new AbortController();
     const timer = setTimeout(() => waited.abort(), WEBHOOK_WAIT_MS);
     const report = await Promise.race([syncing, new Promise<undefined>((resolve) => waited.signal.addEventListener('abort', () => resolve(undefined)))]).finally(() => clearTimeout(timer));
-    if (report) return { status: 200, body: { ok: true, event: 'release', action: event.action, report } };
+    if (report) return { status: 200, body: { ok: true, event: event.event, action: event.action, report } };
     syncing.catch(() => {});
-    return { status: 202, body: { ok: true, event: 'release', action: event.action, syncing: true } };
+    return { status: 202, body: { ok: true, event: event.event, action: event.action, syncing: true } };
   }
 
   /** How a client gets a pool file that a source published. */

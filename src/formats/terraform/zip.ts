@@ -21,7 +21,7 @@ export interface ZipEntry {
   localOffset: number;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 /** Deflate output of one fflate push is at most about 1032 × its input: small pushes bound memory. */
 const INFLATE_STEP = 4096;
 

@@ -13,6 +13,7 @@ import { asPackyardError } from './errors.js';
 import { StoredPageCache } from './page-cache.js';
 import { configureGitHub, credentialsOf, showGitHub, type GitHubSecrets, type GitHubSettings } from './settings.js';
 import { assetRef, syncGitHub, type SyncReport } from './sync.js';
+import { tagRef, type TagRef } from './tags.js';
 
 export interface GitHubSourceDeps {
   service: RepositoryService;
@@ -55,6 +56,8 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
   }
 
   async deliver(request: DeliveryRequest, entry: RemotePoolEntry, settings: GitHubSettings | undefined, secrets: () => Promise<GitHubSecrets | undefined>): Promise<Delivery> {
+    const tag = tagRef(entry);
+    if (tag) return this.deliverTarball(request, entry, tag, settings, secrets);
     const ref = assetRef(entry)!;
     const asset = { id: ref.asset, url: ref.api, browser_download_url: entry.remote.url };
     // A public asset's own address needs no call to GitHub (no rate limit, no latency).
@@ -80,6 +83,19 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     }
   }
 
+  /** A tag's tarball: always through Packyard, fetched with the server's credentials (the token never leaves it). */
+  private async deliverTarball(request: DeliveryRequest, entry: RemotePoolEntry, tag: TagRef, settings: GitHubSettings | undefined, secrets: () => Promise<GitHubSecrets | undefined>): Promise<Delivery> {
+    if (request.method === 'HEAD') return { response: new Response(null, { status: 200, headers: { 'content-length': String(entry.size) } }) };
+    if (!settings) throw new PackyardError(502, 'source-removed', 'this module version is a GitHub tag\'s tarball, and the repository no longer has its GitHub source');
+    const client = this.deliveryClient(settings, await secrets());
+    const asset = { id: 0, url: entry.remote.url, browser_download_url: entry.remote.url };
+    try {
+      return { response: await client.fetchAsset(await client.assetUrl(asset, { private: tag.private }), request.range) };
+    } catch (err) {
+      throw asPackyardError(err);
+    }
+  }
+
   async changed(repo: string, settings: GitHubSettings, secrets: GitHubSecrets | undefined): Promise<(entry: RemotePoolEntry) => boolean> {
     const pageCache = await StoredPageCache.load(this.deps.storage, sourcesLayout.state(repo));
     const { releases } = await this.client(settings, secrets, pageCache).listReleases(settings.repository).catch((err: unknown) => {
@@ -88,7 +104,9 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     await pageCache.save().catch(() => {});
     const assets = new Map(releases.flatMap((r) => r.assets.map((a) => [a.id, a] as const)));
     return (entry) => {
-      const ref = assetRef(entry)!;
+      const ref = assetRef(entry);
+      // A tag's tarball is made by GitHub on request: its bytes are not a fixed file to compare.
+      if (!ref || tagRef(entry)) return false;
       const now = assets.get(ref.asset);
       const digest = now && assetSha256(now);
       return !now || now.size !== entry.size || (now.updated_at ?? null) !== ref.updatedAt || (digest !== undefined && digest !== entry.sha256);

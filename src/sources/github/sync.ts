@@ -14,9 +14,10 @@ import type { HasherFactory } from '../../util/hash.js';
 import type { Gunzip } from '../../util/codecs/compress.js';
 import { GitHubError, assetSha256, type GitHubAsset, type GitHubClient, type GitHubRelease, type RateLimit } from './client.js';
 import type { GitHubSettings } from './settings.js';
+import { SOURCE } from './types.js';
 import { asPackyardError } from './errors.js';
+import { syncTags } from './tags.js';
 
-export const SOURCE = 'github';
 
 export interface SyncDeps {
   service: RepositoryService;
@@ -82,13 +83,16 @@ interface Published {
 }
 
 export function assetRef(record: Pick<PackageRecord, 'remote'>): AssetRef | undefined {
-  return record.remote?.source === SOURCE ? (record.remote.ref as unknown as AssetRef) : undefined;
+  const ref = record.remote?.source === SOURCE ? record.remote.ref : undefined;
+  return ref && typeof ref.asset === 'number' ? (ref as unknown as AssetRef) : undefined;
 }
 
 export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubSettings): Promise<SyncReport> {
   const { service, client } = deps;
   const current = await service.getRepo(repo);
   const format = service.formats.of(current);
+  // A format whose versions are tags of the whole repository (a Terraform module) syncs from the tags.
+  if (format.fromSource === 'tags') return syncTags(deps, repo, settings, format);
   const { private: isPrivate } = await client.getRepository(settings.repository);
   const listing = await client.listReleases(settings.repository);
   let ignored = 0;

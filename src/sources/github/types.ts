@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** The kind of source GitHub is (`RemoteObject.source` of what it publishes). */
+export const SOURCE = 'github';
+
 /** A release asset, with the fields Packyard uses (GitHub sends more; they are dropped). */
 const assetSchema = z.object({
   id: z.number().int(),

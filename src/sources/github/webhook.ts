@@ -4,7 +4,7 @@ import { PackyardError } from '../../util/errors.js';
 // (`created` is left out: a draft, which is never published.)
 const RELEASE_ACTIONS = new Set(['published', 'edited', 'deleted', 'unpublished', 'released', 'prereleased']);
 
-export type WebhookEvent = { kind: 'ping' } | { kind: 'release'; action: string; repository: string } | { kind: 'ignored'; reason: string };
+export type WebhookEvent = { kind: 'ping' } | { kind: 'change'; event: string; action: string; repository: string } | { kind: 'ignored'; reason: string };
 
 /**
  * A delivery of GitHub's webhook, its `X-Hub-Signature-256` (HMAC-SHA256 of the raw body)
@@ -21,14 +21,21 @@ export async function readWebhook(secret: string | undefined, header: (name: str
 
   const event = header('x-github-event');
   if (event === 'ping') return { kind: 'ping' };
-  if (event !== 'release') return { kind: 'ignored', reason: `event ${event ?? '(none)'} is not a release event` };
-  let payload: { action?: unknown; repository?: { full_name?: unknown } };
+  if (event !== 'release' && event !== 'push' && event !== 'create' && event !== 'delete') return { kind: 'ignored', reason: `event ${event ?? '(none)'} changes nothing published` };
+  let payload: { action?: unknown; ref?: unknown; ref_type?: unknown; repository?: { full_name?: unknown } };
   try {
     payload = JSON.parse(new TextDecoder().decode(body)) as typeof payload;
   } catch {
     throw new PackyardError(400, 'invalid-json', 'the webhook body is not JSON (set the content type to application/json in GitHub)');
   }
-  const action = typeof payload.action === 'string' ? payload.action : '';
-  if (!RELEASE_ACTIONS.has(action)) return { kind: 'ignored', reason: `release action ${action || '(none)'} changes nothing published` };
-  return { kind: 'release', action, repository: typeof payload.repository?.full_name === 'string' ? payload.repository.full_name : '' };
+  const repository = typeof payload.repository?.full_name === 'string' ? payload.repository.full_name : '';
+  if (event === 'release') {
+    const action = typeof payload.action === 'string' ? payload.action : '';
+    if (!RELEASE_ACTIONS.has(action)) return { kind: 'ignored', reason: `release action ${action || '(none)'} changes nothing published` };
+    return { kind: 'change', event, action, repository };
+  }
+  // Tags are a Terraform module's versions: a tag pushed, created or deleted.
+  const tag = event === 'push' ? typeof payload.ref === 'string' && payload.ref.startsWith('refs/tags/') : payload.ref_type === 'tag';
+  if (!tag) return { kind: 'ignored', reason: `a ${event} of something other than a tag` };
+  return { kind: 'change', event, action: event, repository };
 }
