@@ -161,6 +161,8 @@ export interface ClientView {
   signed?(path: string): Promise<string>;
   /** A stored document of the snapshot (a list shard, a format's own index), by key. */
   meta?<T>(key: string): Promise<T>;
+  /** The request's query string (paging and searching a protocol's listings). */
+  query?(): string;
   /** The server's public signing keys, each armored, with its fingerprint. */
   publicKeys?(): { fingerprint: string; armored: string }[];
 }

@@ -70,6 +70,10 @@ export function createApp(deps: AppDeps): Hono {
   // Terraform's service discovery: relative URLs, so they keep the scheme and host the client used (a TLS proxy in front).
   app.get('/.well-known/terraform.json', (c) => c.json({ 'modules.v1': '/-/terraform/modules/v1/', 'providers.v1': '/-/terraform/providers/v1/' }));
   // The registry protocols, one namespace per repository (`/-/` is no repository's name: names start with a letter or digit).
+  app.on(['GET', 'HEAD'], '/-/terraform/modules/v1/:repo', async (c) => {
+    const plan = await files.planUrl(requestView(c), `/${c.req.param('repo')}/terraform/modules`, new URL(c.req.url).search.slice(1));
+    return plan ? files.objects.toResponse(plan) : errorResponse(new PackyardError(404, 'not-found', `${c.req.path}: not found`));
+  });
   app.on(['GET', 'HEAD'], '/-/terraform/:protocol{modules|providers}/v1/:repo/*', async (c) => {
     const repo = c.req.param('repo');
     const rest = rawPath(c.req.url).slice(`/-/terraform/${c.req.param('protocol')}/v1/${repo}/`.length);

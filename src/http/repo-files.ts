@@ -60,6 +60,7 @@ export class RepoFiles {
       signed: async (p) => `${base()}/${p.split('/').map(encodeURIComponent).join('/')}?${await this.urls.sign(repo, p)}`,
       meta: (key) => this.store.meta(key),
       publicKeys: () => this.signer.publicKeys,
+      query: () => query,
     });
     if (!found) return null;
     switch (found.kind) {

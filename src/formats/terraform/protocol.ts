@@ -10,6 +10,7 @@ import { LISTS, poolPathOf, type MirrorRecord, type ModuleRecord, type ProviderR
 
 const JSON_TYPE = 'application/json';
 
+const MODULE_LIST = /^terraform\/modules$/;
 const MODULE_VERSIONS = /^terraform\/modules\/([^/]+)\/([^/]+)\/versions$/;
 const MODULE_DOWNLOAD = /^terraform\/modules\/([^/]+)\/([^/]+)\/([^/]+)\/download$/;
 const MODULE_LATEST = /^terraform\/modules\/([^/]+)\/([^/]+)$/;
@@ -37,6 +38,7 @@ async function signed(client: ClientView, path: string): Promise<string> {
 
 export async function resolveProtocol(path: string, snapshot: Snapshot, client: ClientView): Promise<Resolution | null> {
   let m: RegExpExecArray | null;
+  if (MODULE_LIST.test(path)) return moduleList(snapshot, client);
   if ((m = MODULE_VERSIONS.exec(path))) {
     const records = await recordsOf<ModuleRecord>(snapshot, client, 'module', `${m[1]}/${m[2]}`);
     if (records.length === 0) return null;
@@ -101,6 +103,32 @@ export async function resolveProtocol(path: string, snapshot: Snapshot, client: 
     return json(await mirrorVersion(records, (r) => signed(client, poolPathOf(r))));
   }
   return null;
+}
+
+/**
+ * The namespace's modules, each at its latest stable version (or its latest), `meta`-paginated
+ * as the registry protocol pages: `?offset=` and `?limit=` (at most 100), `?q=` to search names.
+ */
+async function moduleList(snapshot: Snapshot, client: ClientView): Promise<Resolution> {
+  const query = new URLSearchParams(client.query?.() ?? '');
+  const limit = Math.min(100, Math.max(1, Number(query.get('limit')) || 15));
+  const offset = Math.max(0, Number(query.get('offset')) || 0);
+  const q = query.get('q')?.toLowerCase();
+  const names = Object.keys(own(snapshot.lists, LISTS.module) ?? {})
+    .filter((n) => !q || n.toLowerCase().includes(q))
+    .sort();
+  const page = names.slice(offset, offset + limit);
+  const modules = [];
+  for (const full of page) {
+    const [name, system] = full.split('/');
+    const all = (await recordsOf<ModuleRecord>(snapshot, client, 'module', full)).map((r) => r.version).sort(newestFirst);
+    const version = all.find((v) => !semver.prerelease(v)) ?? all[0]!;
+    modules.push({ id: `${snapshot.repo}/${full}/${version}`, namespace: snapshot.repo, name, provider: system, version });
+  }
+  const meta: Record<string, unknown> = { limit, current_offset: offset };
+  if (offset + limit < names.length) meta.next_offset = offset + limit;
+  if (offset > 0) meta.prev_offset = Math.max(0, offset - limit);
+  return json({ meta, modules });
 }
 
 export function mirrorIndex(records: MirrorRecord[]): { versions: Record<string, object> } {

@@ -73,6 +73,15 @@ describe('a Terraform registry', () => {
     const proxied = await t.request('/-/terraform/modules/v1/infra/network/aws/1.0.0/download', { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'registry.example.com' } });
     expect(proxied.headers.get('x-terraform-get')).toMatch(/^https:\/\/registry\.example\.com\/infra\/modules\/network\/aws\/1\.0\.0\.tar\.gz\?/);
 
+    // The namespace's modules, paged with `meta`, and searched.
+    await t.request('/api/v1/repos/infra/modules/vpc/aws/0.1.0', { method: 'POST', body: moduleTgz });
+    const page = (await (await t.request('/-/terraform/modules/v1/infra?limit=1')).json()) as { meta: Record<string, number>; modules: { name: string; version: string }[] };
+    expect(page).toEqual({ meta: { limit: 1, current_offset: 0, next_offset: 1 }, modules: [expect.objectContaining({ namespace: 'infra', name: 'network', provider: 'aws', version: '1.1.0' })] });
+    const second = (await (await t.request('/-/terraform/modules/v1/infra?limit=1&offset=1')).json()) as { meta: Record<string, number>; modules: { name: string }[] };
+    expect(second.meta).toEqual({ limit: 1, current_offset: 1, prev_offset: 0 });
+    expect(second.modules.map((m) => m.name)).toEqual(['vpc']);
+    expect(((await (await t.request('/-/terraform/modules/v1/infra?q=vp')).json()) as { modules: { name: string }[] }).modules.map((m) => m.name)).toEqual(['vpc']);
+
     // The latest stable version, and an identical re-upload changes nothing; other bytes are a 409.
     expect(await (await t.request('/-/terraform/modules/v1/infra/network/aws')).json()).toMatchObject({ version: '1.1.0' });
     expect((await t.request('/api/v1/repos/infra/modules/network/aws/1.1.0', { method: 'POST', body: moduleZip })).status).toBe(200);
