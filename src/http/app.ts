@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps): Hono {
     header: (name: string) => c.req.header(name),
     client: clientOf(c),
     identified: () => identified(c),
-    origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto'), c.req.header('x-forwarded-host')),
+    origin: () => originOf(c.req.url, c.req.header('x-forwarded-proto')),
   });
 
   app.onError(async (err, c) => {
@@ -64,7 +64,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   // The heartbeat's requests go through the whole app, as a client's do, from the caller's connection (`c.env`).
-  const self = (c: Context) => ({ origin: originOf(c.req.url, c.req.header('x-forwarded-proto'), c.req.header('x-forwarded-host')), fetch: (request: Request) => Promise.resolve(app.fetch(request, c.env)) });
+  const self = (c: Context) => ({ origin: originOf(c.req.url, c.req.header('x-forwarded-proto')), fetch: (request: Request) => Promise.resolve(app.fetch(request, c.env)) });
   app.route('/api/v1', createApi({ ...deps, sources, clientOf, identified, self }));
 
   // Terraform's service discovery: relative URLs, so they keep the scheme and host the client used (a TLS proxy in front).
@@ -75,9 +75,9 @@ export function createApp(deps: AppDeps): Hono {
     return plan ? files.objects.toResponse(plan) : errorResponse(new PackyardError(404, 'not-found', `${c.req.path}: not found`));
   });
   app.on(['GET', 'HEAD'], '/-/terraform/:protocol{modules|providers}/v1/:repo/*', async (c) => {
-    const repo = c.req.param('repo');
-    const rest = rawPath(c.req.url).slice(`/-/terraform/${c.req.param('protocol')}/v1/${repo}/`.length);
-    const plan = await files.planUrl(requestView(c), `/${repo}/terraform/${c.req.param('protocol')}/${rest}`, new URL(c.req.url).search.slice(1));
+    // The repository's segment as sent (still encoded): planUrl decodes and checks the whole path once.
+    const [repo, ...rest] = rawPath(c.req.url).split('/').slice(5);
+    const plan = await files.planUrl(requestView(c), `/${repo}/terraform/${c.req.param('protocol')}/${rest.join('/')}`, new URL(c.req.url).search.slice(1));
     return plan ? files.objects.toResponse(plan) : errorResponse(new PackyardError(404, 'not-found', `${c.req.path}: not found`));
   });
 
@@ -95,13 +95,9 @@ export function edgeClient(header: (name: string) => string | undefined): string
 }
 
 /** The origin the client used: the request URL's, with a proxy's `X-Forwarded-Proto` when there is one. */
-export function originOf(url: string, forwardedProto: string | undefined, forwardedHost?: string): string {
-  const u = new URL(url);
-  // A proxy's host, when it names one that is a host (and port) and nothing else.
-  const host = forwardedHost?.split(',')[0]!.trim();
-  const shownHost = host && /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host) ? host : u.host;
-  const scheme = forwardedProto?.split(',')[0]!.trim() === 'https' ? 'https' : u.protocol.slice(0, -1);
-  return `${scheme}://${shownHost}`;
+export function originOf(url: string, forwardedProto: string | undefined): string {
+  const origin = new URL(url).origin;
+  return forwardedProto === 'https' && origin.startsWith('http:') ? `https:${origin.slice(5)}` : origin;
 }
 
 /** Up to this much of a refused request's unread body is read to its end. */

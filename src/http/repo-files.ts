@@ -73,7 +73,9 @@ export class RepoFiles {
       case 'answer': {
         const bytes = encoder.encode(found.body);
         // Made for this request (signed URLs in it): no cache keeps it.
-        return { status: found.status, headers: { ...found.headers, 'content-type': found.contentType, 'cache-control': 'no-store', 'content-length': String(bytes.length) }, body: found.status === 204 ? null : { bytes } };
+        // A 204 has no content, so neither its length nor its type.
+        if (found.status === 204) return { status: 204, headers: { ...found.headers, 'cache-control': 'no-store' }, body: null };
+        return { status: found.status, headers: { ...found.headers, 'content-type': found.contentType, 'cache-control': 'no-store', 'content-length': String(bytes.length) }, body: { bytes } };
       }
       case 'pool': {
         const entry = await poolEntry(this.store, snapshot, found.poolPath);

@@ -137,6 +137,9 @@ export class Sources {
     const event = await readWebhook(secrets?.webhookSecret, header, body);
     if (event.kind === 'ping') return { status: 200, body: { ok: true, event: 'ping' } };
     if (event.kind === 'ignored') return { status: 202, body: { ok: true, ignored: event.reason } };
+    // Releases change a repository of package files, tags one whose versions are tags (a Terraform module).
+    const byTags = this.deps.service.formats.of(snapshot!).fromSource === 'tags';
+    if ((event.event === 'release') === byTags) return { status: 202, body: { ok: true, ignored: `this repository publishes ${byTags ? 'tags' : 'release assets'}; a ${event.event} event changes none` } };
     if (event.repository.toLowerCase() !== settings!.repository.toLowerCase()) return { status: 202, body: { ok: true, ignored: `the event is for ${event.repository}, this repository syncs ${settings!.repository}` } };
     // GitHub gives up on a delivery after 10 s: a sync that takes longer goes on, and the answer says so.
     const syncing = this.sync(repo);

@@ -1,5 +1,3 @@
-import { providerHashV1 } from './dirhash.js';
-import { toHex, type HasherFactory } from '../../util/hash.js';
 import { badPackage } from '../../util/errors.js';
 import { safePath } from './archive-paths.js';
 import { zipEntries } from './zip.js';
@@ -15,8 +13,6 @@ export interface ProviderTarget {
 export interface ProviderArchive {
   /** The provider executable at the zip's top level. */
   executable: string;
-  /** `zh:` and the SHA-256 hex of the zip's bytes, as Terraform's lock file and mirrors list it. */
-  zh: string;
 }
 
 /**
@@ -41,20 +37,11 @@ export async function checkProviderArchive(zip: Uint8Array, target: ProviderTarg
       `the zip for ${target.type} ${target.version} ${target.os}_${target.arch} must hold a non-empty file ${base}${suffix} or ${base}_v${target.version}${suffix} at its top level; it holds ${top.length ? top.join(', ') : 'nothing there'}`,
     );
   }
-  return { executable: found.name, zh: await zipHash(zip) };
+  return { executable: found.name };
 }
 
-/** Terraform's `zh:` hash: the SHA-256 of the zip file itself. */
-export async function zipHash(zip: Uint8Array): Promise<string> {
-  return `zh:${toHex(await crypto.subtle.digest('SHA-256', zip as Uint8Array<ArrayBuffer>))}`;
-}
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-/** A provider zip checked (its executable named as Terraform expects), and its `h1:` hash (what a mirror lists). */
-export async function inspectProvider(bytes: Uint8Array, placement: { type: string; version: string; os: string; arch: string }, createHasher: HasherFactory): Promise<{ h1: string }> {
-  await checkProviderArchive(bytes, placement);
-  return { h1: await providerHashV1(bytes, createHasher) };
-}

@@ -2,12 +2,13 @@ import type { PackageReading } from '../../core/ingest.js';
 import type { ReadingDeps } from '../../core/format.js';
 import { concatBytes } from '../../util/bytes.js';
 import { PackyardError } from '../../util/errors.js';
-import { inspectProvider } from './provider-archive.js';
+import { checkProviderArchive } from './provider-archive.js';
+import { providerHashV1 } from './dirhash.js';
 import { readModuleArchive, TarGzModuleReader } from './module-archive.js';
 import type { TerraformPlacement } from './placement.js';
 import type { TerraformRecord } from './record.js';
 
-/** A zip is read whole once it has arrived (its index is at its end): larger ones are refused. */
+/** The largest archive taken (a zip is read whole once it has arrived: its index is at its end). */
 export const ARCHIVE_LIMIT = 512 * 1024 * 1024;
 
 /**
@@ -24,11 +25,9 @@ export function readTerraform(deps: ReadingDeps, placement: TerraformPlacement):
     take(chunk) {
       if (size === 0 && placement.kind === 'module' && chunk[0] === 0x1f && chunk[1] === 0x8b) tar = new TarGzModuleReader();
       size += chunk.length;
+      if (size > ARCHIVE_LIMIT) throw new PackyardError(413, 'too-large', `an archive is at most ${ARCHIVE_LIMIT} bytes`);
       if (tar) tar.push(chunk);
-      else {
-        if (size > ARCHIVE_LIMIT) throw new PackyardError(413, 'too-large', `an archive is at most ${ARCHIVE_LIMIT} bytes`);
-        chunks.push(chunk);
-      }
+      else chunks.push(chunk);
       return hasher.update(chunk);
     },
     async record(key) {
@@ -39,9 +38,10 @@ export function readTerraform(deps: ReadingDeps, placement: TerraformPlacement):
       }
       const bytes = concatBytes(chunks.splice(0), size);
       const filename = `terraform-provider-${placement.type}_${placement.version}_${placement.os}_${placement.arch}.zip`;
-      const { h1 } = await inspectProvider(bytes, placement, deps.createHasher);
+      await checkProviderArchive(bytes, placement);
       if (placement.kind === 'provider') return { key, ...placement, filename, size, sha256 };
-      return { key, ...placement, filename, size, sha256, h1 };
+      // A mirror lists the h1: hash of the unpacked files, which Terraform checks.
+      return { key, ...placement, filename, size, sha256, h1: await providerHashV1(bytes, deps.createHasher) };
     },
   };
 }

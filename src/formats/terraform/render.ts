@@ -32,12 +32,13 @@ export async function renderTerraform(ctx: PublishContext, draft: Draft): Promis
     }
   }
   for (const [path, records] of versions) {
-    const lines = records.map((r) => `${r.sha256}  ${r.filename}\n`).sort();
-    const text = lines.join('');
-    if (own(rendered, path) === text && own(files, path) && own(files, `${path}.sig`)) continue;
+    const text = records.map((r) => `${r.sha256}  ${r.filename}\n`).sort().join('');
+    // Signed again when the server's keys change: the download answer lists the current ones.
+    const inputs = JSON.stringify([text, ctx.signer.fingerprints]);
+    if (own(rendered, path) === inputs && own(files, path) && own(files, `${path}.sig`)) continue;
     const sums = encoder.encode(text);
     files[path] = await storeIndex(ctx, repo, sums, ['SHA256'], ['sha256'], own(previous, path));
     files[`${path}.sig`] = await storeIndex(ctx, repo, await ctx.signer.detachSignBinary(sums), ['SHA256'], ['sha256']);
-    rendered[path] = text;
+    rendered[path] = inputs;
   }
 }

@@ -27,6 +27,16 @@ const INFLATE_STEP = 4096;
 
 /** The entries a zip's central directory lists. */
 export function zipEntries(zip: Uint8Array): ZipEntry[] {
+  try {
+    return readIndex(zip);
+  } catch (err) {
+    // A field that points past the end of the file (a crafted zip64 extra): a bad zip, not a failure of ours.
+    if (err instanceof RangeError) throw badZip(`a field points outside the file (${err.message})`);
+    throw err;
+  }
+}
+
+function readIndex(zip: Uint8Array): ZipEntry[] {
   const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
   const u16 = (at: number) => view.getUint16(at, true);
   const u32 = (at: number) => view.getUint32(at, true);

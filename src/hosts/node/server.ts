@@ -82,7 +82,7 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
     method: req.method!,
     client: req.socket.remoteAddress ?? 'unknown',
     identified: () => connections.authenticated(req.socket),
-    origin: () => originOf(`http://${req.headers.host ?? 'localhost'}`, view.header('x-forwarded-proto'), view.header('x-forwarded-host')),
+    origin: () => originOf(`http://${req.headers.host ?? 'localhost'}`, view.header('x-forwarded-proto')),
     // Scans the raw headers: reading `req.headers` builds an object per request, a cost that
     // showed in InRelease requests per second.
     header(name: string) {

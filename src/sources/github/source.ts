@@ -90,7 +90,7 @@ export class GitHubSource implements Source<GitHubSettings, GitHubSecrets, SyncR
     const client = this.deliveryClient(settings, await secrets());
     const asset = { id: 0, url: entry.remote.url, browser_download_url: entry.remote.url };
     try {
-      return { response: await client.fetchAsset(await client.assetUrl(asset, { private: tag.private }), request.range) };
+      return { response: await client.fetchAsset(await client.assetUrl(asset, { private: tag.private || undefined }), request.range) };
     } catch (err) {
       throw asPackyardError(err);
     }

@@ -15,8 +15,8 @@ import type { GitHubSettings } from './settings.js';
 import type { SyncDeps, SyncReport } from './sync.js';
 import { SOURCE } from './types.js';
 
-/** A tarball larger than this is not a module (and would be held whole to be checked). */
-const TARBALL_LIMIT = 256 * 1024 * 1024;
+/** A tarball larger than this is not a module: each is held whole while it is checked. */
+const TARBALL_LIMIT = 64 * 1024 * 1024;
 
 /** What a module version published from a tag keeps of it (RemoteObject.ref). */
 export interface TagRef {
@@ -66,7 +66,7 @@ export async function syncTags(deps: SyncDeps, repo: string, settings: GitHubSet
       }
     }
     const wanted = [...versions].filter(([version, tag]) => published.get(version)?.ref.commit !== tag.commit.sha || published.get(version)?.ref.private !== isPrivate);
-    await forEachConcurrent(wanted, deps.concurrency ?? 4, async ([version, tag]) => {
+    await forEachConcurrent(wanted, 2, async ([version, tag]) => {
       if (read.has(version)) return;
       const placement = format.placement({ kind: 'module', name, system, version }, head);
       try {
@@ -125,7 +125,7 @@ async function readTarball(deps: SyncDeps, format: AnyFormat, tag: GitHubTag, pl
   const asset = { id: 0, url: tag.tarball_url, browser_download_url: tag.tarball_url };
   let body: ReadableStream<Uint8Array>;
   try {
-    ({ body } = await client.openAsset(await client.assetUrl(asset, { private: isPrivate })));
+    ({ body } = await client.openAsset(await client.assetUrl(asset, { private: isPrivate || undefined })));
   } catch (err) {
     throw asPackyardError(err);
   }
@@ -145,7 +145,7 @@ async function readTarball(deps: SyncDeps, format: AnyFormat, tag: GitHubTag, pl
     throw err;
   }
   fetched(size);
-  const bytes = concatBytes(chunks, size);
+  const bytes = concatBytes(chunks.splice(0), size);
   const remote: RemoteObject = { source: SOURCE, url: tag.tarball_url, ref: { tag: tag.name, commit: tag.commit.sha, private: isPrivate } satisfies TagRef };
   const file: RemoteFile = { size, sha256: (await hasher.digest()).sha256, remote, read: async (offset, length) => bytes.subarray(offset, offset + length) };
   return format.readRemote({ createHasher: deps.createHasher, gunzip: deps.gunzip, now: deps.now }, file, placement);
