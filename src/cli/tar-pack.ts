@@ -9,7 +9,9 @@ import { CliError } from './client.js';
  * Packs a module directory as a deterministic `.tar.gz`: the same files give the same bytes
  * (entries sorted, mtime 0, uid/gid 0, mode 0644 or 0755), so publishing a directory again is
  * a no-op rather than a conflict. Written here because the project has no tar writer and the
- * subset needed (ustar headers, a pax header for long names) is small; gzip is node:zlib's.
+ * subset needed (ustar headers, a pax header for long names) is small; gzip is node:zlib's, so the
+ * bytes are the same for the same Node (another zlib may compress them otherwise: then a publish
+ * of unchanged files is a 409, and `--replace` takes it).
  */
 
 /** What a module archive never carries: VCS data, Terraform's working directory, state (which holds secrets). */
