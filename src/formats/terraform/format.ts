@@ -14,6 +14,9 @@ import { readModuleArchive } from './module-archive.js';
 
 const ZIP = 'application/zip';
 
+/** The files a publish writes: SHA256SUMS, and its binary signature. */
+const fileType = (path: string) => (path.endsWith('.sig') ? 'application/octet-stream' : 'text/plain; charset=utf-8');
+
 /**
  * A private Terraform registry: modules, providers, and a provider network mirror. The Terraform
  * namespace is the repository's name. Lists: `modules/<name>/<system>/module`,
@@ -53,13 +56,13 @@ export const terraformFormat: Format<TerraformRecord, TerraformPlacement> = {
 
   resolve(path, snapshot, client) {
     const file = own(snapshot.files, path);
-    if (file) return { kind: 'file', entry: file, contentType: path.endsWith('.sig') ? 'application/octet-stream' : 'text/plain; charset=utf-8' };
+    if (file) return { kind: 'file', entry: file, contentType: fileType(path) };
     if (/^(modules|providers|mirror)\//.test(path) && /\.(tar\.gz|zip)$/.test(path)) return { kind: 'pool', poolPath: path, contentType: path.endsWith('.zip') ? ZIP : 'application/gzip' };
     return resolveProtocol(path, snapshot, client);
   },
 
   async *clientPaths(snapshot, read) {
-    for (const [path, entry] of Object.entries(snapshot.files)) yield { path, kind: 'file', entry, contentType: 'application/octet-stream' };
+    for (const [path, entry] of Object.entries(snapshot.files)) yield { path, kind: 'file', entry, contentType: fileType(path) };
     for (const [kind, names] of Object.entries(snapshot.lists)) {
       for (const [name, byPlatform] of Object.entries(names)) {
         const records: TerraformRecord[] = [];

@@ -60,8 +60,9 @@ export async function resolveProtocol(path: string, snapshot: Snapshot, client: 
     const [, name, system] = m;
     const versions = (await recordsOf<ModuleRecord>(snapshot, client, 'module', `${name}/${system}`)).map((r) => r.version).filter((v) => !semver.prerelease(v));
     if (versions.length === 0) return null;
-    const version = versions.sort(newestFirst)[0]!;
-    return json({ id: `${snapshot.repo}/${name}/${system}/${version}`, namespace: snapshot.repo, name, provider: system, version, versions: versions.sort(newestFirst) });
+    versions.sort(newestFirst);
+    const version = versions[0]!;
+    return json({ id: `${snapshot.repo}/${name}/${system}/${version}`, namespace: snapshot.repo, name, provider: system, version, versions });
   }
   if ((m = PROVIDER_VERSIONS.exec(path))) {
     const records = await recordsOf<ProviderRecord>(snapshot, client, 'provider', m[1]!);
