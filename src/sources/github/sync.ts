@@ -4,59 +4,20 @@
 // unless GitHub gives no digest: then streamed once through the hash). Packages uploaded by
 // other means are left alone.
 import type { AnyFormat, ListAddress, PackageRecord, RemoteFile } from '../../core/format.js';
-import type { Mutation, Removal } from '../../core/publish.js';
 import type { RepositoryService } from '../../core/service.js';
 import type { Snapshot, RemoteObject } from '../../core/snapshot.js';
 import { listShards } from '../../core/package-lists.js';
 import { PackyardError } from '../../util/errors.js';
 import { forEachConcurrent } from '../../util/concurrency.js';
-import type { HasherFactory } from '../../util/hash.js';
-import type { Gunzip } from '../../util/codecs/compress.js';
-import { GitHubError, assetSha256, type GitHubAsset, type GitHubClient, type GitHubRelease, type RateLimit } from './client.js';
+import { GitHubError, assetSha256, type GitHubAsset, type GitHubRelease } from './client.js';
 import type { GitHubSettings } from './settings.js';
 import { SOURCE } from './types.js';
 import { asPackyardError } from './errors.js';
 import { syncTags } from './tags.js';
+import { publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
 
+export type { SyncDeps, SyncReport, SyncedPackage } from './report.js';
 
-export interface SyncDeps {
-  service: RepositoryService;
-  client: GitHubClient;
-  createHasher: HasherFactory;
-  gunzip?: Gunzip;
-  now: () => Date;
-  /** Assets read at once (default 8). */
-  concurrency?: number;
-}
-
-/** A package as a sync report names it. */
-export interface SyncedPackage {
-  package: string;
-  version: string;
-  architecture: string;
-  distribution: string;
-  release: string;
-  asset: string;
-}
-
-export interface SyncReport {
-  repo: string;
-  repository: string;
-  /** The snapshot published, or null when nothing changed. */
-  snapshot: string | null;
-  added: SyncedPackage[];
-  /** Assets whose bytes changed under the same release and name. */
-  changed: SyncedPackage[];
-  removed: SyncedPackage[];
-  unchanged: number;
-  /** Assets that are not packages of this repository's type (checksums, tarballs). */
-  ignored: number;
-  skipped: { release: string; asset?: string; reason: string }[];
-  rateLimit: Pick<RateLimit, 'limit' | 'remaining' | 'used' | 'resource'> & { reset: string } | null;
-  requests: { pages: number; notModified: number };
-  /** Bytes read of assets (ranges, and whole assets without a digest). */
-  bytesFetched: number;
-}
 
 /** What a published record keeps of its asset (RemoteObject.ref). */
 export interface AssetRef {
@@ -116,33 +77,9 @@ export async function syncGitHub(deps: SyncDeps, repo: string, settings: GitHubS
   // Assets are read before the publish (it holds the repository's publishes back); the plan is
   // made again from the head the publish lands on, reading only what that head needs besides.
   await plan(service, format, current, wanted, reader, isPrivate);
-  let last: Plan | undefined;
-  const result = await service.publish(repo, async (head) => {
-    last = await plan(service, format, head, wanted, reader, isPrivate);
-    return { actor: `github:${settings.repository}`, replace: true, add: last.add, remove: last.remove };
-  });
-  const rl = listing.rateLimit ?? client.rateLimit;
-  return {
-    repo,
-    repository: settings.repository,
-    snapshot: result.changed ? result.snapshot.id : null,
-    added: last!.added,
-    changed: last!.changed,
-    removed: last!.removed,
-    unchanged: last!.unchanged,
-    ignored,
-    skipped: [...listed, ...last!.skipped],
-    rateLimit: rl ? { limit: rl.limit, remaining: rl.remaining, used: rl.used, resource: rl.resource, reset: rl.reset.toISOString() } : null,
-    requests: { pages: listing.pages, notModified: listing.notModified },
-    bytesFetched: reader.bytesFetched,
-  };
+  return publishPlan(deps, repo, settings, (head) => plan(service, format, head, wanted, reader, isPrivate), { ...listing, ignored, skipped: listed, bytesFetched: () => reader.bytesFetched });
 }
 
-/** What a sync changes in one head: the publish's mutation, and the report's lines. */
-interface Plan extends Pick<SyncReport, 'added' | 'changed' | 'removed' | 'unchanged' | 'skipped'> {
-  add: Mutation['add'];
-  remove: Removal[];
-}
 
 /** The change that makes `head` hold what the releases hold, newest release first (the first asset of a package wins). */
 async function plan(service: RepositoryService, format: AnyFormat, head: Snapshot, wanted: Wanted[], reader: AssetReader, isPrivate: boolean): Promise<Plan> {

@@ -12,7 +12,7 @@ import { forEachConcurrent } from '../../util/concurrency.js';
 import { asPackyardError } from './errors.js';
 import type { GitHubTag } from './client.js';
 import type { GitHubSettings } from './settings.js';
-import type { SyncDeps, SyncReport } from './sync.js';
+import { publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
 import { SOURCE } from './types.js';
 
 /** A tarball larger than this is not a module: each is held whole while it is checked. */
@@ -57,7 +57,7 @@ export async function syncTags(deps: SyncDeps, repo: string, settings: GitHubSet
   let bytesFetched = 0;
   const read = new Map<string, PackageRecord>();
   // Tarballs are read before the publish (GitHub makes them on request: slow), the plan made on the head it lands on.
-  const plan = async (head: Snapshot) => {
+  const plan = async (head: Snapshot): Promise<Plan> => {
     const published = new Map<string, { record: PackageRecord; at: ListAddress; ref: TagRef }>();
     for (const [at, key] of listShards(head.lists)) {
       for (const record of await service.store.meta<PackageRecord[]>(key)) {
@@ -94,29 +94,10 @@ export async function syncTags(deps: SyncDeps, repo: string, settings: GitHubSet
       add.push({ placement: format.placement({ kind: 'module', name, system, version }, head), records: [record] });
       (published.has(version) ? changed : added).push({ package: `${name}/${system}`, version, architecture: 'module', distribution: 'modules', release: tag.name, asset: 'tarball' });
     }
-    return { add, remove, removed, added, changed, unchanged: versions.size - add.length };
+    return { add, remove, removed, added, changed, unchanged: versions.size - add.length, skipped: [] };
   };
   await plan(await service.getRepo(repo));
-  let last: Awaited<ReturnType<typeof plan>> | undefined;
-  const result = await service.publish(repo, async (head) => {
-    last = await plan(head);
-    return { actor: `github:${settings.repository}`, replace: true, add: last.add, remove: last.remove };
-  });
-  const rl = listing.rateLimit ?? client.rateLimit;
-  return {
-    repo,
-    repository: settings.repository,
-    snapshot: result.changed ? result.snapshot.id : null,
-    added: last!.added,
-    changed: last!.changed,
-    removed: last!.removed,
-    unchanged: last!.unchanged,
-    ignored,
-    skipped,
-    rateLimit: rl ? { limit: rl.limit, remaining: rl.remaining, used: rl.used, resource: rl.resource, reset: rl.reset.toISOString() } : null,
-    requests: { pages: listing.pages, notModified: listing.notModified },
-    bytesFetched,
-  };
+  return publishPlan(deps, repo, settings, plan, { ...listing, ignored, skipped, bytesFetched: () => bytesFetched });
 }
 
 /** A tag's tarball, fetched once (through the API with the credentials, then the URL it redirects to, without them), as a module record. */
