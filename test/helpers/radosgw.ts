@@ -13,6 +13,8 @@ import { randomUUID, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AwsClient } from 'aws4fetch';
+import { S3Storage } from '../../src/storage/s3.js';
 import { runOk } from './exec.js';
 import { freePort } from './server.js';
 
@@ -151,4 +153,15 @@ function dropTo(dir: string): string[] {
   }
   execFileSync('chown', ['-R', 'ceph:ceph', dir]);
   return ['--setuser', 'ceph', '--setgroup', 'ceph'];
+}
+
+/** An S3Storage on a new bucket of the test process's cluster, under a prefix (which it must keep to). */
+export async function emptyS3(): Promise<S3Storage> {
+  const server = await radosgw();
+  const bucket = `packyard-${randomUUID()}`;
+  const client = new AwsClient({ accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, service: 's3', region: 'us-east-1' });
+  const res = await client.fetch(`${server.endpoint}/${bucket}`, { method: 'PUT' });
+  if (!res.ok) throw new Error(`creating bucket ${bucket}: ${res.status} ${await res.text()}`);
+  const env = { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_ENDPOINT_URL: server.endpoint };
+  return S3Storage.fromUrl(`s3://${bucket}/store`, env);
 }

@@ -11,6 +11,7 @@ import { FsStorage } from '../../src/hosts/node/fs-storage.js';
 import { R2Storage, type R2BucketLike } from '../../src/storage/r2.js';
 import { readdir, utimes } from 'node:fs/promises';
 import { emptyBackend, emptyDisk } from '../helpers/backends.js';
+import { emptyS3 } from '../helpers/radosgw.js';
 import { testService } from '../helpers/service.js';
 import { Keyring } from '../../src/signing/keyring.js';
 import { gc } from '../../src/core/gc.js';
@@ -23,6 +24,8 @@ const backends: [string, () => Promise<Storage>][] = [
   ['filesystem', () => emptyBackend('filesystem')],
   ['r2', emptyR2],
   ['workerd disk service', emptyDisk],
+  // Ceph's radosgw, a real S3 server (test/helpers/radosgw.ts): a new bucket per test.
+  ['s3', emptyS3],
 ];
 
 // R2 as workerd runs it, simulated by Miniflare: the bucket through Miniflare's proxy from Node,

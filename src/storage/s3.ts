@@ -1,0 +1,335 @@
+import { AwsClient } from 'aws4fetch';
+import { PackyardError } from '../util/errors.js';
+import { streamOf } from '../util/bytes.js';
+import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
+import { completedBefore } from './parts.js';
+import { escapeXml, parseList, tag, unquote } from './s3-xml.js';
+import { rewrite, type ByteRange, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
+
+export interface S3Config {
+  bucket: string;
+  /** Prepended to every key: `''` or a path ending in `/`. */
+  prefix?: string;
+  /** An S3-compatible server (Ceph, MinIO, R2): then path-style addressing. AWS when omitted. */
+  endpoint?: string;
+  region?: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** For tests and hosts that route requests; the global fetch by default. */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+/** The standard AWS variables `fromUrl` reads. */
+export type S3Env = Partial<Record<'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY' | 'AWS_SESSION_TOKEN' | 'AWS_REGION' | 'AWS_DEFAULT_REGION' | 'AWS_ENDPOINT_URL' | 'AWS_ENDPOINT_URL_S3', string | undefined>>;
+
+const MiB = 1024 * 1024;
+/** As in r2.ts: a streamed put is cut into parts of this size, with one part's memory. */
+const STREAM_PART = 8 * MiB;
+const FIRST_BUFFER = 64 * 1024;
+/** Outside workerd (no FixedLengthStream) a streamed part is read into memory: at most this. */
+const MAX_BUFFERED_PART = 64 * MiB;
+/** Tries of a request that may be repeated safely (not a conditional write) on a 500 or 503. */
+const TRIES = 3;
+
+type Body = Uint8Array | string | ReadableStream<Uint8Array>;
+interface Call {
+  key?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Body;
+  /** Sent once only: a retry of a conditional write could fail on its own first success. */
+  once?: boolean;
+}
+
+/**
+ * Objects in an S3 bucket (AWS, or any S3-compatible server), over signed `fetch` requests:
+ * web-standard, so the Node host and a Worker both use it. Strong read-after-write consistency
+ * is assumed (AWS since 2020, R2, Ceph). Compare-and-swap is a conditional PUT.
+ */
+export class S3Storage implements Storage {
+  private readonly client: AwsClient;
+  private readonly base: string;
+  private readonly prefix: string;
+  private readonly send: (request: Request) => Promise<Response>;
+
+  constructor(private readonly config: S3Config) {
+    const region = config.region || 'us-east-1';
+    this.client = new AwsClient({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, sessionToken: config.sessionToken, service: 's3', region, retries: 0 });
+    this.base = config.endpoint
+      ? `${config.endpoint.replace(/\/+$/, '')}/${encodeURIComponent(config.bucket)}`
+      : `https://${config.bucket}.s3.${region}.amazonaws.com`;
+    this.prefix = config.prefix ?? '';
+    this.send = config.fetch ?? ((request) => fetch(request));
+  }
+
+  /** `s3://BUCKET[/PREFIX]` with credentials, region and endpoint from the standard variables. */
+  static fromUrl(url: string, env: S3Env): S3Storage {
+    const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+    if (!match) throw new Error(`not an S3 location: ${url} (want s3://BUCKET[/PREFIX])`);
+    const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+    const accessKeyId = env.AWS_ACCESS_KEY_ID;
+    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+    if (!accessKeyId || !secretAccessKey) throw new Error(`${url} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
+    return new S3Storage({
+      bucket: match[1]!,
+      prefix: prefix && `${prefix}/`,
+      endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
+      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+      accessKeyId,
+      secretAccessKey,
+      sessionToken: env.AWS_SESSION_TOKEN || undefined,
+    });
+  }
+
+  async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
+    checkKey(key);
+    // S3 answers 416 to a range of no bytes; the other backends answer an empty body.
+    if (range?.length === 0) return this.emptyRange(key, range.offset);
+    const headers = range ? { range: `bytes=${range.offset}-${range.length === undefined ? '' : range.offset + range.length - 1}` } : undefined;
+    const res = await this.call('GET', { key, headers });
+    if (res.status === 404) return drained(res, null);
+    if (res.status === 416 && range) return drained(res, await this.emptyRange(key, range.offset));
+    if (!res.ok) throw await s3Error(res, 'GET', key);
+    const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+    const size = contentRange ? Number(contentRange[3]) : Number(res.headers.get('content-length'));
+    const returned = contentRange ? { offset: Number(contentRange[1]), length: Number(contentRange[2]) - Number(contentRange[1]) + 1 } : undefined;
+    return { ...this.info(key, res, size), body: res.body ?? streamOf(new Uint8Array(0)), range: returned };
+  }
+
+  private async emptyRange(key: string, offset: number): Promise<StoredObject | null> {
+    const current = await this.head(key);
+    return current && { ...current, body: streamOf(new Uint8Array(0)), range: { offset, length: 0 } };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    checkKey(key);
+    const res = await this.call('HEAD', { key });
+    if (res.status === 404) return null;
+    if (!res.ok) throw await s3Error(res, 'HEAD', key);
+    return this.info(key, res, Number(res.headers.get('content-length')));
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<ObjectInfo | null> {
+    checkKey(key);
+    // Every S3 write is atomic, so `fresh` changes nothing. Ceph compares If-Match with the
+    // stored ETag without its quotes (a quoted one never matches); AWS takes it bare too.
+    const conditions: Record<string, string> = {};
+    if (options.ifMatch !== undefined) conditions['if-match'] = options.ifMatch;
+    else if (options.ifNoneMatch === '*') conditions['if-none-match'] = '*';
+    if (typeof body === 'string' || body instanceof Uint8Array) return this.putBytes(key, toBytesSync(body), conditions);
+    return this.putStream(key, body, conditions);
+  }
+
+  /** One PUT; null when its condition failed. */
+  private async putBytes(key: string, bytes: Uint8Array, conditions: Record<string, string>): Promise<ObjectInfo | null> {
+    const conditional = Object.keys(conditions).length > 0;
+    const res = await this.call('PUT', { key, headers: conditions, body: bytes, once: conditional });
+    // 412: the condition failed. 409: a concurrent conflicting write (AWS). A 5xx: Ceph's answer
+    // to a lost race. All mean "re-read and try again" to a compare-and-swap.
+    if (conditional && (res.status === 412 || res.status === 409 || res.status >= 500)) return drained(res, null);
+    if (!res.ok) throw await s3Error(res, 'PUT', key);
+    await res.body?.cancel();
+    return this.info(key, res, bytes.length, res.headers.get('date'));
+  }
+
+  /**
+   * S3 takes a body of known length only (a chunked upload needs aws-chunked signing), and a
+   * Worker cannot buffer a package. So a stream is cut into STREAM_PART parts of a multipart
+   * upload with one part's memory, as r2.ts does; one that fits a part is a single PUT. Any
+   * failure aborts the upload: nothing appears under the key.
+   */
+  private async putStream(key: string, body: ReadableStream<Uint8Array>, conditions: Record<string, string>): Promise<ObjectInfo | null> {
+    const reader = body.getReader();
+    let buffer = new Uint8Array(FIRST_BUFFER);
+    let filled = 0;
+    let uploadId: string | undefined;
+    const parts: PartInfo[] = [];
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        let chunk = value;
+        while (chunk.length > 0) {
+          if (filled === STREAM_PART) {
+            if (!uploadId) {
+              // A multipart complete takes no precondition here: no atomic compare-and-swap.
+              if (Object.keys(conditions).length) throw new Error(`conditional writes to S3 take at most ${STREAM_PART} bytes (${key})`);
+              uploadId = await this.createMultipart(key);
+            }
+            parts.push(await this.putPart(key, uploadId, parts.length + 1, buffer, filled));
+            filled = 0;
+          }
+          if (filled + chunk.length > buffer.length && buffer.length < STREAM_PART) {
+            const grown = new Uint8Array(Math.min(STREAM_PART, Math.max(buffer.length * 2, filled + chunk.length)));
+            grown.set(buffer.subarray(0, filled));
+            buffer = grown;
+          }
+          const n = Math.min(chunk.length, buffer.length - filled);
+          buffer.set(chunk.subarray(0, n), filled);
+          filled += n;
+          chunk = chunk.subarray(n);
+        }
+      }
+      if (!uploadId) return await this.putBytes(key, buffer.subarray(0, filled), conditions);
+      parts.push(await this.putPart(key, uploadId, parts.length + 1, buffer.subarray(0, filled), filled));
+      return await this.completeMultipart(key, uploadId, parts);
+    } catch (err) {
+      await reader.cancel(err).catch(() => {});
+      if (uploadId) await this.abortMultipart(key, uploadId).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** A copy onto itself with new metadata: a new modification time, no bytes sent. */
+  async touch(key: string): Promise<ObjectInfo | null> {
+    checkKey(key);
+    const source = `/${this.config.bucket}/${this.encoded(key)}`;
+    const res = await this.call('PUT', { key, headers: { 'x-amz-copy-source': source, 'x-amz-metadata-directive': 'REPLACE' } });
+    if (res.status === 404) return drained(res, null);
+    const text = await res.text();
+    // A copy may fail after its 200 (the error is then in the body); an object over 5 GiB cannot
+    // be copied in one request: it is written again from itself.
+    if (res.status === 400 || (res.ok && /<Error>/.test(text))) return rewrite(this, key);
+    if (!res.ok) throw s3ErrorOf(res.status, text, 'PUT (copy)', key);
+    return this.head(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    const res = await this.call('DELETE', { key });
+    if (!res.ok && res.status !== 404) throw await s3Error(res, 'DELETE', key);
+    await res.body?.cancel();
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    for await (const page of this.pages(prefix)) for (const obj of page.objects) yield { ...obj, key: obj.key.slice(this.prefix.length) };
+  }
+
+  async *listFolders(prefix: string): AsyncIterable<string> {
+    // Each common prefix is the store's prefix, `prefix`, a name and the slash after it.
+    const skip = this.prefix.length + prefix.length;
+    for await (const page of this.pages(prefix, '/')) for (const folder of page.prefixes) yield folder.slice(skip, -1);
+  }
+
+  private async *pages(prefix: string, delimiter?: string) {
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { 'list-type': '2', prefix: this.prefix + prefix };
+      if (delimiter) query.delimiter = delimiter;
+      if (token) query['continuation-token'] = token;
+      const res = await this.call('GET', { query });
+      if (!res.ok) throw await s3Error(res, 'LIST', prefix);
+      const page = parseList(await res.text());
+      yield page;
+      token = page.next;
+    } while (token);
+  }
+
+  async createMultipart(key: string): Promise<string> {
+    checkKey(key);
+    const res = await this.call('POST', { key, query: { uploads: '' } });
+    if (!res.ok) throw await s3Error(res, 'CreateMultipartUpload', key);
+    const id = tag(await res.text(), 'UploadId');
+    if (!id) throw new Error(`S3 CreateMultipartUpload of ${key} answered no UploadId`);
+    return id;
+  }
+
+  /**
+   * A stream goes through a FixedLengthStream of `size` in workerd (constant memory); elsewhere
+   * it is read into memory first (`size` bytes, bounded by the caller, refused beyond
+   * MAX_BUFFERED_PART). A body of other than `size` bytes fails with part-size-mismatch.
+   */
+  async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
+    checkKey(key);
+    if (!Number.isSafeInteger(part) || part < 1 || part > 10_000) throw new PackyardError(400, 'bad-part-number', `part numbers go from 1 to 10000, not ${part}`);
+    let value: Body;
+    if (body instanceof Uint8Array) {
+      if (body.length !== size) throw partSizeMismatch(part, size);
+      value = body;
+    } else {
+      const check = new SizeCheck(part, size);
+      const FixedLength = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
+      if (FixedLength) value = body.pipeThrough(check.stream).pipeThrough(new FixedLength(size));
+      else if (size <= MAX_BUFFERED_PART) value = await toBytes(body.pipeThrough(check.stream)).catch((err) => Promise.reject(check.error ?? err));
+      else throw new PackyardError(413, 'part-too-large', `parts outside workerd are read into memory: at most ${MAX_BUFFERED_PART} bytes, not ${size}`);
+    }
+    const res = await this.call('PUT', { key, query: { partNumber: String(part), uploadId }, body: value, once: !(value instanceof Uint8Array) });
+    if (res.status === 404) throw await drained(res, new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`));
+    if (!res.ok) throw await s3Error(res, 'UploadPart', key);
+    await res.body?.cancel();
+    return { part, etag: unquote(res.headers.get('etag') ?? ''), size };
+  }
+
+  /** Completing again (a caller that crashed before it heard) finds the object: S3 then no longer knows the upload. */
+  async completeMultipart(key: string, uploadId: string, parts: PartInfo[]): Promise<ObjectInfo> {
+    checkKey(key);
+    const completed = await completedBefore(this, key, uploadId, parts);
+    if (completed) return completed;
+    const list = [...parts]
+      .sort((a, b) => a.part - b.part)
+      .map((p) => `<Part><PartNumber>${p.part}</PartNumber><ETag>"${escapeXml(p.etag)}"</ETag></Part>`)
+      .join('');
+    const res = await this.call('POST', { key, query: { uploadId }, body: `<CompleteMultipartUpload>${list}</CompleteMultipartUpload>` });
+    const text = await res.text();
+    // An error may come after a 200, in the body: the join takes a while and the answer started.
+    const code = res.ok && !/<Error>/.test(text) ? undefined : (tag(text, 'Code') ?? String(res.status));
+    if (code === 'InvalidPart' || code === 'InvalidPartOrder' || code === 'EntityTooSmall') throw new PackyardError(400, 'part-missing', `a part of upload ${uploadId} is missing or was replaced (${code})`);
+    if (code === 'NoSuchUpload') throw new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`);
+    if (code) throw s3ErrorOf(res.status, text, 'CompleteMultipartUpload', key);
+    const info = await this.head(key);
+    if (!info) throw new Error(`S3 completed upload ${uploadId} but ${key} is not there`);
+    return info;
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    checkKey(key);
+    const res = await this.call('DELETE', { key, query: { uploadId } });
+    if (!res.ok && res.status !== 404) throw await s3Error(res, 'AbortMultipartUpload', key);
+    await res.body?.cancel();
+  }
+
+  private encoded(key: string): string {
+    return (this.prefix + key).split('/').map(encodeURIComponent).join('/');
+  }
+
+  private async call(method: string, { key, query, headers, body, once }: Call): Promise<Response> {
+    const url = new URL(key === undefined ? `${this.base}/` : `${this.base}/${this.encoded(key)}`);
+    for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, value);
+    for (let attempt = 1; ; attempt++) {
+      const request = await this.client.sign(url.toString(), { method, headers, body: body as BodyInit | undefined });
+      const res = await this.send(request);
+      if (once || attempt >= TRIES || (res.status !== 500 && res.status !== 503)) return res;
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * Math.random()));
+    }
+  }
+
+  private info(key: string, res: Response, size: number, date?: string | null): ObjectInfo {
+    // A PUT's answer has no Last-Modified; its Date is the write's time to the same second.
+    const when = res.headers.get('last-modified') ?? date;
+    return { key, size, etag: unquote(res.headers.get('etag') ?? ''), lastModified: when ? new Date(when) : new Date() };
+  }
+}
+
+function toBytesSync(body: string | Uint8Array): Uint8Array {
+  return typeof body === 'string' ? new TextEncoder().encode(body) : body;
+}
+
+async function drained<T>(res: Response, value: T): Promise<T> {
+  await res.body?.cancel();
+  return value;
+}
+
+/** The same keys the directory backend takes, so that a store can move between backends. */
+function checkKey(key: string): void {
+  if (!key || key.split('/').some((part) => part === '' || part === '.' || part === '..')) throw new Error(`invalid storage key: ${key}`);
+}
+
+async function s3Error(res: Response, op: string, key: string): Promise<Error> {
+  return s3ErrorOf(res.status, await res.text().catch(() => ''), op, key);
+}
+
+function s3ErrorOf(status: number, text: string, op: string, key: string): Error {
+  return new Error(`S3 ${op} ${key}: ${status} ${tag(text, 'Code') ?? ''} ${tag(text, 'Message') ?? ''}`.trim());
+}
