@@ -16,6 +16,8 @@ export interface S3Config {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  /** Keys per listing page; S3's default (1000) when omitted. Tests make it small to page. */
+  maxKeys?: number;
   /** For tests and hosts that route requests; the global fetch by default. */
   fetch?: (request: Request) => Promise<Response>;
 }
@@ -217,6 +219,7 @@ export class S3Storage implements Storage {
     do {
       const query: Record<string, string> = { 'list-type': '2', prefix: this.prefix + prefix };
       if (delimiter) query.delimiter = delimiter;
+      if (this.config.maxKeys) query['max-keys'] = String(this.config.maxKeys);
       if (token) query['continuation-token'] = token;
       const res = await this.call('GET', { query });
       if (!res.ok) throw await s3Error(res, 'LIST', prefix);

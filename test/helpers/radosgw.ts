@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
-import { S3Storage } from '../../src/storage/s3.js';
+import { S3Storage, type S3Config } from '../../src/storage/s3.js';
 import { runOk } from './exec.js';
 import { freePort } from './server.js';
 
@@ -156,12 +156,13 @@ function dropTo(dir: string): string[] {
 }
 
 /** An S3Storage on a new bucket of the test process's cluster, under a prefix (which it must keep to). */
-export async function emptyS3(): Promise<S3Storage> {
+export async function emptyS3(options: Pick<S3Config, 'maxKeys'> = {}): Promise<S3Storage> {
   const server = await radosgw();
   const bucket = `packyard-${randomUUID()}`;
   const client = new AwsClient({ accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, service: 's3', region: 'us-east-1' });
   const res = await client.fetch(`${server.endpoint}/${bucket}`, { method: 'PUT' });
   if (!res.ok) throw new Error(`creating bucket ${bucket}: ${res.status} ${await res.text()}`);
   const env = { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_ENDPOINT_URL: server.endpoint };
-  return S3Storage.fromUrl(`s3://${bucket}/store`, env);
+  const { config } = S3Storage.fromUrl(`s3://${bucket}/store`, env) as unknown as { config: S3Config };
+  return new S3Storage({ ...config, ...options });
 }
