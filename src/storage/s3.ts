@@ -247,17 +247,20 @@ export class S3Storage implements Storage {
     checkKey(key);
     if (!Number.isSafeInteger(part) || part < 1 || part > 10_000) throw new PackyardError(400, 'bad-part-number', `part numbers go from 1 to 10000, not ${part}`);
     let value: Body;
+    let check: SizeCheck | undefined;
     if (body instanceof Uint8Array) {
       if (body.length !== size) throw partSizeMismatch(part, size);
       value = body;
     } else {
-      const check = new SizeCheck(part, size);
+      check = new SizeCheck(part, size);
       const FixedLength = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
       if (FixedLength) value = body.pipeThrough(check.stream).pipeThrough(new FixedLength(size));
-      else if (size <= MAX_BUFFERED_PART) value = await toBytes(body.pipeThrough(check.stream)).catch((err) => Promise.reject(check.error ?? err));
+      else if (size <= MAX_BUFFERED_PART) value = await toBytes(body.pipeThrough(check.stream)).catch((err) => Promise.reject(check?.error ?? err));
       else throw new PackyardError(413, 'part-too-large', `parts outside workerd are read into memory: at most ${MAX_BUFFERED_PART} bytes, not ${size}`);
     }
-    const res = await this.call('PUT', { key, query: { partNumber: String(part), uploadId }, body: value, once: !(value instanceof Uint8Array) });
+    // A stream of the wrong size fails the request (or S3 refuses it); say why.
+    const res = await this.call('PUT', { key, query: { partNumber: String(part), uploadId }, body: value, once: !(value instanceof Uint8Array) }).catch((err) => Promise.reject(check?.error ?? err));
+    if (check?.error) throw await drained(res, check.error);
     if (res.status === 404) throw await drained(res, new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`));
     if (!res.ok) throw await s3Error(res, 'UploadPart', key);
     await res.body?.cancel();

@@ -160,7 +160,7 @@ function dropTo(dir: string): string[] {
 }
 
 /** An S3Storage on a new bucket of the test process's cluster, under a prefix (which it must keep to). */
-export async function emptyS3(options: Pick<S3Config, 'maxKeys'> = {}): Promise<S3Storage> {
+export async function emptyS3(options: Partial<S3Config> = {}): Promise<S3Storage> {
   const server = await radosgw();
   const bucket = `packyard-${randomUUID()}`;
   const client = new AwsClient({ accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, service: 's3', region: 'us-east-1' });

@@ -1,8 +1,11 @@
 // What the S3 backend adds to the storage contract (which it passes: contract.test.ts), against
 // Ceph's radosgw: the keys Debian and RPM versions make, paging, and its configuration.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
 import { S3Storage } from '../../src/storage/s3.js';
-import { readText } from '../../src/storage/types.js';
+import { readBytes, readText } from '../../src/storage/types.js';
 import { emptyS3 } from '../helpers/radosgw.js';
 
 describe('s3 storage', () => {
@@ -59,5 +62,89 @@ describe('s3 storage', () => {
     expect(urls).toEqual(['http://127.0.0.1:9000/bucket ', 'http://127.0.0.1:9000/bucket some/prefix/']);
     const aws = S3Storage.fromUrl('s3://bucket', { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK', AWS_REGION: 'eu-west-1' }) as unknown as { base: string };
     expect(aws.base).toBe('https://bucket.s3.eu-west-1.amazonaws.com');
+  });
+});
+
+// S3Storage inside workerd (Miniflare), against the same radosgw: bodies of unknown length, as
+// a Worker gets them, and parts through FixedLengthStream. Answers JSON, {ok} or {error}.
+const workerEntry = `
+import { S3Storage } from '../../src/storage/s3.ts';
+
+function generated(size) {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= size) return controller.close();
+      const chunk = new Uint8Array(Math.min(100_000, size - at));
+      for (let i = 0; i < chunk.length; i++) chunk[i] = (at + i) % 251;
+      at += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+export default {
+  async fetch(request, env) {
+    const { op, config, key, size, uploadId, part, declared } = await request.json();
+    const storage = new S3Storage(config);
+    try {
+      if (op === 'put') return Response.json({ ok: await storage.put(key, generated(size)) });
+      if (op === 'putPart') return Response.json({ ok: await storage.putPart(key, uploadId, part, generated(size), declared ?? size) });
+      return Response.json({ error: 'no operation ' + op });
+    } catch (err) {
+      return Response.json({ error: err.message, code: err.code });
+    }
+  },
+};
+`;
+
+describe('s3 storage inside workerd', () => {
+  const MiB = 1024 * 1024;
+  const pattern = (size: number) => new Uint8Array(size).map((_, i) => i % 251);
+  let miniflare: Promise<Miniflare> | undefined;
+  afterAll(async () => (await miniflare)?.dispose());
+  const call = async (op: string, s: S3Storage, args: object) => {
+    miniflare ??= (async () => {
+      const bundle = await build({
+        stdin: { contents: workerEntry, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
+        bundle: true,
+        format: 'esm',
+        target: 'es2022',
+        write: false,
+      });
+      return new Miniflare({ modules: true, script: bundle.outputFiles[0]!.text, compatibilityDate: '2025-09-01' });
+    })();
+    const config = (s as unknown as { config: object }).config;
+    const res = await (await miniflare).dispatchFetch('http://worker/', { method: 'POST', body: JSON.stringify({ op, config, ...args }) });
+    return (await res.json()) as { ok?: { size: number; etag: string; part?: number }; error?: string; code?: string };
+  };
+
+  it('streams a body of unknown length: one put when it fits a part, 8 MiB parts when not', async () => {
+    const s = await emptyS3();
+    const small = await call('put', s, { key: 's/small', size: 1000 });
+    expect(small.ok?.size).toBe(1000);
+    expect(small.ok?.etag).not.toContain('-');
+    const big = 2 * 8 * MiB + 5;
+    const { ok } = await call('put', s, { key: 's/big', size: big });
+    expect(ok?.size).toBe(big);
+    expect(ok?.etag).toMatch(/-3$/); // a multipart object's etag: "<md5 of the part md5s>-<parts>"
+    expect(Buffer.from((await readBytes(s, 's/big'))!).equals(pattern(big))).toBe(true);
+  });
+
+  it('writes parts from streams through FixedLengthStream, failing those of another size', async () => {
+    const s = await emptyS3();
+    const id = await s.createMultipart('blobs/parts');
+    const first = await call('putPart', s, { key: 'blobs/parts', uploadId: id, part: 1, size: 5 * MiB });
+    const last = await call('putPart', s, { key: 'blobs/parts', uploadId: id, part: 2, size: 1000 });
+    expect([first.ok?.part, first.ok?.size, last.ok?.part, last.ok?.size]).toEqual([1, 5 * MiB, 2, 1000]);
+    expect(await call('putPart', s, { key: 'blobs/parts', uploadId: id, part: 3, size: 5, declared: 6 })).toMatchObject({ code: 'part-size-mismatch' });
+    expect(await call('putPart', s, { key: 'blobs/parts', uploadId: id, part: 3, size: 7, declared: 6 })).toMatchObject({ code: 'part-size-mismatch' });
+    expect(await call('putPart', s, { key: 'blobs/parts', uploadId: 'no-such-upload', part: 1, size: 5 })).toMatchObject({ code: 'upload-not-found' });
+    const info = await s.completeMultipart('blobs/parts', id, [first.ok, last.ok] as never);
+    expect(info.size).toBe(5 * MiB + 1000);
+    const expected = new Uint8Array(5 * MiB + 1000);
+    expected.set(pattern(5 * MiB));
+    expected.set(pattern(1000), 5 * MiB);
+    expect(Buffer.from((await readBytes(s, 'blobs/parts'))!).equals(expected)).toBe(true);
   });
 });
