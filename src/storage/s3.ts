@@ -67,21 +67,7 @@ export class S3Storage implements Storage {
 
   /** `s3://BUCKET[/PREFIX]` with credentials, region and endpoint from the standard variables. */
   static fromUrl(url: string, env: S3Env): S3Storage {
-    const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
-    if (!match) throw new Error(`not an S3 location: ${url} (want s3://BUCKET[/PREFIX])`);
-    const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
-    const accessKeyId = env.AWS_ACCESS_KEY_ID;
-    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-    if (!accessKeyId || !secretAccessKey) throw new Error(`${url} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
-    return new S3Storage({
-      bucket: match[1]!,
-      prefix: prefix && `${prefix}/`,
-      endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
-      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
-      accessKeyId,
-      secretAccessKey,
-      sessionToken: env.AWS_SESSION_TOKEN || undefined,
-    });
+    return new S3Storage(s3Config(url, env));
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
@@ -316,6 +302,25 @@ export class S3Storage implements Storage {
     const when = res.headers.get('last-modified') ?? date;
     return { key, size, etag: unquote(res.headers.get('etag') ?? ''), lastModified: when ? new Date(when) : new Date() };
   }
+}
+
+/** The configuration an `s3://BUCKET[/PREFIX]` URL and the standard AWS variables name. */
+export function s3Config(url: string, env: S3Env): S3Config {
+  const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+  if (!match) throw new Error(`not an S3 location: ${url} (want s3://BUCKET[/PREFIX])`);
+  const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) throw new Error(`${url} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
+  return {
+    bucket: match[1]!,
+    prefix: prefix && `${prefix}/`,
+    endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+    accessKeyId,
+    secretAccessKey,
+    sessionToken: env.AWS_SESSION_TOKEN || undefined,
+  };
 }
 
 function toBytesSync(body: string | Uint8Array): Uint8Array {

@@ -16,7 +16,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
-import { S3Storage, type S3Config } from '../../src/storage/s3.js';
+import { S3Storage, s3Config, type S3Config } from '../../src/storage/s3.js';
 import { runOk } from './exec.js';
 import { freePort } from './server.js';
 
@@ -167,6 +167,5 @@ export async function emptyS3(options: Partial<S3Config> = {}): Promise<S3Storag
   const res = await client.fetch(`${server.endpoint}/${bucket}`, { method: 'PUT' });
   if (!res.ok) throw new Error(`creating bucket ${bucket}: ${res.status} ${await res.text()}`);
   const env = { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_ENDPOINT_URL: server.endpoint };
-  const { config } = S3Storage.fromUrl(`s3://${bucket}/store`, env) as unknown as { config: S3Config };
-  return new S3Storage({ ...config, ...options });
+  return new S3Storage({ ...s3Config(`s3://${bucket}/store`, env), ...options });
 }

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
-import { S3Storage } from '../../src/storage/s3.js';
+import { S3Storage, s3Config, type S3Config } from '../../src/storage/s3.js';
 import { readBytes, readText } from '../../src/storage/types.js';
 import { emptyS3 } from '../helpers/radosgw.js';
 
@@ -48,20 +48,23 @@ describe('s3 storage', () => {
     expect(await readText(s, 'head.json')).toBe('{"v":2}');
   });
 
-  it('reads its location and credentials from an s3:// URL and the AWS variables', () => {
-    const env = { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK', AWS_ENDPOINT_URL: 'http://127.0.0.1:9000/' };
+  it('reads its location and credentials from an s3:// URL and the AWS variables', async () => {
+    const env = { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK', AWS_ENDPOINT_URL: 'http://127.0.0.1:9000/', AWS_SESSION_TOKEN: 'ST' };
     expect(() => S3Storage.fromUrl('s3://', env)).toThrow(/s3:\/\/BUCKET/);
     expect(() => S3Storage.fromUrl('s3://bucket', {})).toThrow(/AWS_ACCESS_KEY_ID/);
-    const urls: string[] = [];
-    const capture = (url: string) => {
-      const s = S3Storage.fromUrl(url, env) as unknown as { base: string; prefix: string };
-      urls.push(`${s.base} ${s.prefix}`);
+    expect(s3Config('s3://bucket/some/prefix/', env)).toMatchObject({ bucket: 'bucket', prefix: 'some/prefix/', endpoint: 'http://127.0.0.1:9000/', sessionToken: 'ST' });
+    // Where requests go: path-style with an endpoint, virtual-hosted on AWS.
+    const sent = async (config: S3Config) => {
+      let request: Request | undefined;
+      await new S3Storage({ ...config, fetch: async (r) => ((request = r), new Response(null, { status: 404 })) }).head('a b/c');
+      return [request!.url, request!.headers.get('x-amz-security-token'), /Credential=AK\/\d{8}\/([^/]+)\//.exec(request!.headers.get('authorization')!)?.[1]];
     };
-    capture('s3://bucket');
-    capture('s3://bucket/some/prefix/');
-    expect(urls).toEqual(['http://127.0.0.1:9000/bucket ', 'http://127.0.0.1:9000/bucket some/prefix/']);
-    const aws = S3Storage.fromUrl('s3://bucket', { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK', AWS_REGION: 'eu-west-1' }) as unknown as { base: string };
-    expect(aws.base).toBe('https://bucket.s3.eu-west-1.amazonaws.com');
+    expect(await sent(s3Config('s3://bucket/p', env))).toEqual(['http://127.0.0.1:9000/bucket/p/a%20b/c', 'ST', 'us-east-1']);
+    expect(await sent(s3Config('s3://bucket', { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK', AWS_REGION: 'eu-west-1' }))).toEqual([
+      'https://bucket.s3.eu-west-1.amazonaws.com/a%20b/c',
+      null,
+      'eu-west-1',
+    ]);
   });
 });
 
