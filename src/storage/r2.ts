@@ -1,3 +1,4 @@
+import { STREAM_PART, putInParts } from './stream-parts.js';
 import { PackyardError } from '../util/errors.js';
 import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
 import { completedBefore } from './parts.js';
@@ -58,13 +59,6 @@ export interface R2BucketLike {
 }
 
 const MiB = 1024 * 1024;
-/**
- * The part size of a streamed put: R2 wants every part but the last of one size and at least
- * 5 MiB. 8 MiB keeps a Worker's memory small and allows 78 GiB in R2's 10,000 parts.
- */
-const STREAM_PART = 8 * MiB;
-/** A streamed put's buffer starts this small and doubles up to a part: most bodies are small. */
-const FIRST_BUFFER = 64 * 1024;
 /** Outside workerd (no FixedLengthStream) a streamed part is read into memory: at most this. */
 const MAX_BUFFERED_PART = 64 * MiB;
 
@@ -114,59 +108,21 @@ export class R2Storage implements Storage {
     return this.putStream(key, body, onlyIf);
   }
 
-  /**
-   * R2 takes a stream only with a known length (a request body with Content-Length, a
-   * FixedLengthStream), and buffering a whole body of unknown size could exceed a Worker's
-   * 128 MB. So the body is cut into STREAM_PART-sized parts of a multipart upload, with one
-   * part's memory; a body that fits in one part is a single plain put. The upload's object
-   * appears only on complete, and any failure (the source erroring, R2 refusing) aborts it, so
-   * nothing is left under the key, nor parts waiting for R2's lifecycle rule to drop them.
-   */
-  private async putStream(key: string, body: ReadableStream<Uint8Array>, onlyIf: R2ConditionalLike | undefined): Promise<ObjectInfo | null> {
-    const reader = body.getReader();
-    let buffer = new Uint8Array(FIRST_BUFFER);
-    let filled = 0;
-    let upload: R2MultipartUploadLike | undefined;
-    const parts: R2UploadedPartLike[] = [];
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        let chunk = value;
-        while (chunk.length > 0) {
-          if (filled === STREAM_PART) {
-            // More bytes after a full part: the body is bigger than one part. The part is
-            // sent (and `buffer` reused) only now, so the last part is never empty.
-            if (!upload) {
-              // Completing a multipart upload takes no precondition: no atomic compare-and-swap.
-              if (onlyIf) throw new Error(`conditional writes to R2 take at most ${STREAM_PART} bytes (${key})`);
-              upload = await this.bucket.createMultipartUpload(key);
-            }
-            parts.push(await upload.uploadPart(parts.length + 1, buffer));
-            filled = 0;
-          }
-          if (filled + chunk.length > buffer.length && buffer.length < STREAM_PART) {
-            const grown = new Uint8Array(Math.min(STREAM_PART, Math.max(buffer.length * 2, filled + chunk.length)));
-            grown.set(buffer.subarray(0, filled));
-            buffer = grown;
-          }
-          const n = Math.min(chunk.length, buffer.length - filled);
-          buffer.set(chunk.subarray(0, n), filled);
-          filled += n;
-          chunk = chunk.subarray(n);
-        }
-      }
-      if (!upload) {
-        const obj = await this.bucket.put(key, buffer.subarray(0, filled), onlyIf && { onlyIf });
+  private putStream(key: string, body: ReadableStream<Uint8Array>, onlyIf: R2ConditionalLike | undefined): Promise<ObjectInfo | null> {
+    return putInParts<R2MultipartUploadLike, R2UploadedPartLike>(body, {
+      single: async (bytes) => {
+        const obj = await this.bucket.put(key, bytes, onlyIf && { onlyIf });
         return obj && info(obj);
-      }
-      parts.push(await upload.uploadPart(parts.length + 1, buffer.subarray(0, filled)));
-      return info(await upload.complete(parts));
-    } catch (err) {
-      await reader.cancel(err).catch(() => {});
-      if (upload) await upload.abort().catch(() => {});
-      throw err;
-    }
+      },
+      start: () => {
+        // Completing a multipart upload takes no precondition: no atomic compare-and-swap.
+        if (onlyIf) throw new Error(`conditional writes to R2 take at most ${STREAM_PART} bytes (${key})`);
+        return this.bucket.createMultipartUpload(key);
+      },
+      part: (upload, n, bytes) => upload.uploadPart(n, bytes),
+      complete: async (upload, parts) => info(await upload.complete(parts)),
+      abort: (upload) => upload.abort(),
+    });
   }
 
   touch(key: string): Promise<ObjectInfo | null> {

@@ -1,3 +1,4 @@
+import { STREAM_PART, putInParts } from './stream-parts.js';
 import { AwsClient } from 'aws4fetch';
 import { PackyardError } from '../util/errors.js';
 import { streamOf } from '../util/bytes.js';
@@ -26,9 +27,6 @@ export interface S3Config {
 export type S3Env = Partial<Record<'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY' | 'AWS_SESSION_TOKEN' | 'AWS_REGION' | 'AWS_DEFAULT_REGION' | 'AWS_ENDPOINT_URL' | 'AWS_ENDPOINT_URL_S3', string | undefined>>;
 
 const MiB = 1024 * 1024;
-/** As in r2.ts: a streamed put is cut into parts of this size, with one part's memory. */
-const STREAM_PART = 8 * MiB;
-const FIRST_BUFFER = 64 * 1024;
 /** Outside workerd (no FixedLengthStream) a streamed part is read into memory: at most this. */
 const MAX_BUFFERED_PART = 64 * MiB;
 /** Tries of a request that may be repeated safely (not a conditional write) on a 500 or 503. */
@@ -121,52 +119,18 @@ export class S3Storage implements Storage {
     return this.info(key, res, bytes.length, res.headers.get('date'));
   }
 
-  /**
-   * S3 takes a body of known length only (a chunked upload needs aws-chunked signing), and a
-   * Worker cannot buffer a package. So a stream is cut into STREAM_PART parts of a multipart
-   * upload with one part's memory, as r2.ts does; one that fits a part is a single PUT. Any
-   * failure aborts the upload: nothing appears under the key.
-   */
-  private async putStream(key: string, body: ReadableStream<Uint8Array>, conditions: Record<string, string>): Promise<ObjectInfo | null> {
-    const reader = body.getReader();
-    let buffer = new Uint8Array(FIRST_BUFFER);
-    let filled = 0;
-    let uploadId: string | undefined;
-    const parts: PartInfo[] = [];
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        let chunk = value;
-        while (chunk.length > 0) {
-          if (filled === STREAM_PART) {
-            if (!uploadId) {
-              // A multipart complete takes no precondition here: no atomic compare-and-swap.
-              if (Object.keys(conditions).length) throw new Error(`conditional writes to S3 take at most ${STREAM_PART} bytes (${key})`);
-              uploadId = await this.createMultipart(key);
-            }
-            parts.push(await this.putPart(key, uploadId, parts.length + 1, buffer, filled));
-            filled = 0;
-          }
-          if (filled + chunk.length > buffer.length && buffer.length < STREAM_PART) {
-            const grown = new Uint8Array(Math.min(STREAM_PART, Math.max(buffer.length * 2, filled + chunk.length)));
-            grown.set(buffer.subarray(0, filled));
-            buffer = grown;
-          }
-          const n = Math.min(chunk.length, buffer.length - filled);
-          buffer.set(chunk.subarray(0, n), filled);
-          filled += n;
-          chunk = chunk.subarray(n);
-        }
-      }
-      if (!uploadId) return await this.putBytes(key, buffer.subarray(0, filled), conditions);
-      parts.push(await this.putPart(key, uploadId, parts.length + 1, buffer.subarray(0, filled), filled));
-      return await this.completeMultipart(key, uploadId, parts);
-    } catch (err) {
-      await reader.cancel(err).catch(() => {});
-      if (uploadId) await this.abortMultipart(key, uploadId).catch(() => {});
-      throw err;
-    }
+  private putStream(key: string, body: ReadableStream<Uint8Array>, conditions: Record<string, string>): Promise<ObjectInfo | null> {
+    return putInParts<string, PartInfo>(body, {
+      single: (bytes) => this.putBytes(key, bytes, conditions),
+      start: () => {
+        // A multipart complete takes no precondition here: no atomic compare-and-swap.
+        if (Object.keys(conditions).length) throw new Error(`conditional writes to S3 take at most ${STREAM_PART} bytes (${key})`);
+        return this.createMultipart(key);
+      },
+      part: (uploadId, n, bytes) => this.putPart(key, uploadId, n, bytes, bytes.length),
+      complete: (uploadId, parts) => this.completeMultipart(key, uploadId, parts),
+      abort: (uploadId) => this.abortMultipart(key, uploadId),
+    });
   }
 
   /** A copy onto itself with new metadata: a new modification time, no bytes sent. */
