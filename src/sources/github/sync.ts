@@ -14,7 +14,7 @@ import type { GitHubSettings } from './settings.js';
 import { SOURCE } from './types.js';
 import { asPackyardError } from './errors.js';
 import { syncTags } from './tags.js';
-import { publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
+import { hashThrough, publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
 
 export type { SyncDeps, SyncReport, SyncedPackage } from './report.js';
 
@@ -265,22 +265,12 @@ async function hashAsset(deps: SyncDeps, asset: GitHubAsset, isPrivate: boolean)
       return open();
     }
   });
-  const hasher = deps.createHasher(['sha256']);
   const start = new Uint8Array(Math.min(KEPT_START, asset.size));
-  let size = 0;
-  const reader = body.getReader();
-  try {
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      if (size < start.length) start.set(chunk.value.subarray(0, start.length - size), size);
-      size += chunk.value.length;
-      await hasher.update(chunk.value);
-    }
-  } catch (err) {
-    await reader.cancel().catch(() => {});
-    throw err;
-  }
+  const { sha256, size } = await hashThrough(deps.createHasher, body, (chunk, before) => {
+    if (before < start.length) start.set(chunk.subarray(0, start.length - before), before);
+  });
   if (size !== asset.size) throw new PackyardError(422, 'asset-size', `${asset.name}: GitHub says ${asset.size} bytes, the download had ${size}`);
-  return { sha256: (await hasher.digest()).sha256, start };
+  return { sha256, start };
 }
 
 /** A GitHub failure reading one asset: a 404 (deleted meanwhile) skips it; anything else stops the sync. */

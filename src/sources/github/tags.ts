@@ -12,7 +12,7 @@ import { forEachConcurrent } from '../../util/concurrency.js';
 import { asPackyardError } from './errors.js';
 import type { GitHubTag } from './client.js';
 import type { GitHubSettings } from './settings.js';
-import { publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
+import { hashThrough, publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
 import { SOURCE } from './types.js';
 
 /** A tarball larger than this is not a module: each is held whole while it is checked. */
@@ -110,24 +110,14 @@ async function readTarball(deps: SyncDeps, format: AnyFormat, tag: GitHubTag, pl
   } catch (err) {
     throw asPackyardError(err);
   }
-  const hasher = deps.createHasher(['sha256']);
   const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  try {
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      size += chunk.value.length;
-      if (size > TARBALL_LIMIT) throw new PackyardError(422, 'too-large', `the tarball of ${tag.name} is over ${TARBALL_LIMIT} bytes`);
-      chunks.push(chunk.value);
-      await hasher.update(chunk.value);
-    }
-  } catch (err) {
-    await reader.cancel().catch(() => {});
-    throw err;
-  }
+  const { sha256, size } = await hashThrough(deps.createHasher, body, (chunk, before) => {
+    if (before + chunk.length > TARBALL_LIMIT) throw new PackyardError(422, 'too-large', `the tarball of ${tag.name} is over ${TARBALL_LIMIT} bytes`);
+    chunks.push(chunk);
+  });
   fetched(size);
   const bytes = concatBytes(chunks.splice(0), size);
   const remote: RemoteObject = { source: SOURCE, url: tag.tarball_url, ref: { tag: tag.name, commit: tag.commit.sha, private: isPrivate } satisfies TagRef };
-  const file: RemoteFile = { size, sha256: (await hasher.digest()).sha256, remote, read: async (offset, length) => bytes.subarray(offset, offset + length) };
+  const file: RemoteFile = { size, sha256, remote, read: async (offset, length) => bytes.subarray(offset, offset + length) };
   return format.readRemote({ createHasher: deps.createHasher, gunzip: deps.gunzip, now: deps.now }, file, placement);
 }
