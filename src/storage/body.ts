@@ -32,3 +32,23 @@ export class SizeCheck {
     });
   }
 }
+
+/** Outside workerd (no FixedLengthStream) a streamed part is read into memory: at most this. */
+const MAX_BUFFERED_PART = 64 * 1024 * 1024;
+
+/**
+ * A part's body as a store with parts of known length takes it (R2, S3): bytes as they are; a
+ * stream through a size check, and fixed-length in workerd, read into memory elsewhere. `check`
+ * says why a stream of the wrong size failed.
+ */
+export async function partBody(part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<{ value: ReadableStream<Uint8Array> | Uint8Array; check?: SizeCheck }> {
+  if (body instanceof Uint8Array) {
+    if (body.length !== size) throw partSizeMismatch(part, size);
+    return { value: body };
+  }
+  const check = new SizeCheck(part, size);
+  const FixedLength = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
+  if (FixedLength) return { value: body.pipeThrough(check.stream).pipeThrough(new FixedLength(size)), check };
+  if (size > MAX_BUFFERED_PART) throw new PackyardError(413, 'part-too-large', `parts outside workerd are read into memory: at most ${MAX_BUFFERED_PART} bytes, not ${size}`);
+  return { value: await toBytes(body.pipeThrough(check.stream)).catch((err) => Promise.reject(check.error ?? err)), check };
+}

@@ -1,6 +1,6 @@
 import { STREAM_PART, putInParts } from './stream-parts.js';
 import { PackyardError } from '../util/errors.js';
-import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
+import { partBody } from './body.js';
 import { completedBefore } from './parts.js';
 import { rewrite, type ByteRange, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
 import { streamOf } from '../util/bytes.js';
@@ -58,9 +58,6 @@ export interface R2BucketLike {
   resumeMultipartUpload(key: string, uploadId: string): R2MultipartUploadLike;
 }
 
-const MiB = 1024 * 1024;
-/** Outside workerd (no FixedLengthStream) a streamed part is read into memory: at most this. */
-const MAX_BUFFERED_PART = 64 * MiB;
 
 /** Objects in a Cloudflare R2 bucket, through a Workers binding. */
 export class R2Storage implements Storage {
@@ -168,18 +165,7 @@ export class R2Storage implements Storage {
   async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
     checkKey(key);
     if (!Number.isSafeInteger(part) || part < 1 || part > 10_000) throw new PackyardError(400, 'bad-part-number', `part numbers go from 1 to 10000, not ${part}`);
-    let value: ReadableStream<Uint8Array> | Uint8Array;
-    let check: SizeCheck | undefined;
-    if (body instanceof Uint8Array) {
-      if (body.length !== size) throw partSizeMismatch(part, size);
-      value = body;
-    } else {
-      check = new SizeCheck(part, size);
-      const FixedLength = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
-      if (FixedLength) value = body.pipeThrough(check.stream).pipeThrough(new FixedLength(size));
-      else if (size <= MAX_BUFFERED_PART) value = await toBytes(body.pipeThrough(check.stream));
-      else throw new PackyardError(413, 'part-too-large', `parts outside workerd are read into memory: at most ${MAX_BUFFERED_PART} bytes, not ${size}`);
-    }
+    const { value, check } = await partBody(part, body, size);
     try {
       const uploaded = await this.bucket.resumeMultipartUpload(key, uploadId).uploadPart(part, value);
       return { part, etag: uploaded.etag, size };

@@ -2,7 +2,7 @@ import { STREAM_PART, putInParts } from './stream-parts.js';
 import { AwsClient } from 'aws4fetch';
 import { PackyardError } from '../util/errors.js';
 import { streamOf } from '../util/bytes.js';
-import { SizeCheck, partSizeMismatch, toBytes } from './body.js';
+import { partBody } from './body.js';
 import { completedBefore } from './parts.js';
 import { escapeXml, parseList, tag, unquote } from './s3-xml.js';
 import { rewrite, type ByteRange, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
@@ -26,9 +26,6 @@ export interface S3Config {
 /** The standard AWS variables `fromUrl` reads. */
 export type S3Env = Partial<Record<'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY' | 'AWS_SESSION_TOKEN' | 'AWS_REGION' | 'AWS_DEFAULT_REGION' | 'AWS_ENDPOINT_URL' | 'AWS_ENDPOINT_URL_S3', string | undefined>>;
 
-const MiB = 1024 * 1024;
-/** Outside workerd (no FixedLengthStream) a streamed part is read into memory: at most this. */
-const MAX_BUFFERED_PART = 64 * MiB;
 /** Tries of a request that may be repeated safely (not a conditional write) on a 500 or 503. */
 const TRIES = 3;
 
@@ -196,18 +193,7 @@ export class S3Storage implements Storage {
   async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
     checkKey(key);
     if (!Number.isSafeInteger(part) || part < 1 || part > 10_000) throw new PackyardError(400, 'bad-part-number', `part numbers go from 1 to 10000, not ${part}`);
-    let value: Body;
-    let check: SizeCheck | undefined;
-    if (body instanceof Uint8Array) {
-      if (body.length !== size) throw partSizeMismatch(part, size);
-      value = body;
-    } else {
-      check = new SizeCheck(part, size);
-      const FixedLength = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
-      if (FixedLength) value = body.pipeThrough(check.stream).pipeThrough(new FixedLength(size));
-      else if (size <= MAX_BUFFERED_PART) value = await toBytes(body.pipeThrough(check.stream)).catch((err) => Promise.reject(check?.error ?? err));
-      else throw new PackyardError(413, 'part-too-large', `parts outside workerd are read into memory: at most ${MAX_BUFFERED_PART} bytes, not ${size}`);
-    }
+    const { value, check } = await partBody(part, body, size);
     // A stream of the wrong size fails the request (or S3 refuses it); say why.
     const res = await this.call('PUT', { key, query: { partNumber: String(part), uploadId }, body: value, once: !(value instanceof Uint8Array) }).catch((err) => Promise.reject(check?.error ?? err));
     if (check?.error) throw await drained(res, check.error);
