@@ -8,9 +8,10 @@ export interface ClientOptions {
   /** In GitHub Actions: authenticate with the job's OIDC token for this audience. */
   oidcAudience?: string;
   data?: string;
+  storage?: string;
 }
 
-/** Speaks the HTTP API, to a server (`--url`) or to a data directory through the same app in-process (`--data`). */
+/** Speaks the HTTP API, to a server (`--url`) or to a store through the same app in-process (`--data`, `--storage`). */
 export interface ApiClient {
   request(method: string, path: string, init?: { json?: unknown; body?: BodyInit; headers?: Record<string, string> }): Promise<unknown>;
 }
@@ -36,14 +37,15 @@ export async function connect(options: ClientOptions): Promise<ApiClient> {
     }, token);
   }
   // Loaded here, not at start: the commands that never reach the HTTP app start faster.
-  const [{ openDataDir }, { AdminToken }, { Access }, { createApp }] = await Promise.all([
+  const [{ openStore }, { locationOf }, { AdminToken }, { Access }, { createApp }] = await Promise.all([
     import('../hosts/node/runtime.js'),
+    import('../hosts/node/store-location.js'),
     import('../auth/admin-token.js'),
     import('../auth/access.js'),
     import('../http/app.js'),
   ]);
-  const runtime = await openDataDir(options.data ?? process.env.PACKYARD_DATA ?? './packyard-data');
-  // In-process calls are as trusted as the user who can read the data directory.
+  const runtime = await openStore(locationOf(options));
+  // In-process calls are as trusted as the user who can read the store.
   const token = toHex(crypto.getRandomValues(new Uint8Array(16)));
   const { admin } = await AdminToken.load(runtime.storage, token);
   const app = createApp({ service: runtime.service, signer: runtime.signer, sources: runtime.sources, access: new Access(runtime.storage, admin) });

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { Command } from 'commander';
 import { CliError } from './client.js';
+import { DEFAULT_DIR } from '../hosts/node/store-location.js';
 
 /** Keys of a config file and the environment variables they stand for. */
 const KEYS = {
   data: 'PACKYARD_DATA',
+  storage: 'PACKYARD_STORAGE',
+  s3Redirect: 'PACKYARD_S3_REDIRECT',
   host: 'PACKYARD_HOST',
   port: 'PACKYARD_PORT',
   adminToken: 'PACKYARD_ADMIN_TOKEN',
@@ -46,4 +50,11 @@ export function applyConfigFile(argv: string[]): void {
 /** An option's comma-separated list (`--scope read,write`), without blanks. */
 export function commaList(value: string): string[] {
   return value.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+/** `--data` and `--storage` for a command that works on a store (`when`: a condition for the help). */
+export function storeOptions(cmd: Command, when = ''): Command {
+  return cmd
+    .option('--data <dir>', `data directory${when} (or PACKYARD_DATA; default ${DEFAULT_DIR})`)
+    .option('--storage <url>', `a store in a bucket${when}: s3://BUCKET[/PREFIX], credentials and endpoint from AWS_* (or PACKYARD_STORAGE)`);
 }

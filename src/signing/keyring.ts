@@ -42,6 +42,9 @@ export class Keyring {
     const key = signingLayout.signingKey(fingerprint.toUpperCase());
     if (!(await this.storage.head(key))) return false;
     await this.storage.delete(key);
+    // A removed key must not linger as the claim of the first one.
+    const claim = await readText(this.storage, signingLayout.firstKey);
+    if (claim !== null && (await importSigningKey(claim)).fingerprint === fingerprint.toUpperCase()) await this.storage.delete(signingLayout.firstKey);
     return true;
   }
 
@@ -50,9 +53,25 @@ export class Keyring {
     let keys = await this.armoredKeys();
     let generated: string | undefined;
     if (keys.length === 0) {
-      generated = await this.generate(defaultName, algorithm);
+      generated = await this.generateFirst(defaultName, algorithm);
       keys = await this.armoredKeys();
     }
     return { signer: await Signer.fromArmored(keys), generated };
+  }
+
+  /**
+   * Several nodes started on one empty bucket must not each make a key (every node would sign
+   * with its own, and the clients set up from one would refuse the others): the key is claimed
+   * under one name with a create-only write, and whoever lost the race takes the winner's.
+   * `generated` is only the winner's.
+   */
+  private async generateFirst(name: string, algorithm: KeyAlgorithm): Promise<string | undefined> {
+    const key = await generateSigningKey(name, algorithm);
+    const won = await this.storage.put(signingLayout.firstKey, key.armoredPrivateKey, { ifNoneMatch: '*' });
+    const claimed = won ? key.armoredPrivateKey : await readText(this.storage, signingLayout.firstKey);
+    if (claimed === null) return this.generateFirst(name, algorithm);
+    const first = won ? key : await importSigningKey(claimed);
+    await this.storage.put(signingLayout.signingKey(first.fingerprint), first.armoredPrivateKey, { ifNoneMatch: '*' });
+    return won ? key.fingerprint : undefined;
   }
 }

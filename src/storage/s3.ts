@@ -231,6 +231,17 @@ export class S3Storage implements Storage {
     await res.body?.cancel();
   }
 
+  /**
+   * A URL that GETs the object without credentials for `seconds` (a query-signed request), so a
+   * host can send a client to the bucket instead of passing the bytes through itself.
+   */
+  async presignedGet(key: string, seconds: number): Promise<string> {
+    checkKey(key);
+    const url = new URL(`${this.base}/${this.encoded(key)}`);
+    url.searchParams.set('X-Amz-Expires', String(seconds));
+    return (await this.client.sign(url.toString(), { method: 'GET', aws: { signQuery: true } })).url;
+  }
+
   private encoded(key: string): string {
     return (this.prefix + key).split('/').map(encodeURIComponent).join('/');
   }

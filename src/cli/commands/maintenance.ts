@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
-import { openDataDir } from '../../hosts/node/runtime.js';
+import { openStore, type Runtime } from '../../hosts/node/runtime.js';
+import { locationOf, type StoreFlags } from '../../hosts/node/store-location.js';
 import { createNodeHasher } from '../../hosts/node/hasher.js';
 import { fsck } from '../../core/fsck.js';
 import { gc } from '../../core/gc.js';
@@ -8,8 +9,11 @@ import { DEFAULT_RETENTION, type Retention } from '../../core/references.js';
 import { exportTree } from '../../hosts/node/export.js';
 import { CliError } from '../client.js';
 import { printJson } from '../output.js';
+import { storeOptions } from '../config.js';
 
-const dataOption = (cmd: Command) => cmd.option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data');
+const dataOption = (cmd: Command) => storeOptions(cmd);
+/** The store the command's flags (or the environment) name. */
+const open = (o: StoreFlags) => openStore(locationOf(o));
 
 export function parseDuration(text: string): number {
   const match = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
@@ -29,7 +33,7 @@ const retentionOptions = (cmd: Command) =>
     .option('--grace <duration>', 'keep superseded files this long (e.g. 36h, 7d; at least 10m)', '1d')
     .option('--generations <n>', 'and at least this many superseded snapshots', '3');
 
-async function reposOf(runtime: Awaited<ReturnType<typeof openDataDir>>, repo?: string): Promise<string[]> {
+async function reposOf(runtime: Runtime, repo?: string): Promise<string[]> {
   return repo ? [repo] : runtime.service.listRepos();
 }
 
@@ -38,9 +42,9 @@ export function registerMaintenance(program: Command): void {
     .option('--repo <name>', 'only this repository')
     .option('--quick', 'check sizes only, do not re-hash package files')
     .option('--json', 'print JSON')
-    .action(async (o: { data: string; repo?: string; grace?: string; generations?: string; quick?: boolean; json?: boolean }) => {
+    .action(async (o: StoreFlags & { repo?: string; grace?: string; generations?: string; quick?: boolean; json?: boolean }) => {
       const kept = retention(o);
-      const runtime = await openDataDir(o.data);
+      const runtime = await open(o);
       const reports = [];
       for (const repo of await reposOf(runtime, o.repo)) reports.push(await fsck(runtime.service.store, createNodeHasher, repo, { verifyContent: !o.quick, retention: kept }));
       const problems = reports.reduce((n, r) => n + r.problems.length, 0);
@@ -58,9 +62,9 @@ export function registerMaintenance(program: Command): void {
     .option('--repo <name>', 'only this repository')
     .option('--dry-run', 'only report what would be deleted')
     .option('--json', 'print JSON')
-    .action(async (o: { data: string; repo?: string; grace?: string; generations?: string; dryRun?: boolean; json?: boolean }) => {
+    .action(async (o: StoreFlags & { repo?: string; grace?: string; generations?: string; dryRun?: boolean; json?: boolean }) => {
       const kept = retention(o);
-      const runtime = await openDataDir(o.data);
+      const runtime = await open(o);
       const reports = [];
       for (const repo of await reposOf(runtime, o.repo)) reports.push(await gc(runtime.service.store, repo, { retention: kept, dryRun: o.dryRun }));
       if (o.json) return printJson(reports);
@@ -73,9 +77,9 @@ export function registerMaintenance(program: Command): void {
   dataOption(program.command('export').description('write a repository as a static tree any web server can serve').argument('<outdir>'))
     .requiredOption('--repo <name>', 'repository')
     .option('--base-url <url>', 'the URL the tree will be served at, for generated files such as a .repo (default: the directory, as a file:// URL)')
-    .action(async (outdir: string, o: { data: string; repo: string; baseUrl?: string }) => {
+    .action(async (outdir: string, o: StoreFlags & { repo: string; baseUrl?: string }) => {
       if (o.baseUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(o.baseUrl)) throw new CliError(`--base-url must be an http://, https:// or file:// URL, not "${o.baseUrl}"`);
-      const runtime = await openDataDir(o.data);
+      const runtime = await open(o);
       const count = await exportTree(runtime, o.repo, outdir, o.baseUrl);
       console.log(`Exported ${count} files of ${o.repo} to ${outdir}.`);
     });
@@ -84,18 +88,18 @@ export function registerMaintenance(program: Command): void {
   dataOption(key.command('generate').description('generate a signing key'))
     .option('--algorithm <name>', 'ed25519 or rsa4096', 'ed25519')
     .option('--name <text>', 'user ID', 'Packyard repository signing key')
-    .action(async (o: { data: string; algorithm: string; name: string }) => {
+    .action(async (o: StoreFlags & { algorithm: string; name: string }) => {
       if (o.algorithm !== 'ed25519' && o.algorithm !== 'rsa4096') throw new CliError(`unknown algorithm "${o.algorithm}": use ed25519 or rsa4096`);
-      const runtime = await openDataDir(o.data);
+      const runtime = await open(o);
       // A fresh data directory has just generated its default key: replace it rather than sign twice.
       if (runtime.generatedKey) await runtime.keyring.remove(runtime.generatedKey);
       console.log(`Generated signing key ${await runtime.keyring.generate(o.name, o.algorithm)}. Republish (or restart the server) to sign with it.`);
     });
   dataOption(key.command('import').description('import an armored private key').argument('<file>', 'armored private key file (- for stdin)'))
     .option('--passphrase <text>', 'passphrase of the key (or PACKYARD_KEY_PASSPHRASE)')
-    .action(async (file: string, o: { data: string; passphrase?: string }) => {
+    .action(async (file: string, o: StoreFlags & { passphrase?: string }) => {
       const armored = file === '-' ? await readStdin() : await readFile(file, 'utf8');
-      const runtime = await openDataDir(o.data);
+      const runtime = await open(o);
       const fingerprint = await runtime.keyring.import(armored, o.passphrase ?? process.env.PACKYARD_KEY_PASSPHRASE);
       if (runtime.generatedKey) await runtime.keyring.remove(runtime.generatedKey);
       console.log(`Imported signing key ${fingerprint}.`);
@@ -103,22 +107,22 @@ export function registerMaintenance(program: Command): void {
   dataOption(key.command('export').description('print the public keys (armored), or write them binary with --output'))
     .option('--output <file>', 'write the binary keyring (for signed-by) to this file')
     .option('--private', 'print the private keys instead (armored, unencrypted), e.g. for the Worker secret PACKYARD_SIGNING_KEY')
-    .action(async (o: { data: string; output?: string; private?: boolean }) => {
-      const runtime = await openDataDir(o.data);
+    .action(async (o: StoreFlags & { output?: string; private?: boolean }) => {
+      const runtime = await open(o);
       if (o.private) process.stdout.write((await runtime.keyring.armoredKeys()).join('\n'));
       else if (o.output) await writeFile(o.output, runtime.signer.publicKeyBinary);
       else process.stdout.write(runtime.signer.publicKeyArmored);
     });
   dataOption(key.command('list').description('list signing key fingerprints'))
     .option('--json', 'print JSON')
-    .action(async (o: { data: string; json?: boolean }) => {
-      const runtime = await openDataDir(o.data);
+    .action(async (o: StoreFlags & { json?: boolean }) => {
+      const runtime = await open(o);
       const fingerprints = await runtime.keyring.fingerprints();
       if (o.json) return printJson(fingerprints);
       for (const f of fingerprints) console.log(f);
     });
-  dataOption(key.command('remove').description('remove a signing key').argument('<fingerprint>')).action(async (fingerprint: string, o: { data: string }) => {
-    const runtime = await openDataDir(o.data);
+  dataOption(key.command('remove').description('remove a signing key').argument('<fingerprint>')).action(async (fingerprint: string, o: StoreFlags) => {
+    const runtime = await open(o);
     if ((await runtime.keyring.fingerprints()).length <= 1) throw new CliError('refusing to remove the last signing key');
     if (!(await runtime.keyring.remove(fingerprint))) throw new CliError(`no signing key ${fingerprint}`);
     console.log(`Removed signing key ${fingerprint}.`);

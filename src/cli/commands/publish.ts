@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { PackyardError } from '../../util/errors.js';
-import { openDataDir } from '../../hosts/node/runtime.js';
+import { openStore } from '../../hosts/node/runtime.js';
+import { describeLocation, locationOf } from '../../hosts/node/store-location.js';
+import type { RepositoryService } from '../../core/service.js';
 import { IngestPool } from '../../hosts/node/ingest-pool.js';
 import type { UploadFile } from '../../core/service.js';
 import { snapshotInfo } from '../../core/views.js';
@@ -13,7 +15,7 @@ import { connect, CliError } from '../client.js';
 import { multipartFromFiles } from '../multipart-body.js';
 import { sendInParts } from '../resumable-upload.js';
 import { printJson, progressBar } from '../output.js';
-import { commaList } from '../config.js';
+import { commaList, storeOptions } from '../config.js';
 
 const SMALL_FILE = 4 * 1024 * 1024;
 /** Fewer small files than this are ingested on the main thread: a worker thread takes ~50 ms to start. */
@@ -31,6 +33,7 @@ interface PublishOptions {
   token?: string;
   oidcAudience?: string;
   data?: string;
+  storage?: string;
   resumableAbove?: string;
   create?: boolean;
   /** With --create: the new repository's settings (as `repo create` takes them). */
@@ -61,15 +64,16 @@ function report(result: UploadResponse, options: PublishOptions): void {
   console.log(result.changed ? `Published snapshot ${result.snapshot.id} of ${options.repo} (${options.distribution}/${options.component}).` : `Nothing changed: ${options.repo} already had these packages.`);
 }
 
-/** `packyard add`: the repository service on a data directory, reading several files at once. */
+/** `packyard add`: the repository service on a store, reading several files at once. */
 async function add(files: string[], options: PublishOptions): Promise<void> {
-  const data = options.data ?? './packyard-data';
+  const location = locationOf(options);
   if ((options.architectures !== undefined || options.public) && !options.create) throw new CliError('--architectures and --public set up a repository --create makes: give --create too');
   // Many small files are ingested whole by worker threads; big ones, and a few small ones (not
   // worth a thread's start-up), are streamed here. The threads start first, so that they load
   // their code while this one looks at the files (5,000 stats: ~40 ms) and opens the data
-  // directory; they are stopped again if too few of the files are small.
-  let pool = files.length >= POOL_MIN ? new IngestPool(resolve(data), files.length) : undefined;
+  // directory; they are stopped again if too few of the files are small. Into a bucket every
+  // file streams from here: the time goes to the requests, which this thread makes side by side.
+  let pool = files.length >= POOL_MIN && location.kind === 'dir' ? new IngestPool(location.path, files.length) : undefined;
   let sizes: number[];
   try {
     sizes = fileSizes(files);
@@ -85,7 +89,7 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
   const pooled = (i: number) => pool !== undefined && sizes[i]! <= SMALL_FILE;
   let bar: ReturnType<typeof progressBar> | undefined;
   try {
-    const { service } = await openDataDir(data);
+    const { service } = await openStore(location);
     const exists = await service.getRepo(options.repo).then(
       () => true,
       (err: unknown) => {
@@ -93,7 +97,7 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
         throw err;
       },
     );
-    if (!exists) await createFor(service, files, options, data);
+    if (!exists) await createFor(service, files, options, describeLocation(location));
     bar = options.json ? undefined : progressBar(sizes.reduce((a, b) => a + b, 0), `Adding ${files.length} file${files.length === 1 ? '' : 's'}`);
     const uploads: UploadFile[] = files.map((path, i) => {
       const name = basename(path);
@@ -119,8 +123,8 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
  * A repository that does not exist is made only when asked (`--create`): a typo in `--repo`
  * would otherwise publish into a new, empty repository. It is of the type of its files.
  */
-async function createFor(service: Awaited<ReturnType<typeof openDataDir>>['service'], files: string[], options: PublishOptions, data: string): Promise<void> {
-  if (!options.create) throw new CliError(`repository "${options.repo}" does not exist in ${data}: add --create, or create it first (packyard repo create ${options.repo} --type <${formats.types.join('|')}> --data ${data})`);
+async function createFor(service: RepositoryService, files: string[], options: PublishOptions, store: { shown: string; flag: string }): Promise<void> {
+  if (!options.create) throw new CliError(`repository "${options.repo}" does not exist in ${store.shown}: add --create, or create it first (packyard repo create ${options.repo} --type <${formats.types.join('|')}> ${store.flag})`);
   const format = formats.forFiles(files);
   if (!format) throw new CliError(`cannot tell the type of repository "${options.repo}" from these files: they are not all ${formats.types.map((t) => formats.get(t).extensions.join('/')).join(' or ')} files`);
   const architectures = options.architectures === undefined ? undefined : commaList(options.architectures);
@@ -174,8 +178,7 @@ export function registerPublish(program: Command): void {
       .option('--replace', 'replace a package that exists with different content')
       .option('--json', 'print the result as JSON');
 
-  common(program.command('add').description('ingest .deb or .rpm files and publish them straight into a data directory (no server needed)').argument('<files...>', '.deb or .rpm files'))
-    .option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
+  storeOptions(common(program.command('add').description('ingest .deb or .rpm files and publish them straight into a data directory or a bucket (no server needed)').argument('<files...>', '.deb or .rpm files')))
     .option('--create', 'create the repository if it does not exist (of the type of the files)')
     .option('--architectures <list>', 'with --create: comma-separated architectures of a repository it creates (default amd64,arm64; for rpm x86_64,aarch64)')
     .option('--public', 'with --create: a repository it creates is readable without a token (private by default)')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CliError, connect, type ClientOptions } from '../client.js';
 import { printJson } from '../output.js';
-import { commaList } from '../config.js';
+import { commaList, storeOptions } from '../config.js';
 import { formats } from '../../formats/index.js';
 import { githubOptions, githubSource, type GitHubOptions } from '../github-options.js';
 import { describeSource, type SourceView } from '../source-view.js';
@@ -25,14 +25,13 @@ interface PackageRow {
   size: number;
 }
 
-/** `--url/--token` talk to a server; otherwise `--data` (default ./packyard-data) is used directly. */
+/** `--url/--token` talk to a server; otherwise the store `--data` or `--storage` names (default ./packyard-data) is used directly. */
 export function target(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--url <url>', 'server URL (or PACKYARD_URL)')
     .option('--token <token>', 'API token (or PACKYARD_TOKEN)')
-    .option('--oidc-audience <aud>', "in GitHub Actions: authenticate with the job's OIDC token for this audience (or PACKYARD_OIDC_AUDIENCE)")
-    .option('--data <dir>', 'data directory, when no --url (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
-    .option('--json', 'print JSON');
+    .option('--oidc-audience <aud>', "in GitHub Actions: authenticate with the job's OIDC token for this audience (or PACKYARD_OIDC_AUDIENCE)");
+  return storeOptions(cmd, ', when no --url').option('--json', 'print JSON');
 }
 
 export function registerRepos(program: Command): void {

@@ -1,13 +1,18 @@
 import type { Command } from 'commander';
-import { openDataDir, loadAdminToken } from '../../hosts/node/runtime.js';
+import { openStore, loadAdminToken } from '../../hosts/node/runtime.js';
+import { locationOf } from '../../hosts/node/store-location.js';
+import { PackyardError } from '../../util/errors.js';
 import { log } from '../../hosts/node/log.js';
 import { formats } from '../../formats/index.js';
 import { ApiTokens } from '../../auth/tokens.js';
 import { CliError } from '../client.js';
 import { parseDuration } from './maintenance.js';
+import { storeOptions } from '../config.js';
 
 interface ServeOptions {
-  data: string;
+  data?: string;
+  storage?: string;
+  s3Redirect?: boolean;
   host: string;
   port: string;
   defaultRepo: boolean;
@@ -19,10 +24,8 @@ interface ServeOptions {
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('serve repositories and the API from a data directory')
-    .option('--data <dir>', 'data directory (or PACKYARD_DATA)', process.env.PACKYARD_DATA ?? './packyard-data')
+  storeOptions(program.command('serve').description('serve repositories and the API from a data directory or a bucket'))
+    .option('--s3-redirect', 'with --storage s3://…: answer a package download with a redirect to a presigned URL of the bucket, valid 5 minutes (or PACKYARD_S3_REDIRECT=1)', process.env.PACKYARD_S3_REDIRECT === '1')
     .option('--host <host>', 'address to listen on (or PACKYARD_HOST)', process.env.PACKYARD_HOST ?? '127.0.0.1')
     .option('--port <port>', 'port (or PACKYARD_PORT)', process.env.PACKYARD_PORT ?? '8080')
     .option('--no-default-repo', 'do not create the repository "default" in a new data directory')
@@ -44,12 +47,17 @@ export function registerServe(program: Command): void {
       const syncEvery = o.syncInterval.trim() === 'off' ? 0 : parseDuration(o.syncInterval);
       // Secrets are shown on a terminal only: a service manager keeps whatever is printed (the journal).
       const terminal = process.stderr.isTTY === true;
-      const runtime = await openDataDir(o.data);
+      const location = locationOf(o);
+      if (o.s3Redirect && location.kind !== 's3') throw new CliError('--s3-redirect needs a store in a bucket (--storage s3://…)');
+      const runtime = await openStore(location);
       const { admin, created } = await loadAdminToken(runtime.storage);
       const fresh = (await runtime.service.listRepos()).length === 0 && runtime.generatedKey;
       const readTokens = new Map<string, string>();
       if (fresh && o.defaultRepo) {
-        await runtime.service.createRepo({ name: 'default', type: formats.defaultType, distributions: { stable: formats.get(formats.defaultType).newDistribution() } }, 'packyard serve');
+        await runtime.service.createRepo({ name: 'default', type: formats.defaultType, distributions: { stable: formats.get(formats.defaultType).newDistribution() } }, 'packyard serve').catch((err: unknown) => {
+          // Another node on the same bucket made it first.
+          if (!(err instanceof PackyardError && err.code === 'repo-exists')) throw err;
+        });
         // Private like every repository: a read token for apt, shown with the lines to paste.
         if (terminal) {
           const { token } = await new ApiTokens(runtime.storage).create({ name: 'apt', repos: { default: ['read'] } }, 'packyard serve', new Date());
@@ -58,17 +66,17 @@ export function registerServe(program: Command): void {
       }
       // The HTTP server's modules load only for `serve`, so other commands start faster.
       const { startServer } = await import('../../hosts/node/server.js');
-      const server = await startServer(runtime, admin, o.host, Number(o.port), limits);
-      log({ level: 'info', msg: 'listening', url: server.url, data: runtime.dataDir });
+      const server = await startServer(runtime, admin, o.host, Number(o.port), limits, { s3Redirect: o.s3Redirect });
+      log({ level: 'info', msg: 'listening', url: server.url, storage: runtime.shown });
       const { startPeriodicSync } = await import('../../hosts/node/periodic-sync.js');
       const syncs = syncEvery > 0 ? startPeriodicSync(runtime.sources, syncEvery) : undefined;
 
-      const out: string[] = [`Packyard is serving ${runtime.dataDir} at ${server.url}`];
+      const out: string[] = [`Packyard is serving ${runtime.shown} at ${server.url}`];
       if (runtime.generatedKey) out.push(`Generated signing key ${runtime.generatedKey}.`);
       if (created && terminal) out.push('', 'Admin token (shown once; only its hash is stored):', `  ${created}`);
       if (created && !terminal) {
-        const make = `packyard token create --data ${runtime.dataDir}`;
-        log({ level: 'warn', msg: 'the new admin token is not shown: stderr is not a terminal, and a service manager keeps what is printed', hint: `on this machine, as the owner of the data directory, ${make} --admin --name admin prints an admin token (${make} --repo <repo> --scope read a read token)` });
+        const make = `packyard token create ${runtime.flag}`;
+        log({ level: 'warn', msg: 'the new admin token is not shown: stderr is not a terminal, and a service manager keeps what is printed', hint: `${runtime.fs ? 'on this machine, as the owner of the data directory' : "with the bucket's credentials"}, ${make} --admin --name admin prints an admin token (${make} --repo <repo> --scope read a read token)` });
       }
       for (const repo of await runtime.service.listRepos()) {
         const snapshot = await runtime.service.getRepo(repo);

@@ -1,6 +1,6 @@
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { formats } from '../../formats/index.js';
-import { mkdir } from 'node:fs/promises';
 import { FsStorage } from './fs-storage.js';
 import { createNodeHasher } from './hasher.js';
 import { nodeGunzip, nodeGzip } from './gzip.js';
@@ -8,11 +8,21 @@ import { Keyring } from '../../signing/keyring.js';
 import { RepositoryService } from '../../core/service.js';
 import { AdminToken } from '../../auth/admin-token.js';
 import type { Signer } from '../../signing/signer.js';
+import type { Storage } from '../../storage/types.js';
+import type { S3Storage } from '../../storage/s3.js';
 import { Sources } from '../../sources/index.js';
+import { describeLocation, s3StorageAt, type StoreLocation } from './store-location.js';
 
 export interface Runtime {
-  dataDir: string;
-  storage: FsStorage;
+  location: StoreLocation;
+  /** The location as shown to a user, and as a flag for a command they can paste. */
+  shown: string;
+  flag: string;
+  storage: Storage;
+  /** Set for a data directory: hosts read its files straight from disk. */
+  fs?: FsStorage;
+  /** Set for a bucket: pool files may be answered by a presigned URL. */
+  s3?: S3Storage;
   keyring: Keyring;
   signer: Signer;
   service: RepositoryService;
@@ -21,18 +31,29 @@ export interface Runtime {
   generatedKey?: string;
 }
 
-/** Everything Packyard needs, over a local data directory. */
-export async function openDataDir(dir: string, options: { headTtlMs?: number } = {}): Promise<Runtime> {
-  const dataDir = resolve(dir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const storage = new FsStorage(dataDir);
+/** Everything Packyard needs, over a local data directory or a bucket. */
+export async function openStore(location: StoreLocation, options: { headTtlMs?: number } = {}): Promise<Runtime> {
+  let fs: FsStorage | undefined;
+  let s3: S3Storage | undefined;
+  if (location.kind === 'dir') {
+    await mkdir(location.path, { recursive: true, mode: 0o700 });
+    fs = new FsStorage(location.path);
+  } else {
+    s3 = s3StorageAt(location);
+  }
+  const storage: Storage = fs ?? s3!;
   const keyring = new Keyring(storage);
   const algorithm = process.env.PACKYARD_KEY_ALGORITHM === 'rsa4096' ? 'rsa4096' : 'ed25519';
   const { signer, generated } = await keyring.signer('Packyard repository signing key', algorithm);
   const service = new RepositoryService({ formats, storage, signer, createHasher: createNodeHasher, gzip: nodeGzip, gunzip: nodeGunzip, headTtlMs: options.headTtlMs });
-  return { dataDir, storage, keyring, signer, service, sources: new Sources({ service }), generatedKey: generated };
+  return { location, ...describeLocation(location), storage, fs, s3, keyring, signer, service, sources: new Sources({ service }), generatedKey: generated };
 }
 
-export async function loadAdminToken(storage: FsStorage): Promise<{ admin: AdminToken; created?: string }> {
+/** `openStore` of a data directory. */
+export function openDataDir(dir: string, options: { headTtlMs?: number } = {}): Promise<Runtime> {
+  return openStore({ kind: 'dir', path: resolve(dir) }, options);
+}
+
+export async function loadAdminToken(storage: Storage): Promise<{ admin: AdminToken; created?: string }> {
   return AdminToken.load(storage, process.env.PACKYARD_ADMIN_TOKEN || undefined);
 }

@@ -26,7 +26,7 @@ export interface RunningServer {
  * all traffic, take a direct path: the core decides the response (the same plan the app would
  * turn into a Response) and it is written with Node's own calls, pool files streamed from disk.
  */
-export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number, limits: ConnectionLimits): Promise<RunningServer> {
+export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number, limits: ConnectionLimits, fileOptions: FileOptions = {}): Promise<RunningServer> {
   const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
   const files = new RepoFiles({ service: runtime.service, signer: runtime.signer, access, sources: runtime.sources, log });
   const connections = new Connections(limits);
@@ -46,7 +46,7 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
     connections.request(req, res);
     const url = req.url ?? '/';
     if ((req.method !== 'GET' && req.method !== 'HEAD') || url.startsWith('/api/') || url === '/healthz') return appListener(req, res);
-    serveFile(files, runtime, req, res, connections).then(
+    serveFile(files, runtime, req, res, connections, fileOptions).then(
       (served) => {
         if (!served) void appListener(req, res);
       },
@@ -77,7 +77,7 @@ function answerError(res: ServerResponse, err: unknown): void {
 }
 
 /** Writes a repository file; false when the request is not for one (the app then answers). */
-async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse, connections: Connections): Promise<boolean> {
+async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse, connections: Connections, options: FileOptions): Promise<boolean> {
   const view = {
     method: req.method!,
     client: req.socket.remoteAddress ?? 'unknown',
@@ -98,30 +98,65 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
   const q = target.indexOf('?');
   const plan = await files.planUrl(view, rawPath(target), q < 0 ? '' : target.slice(q + 1));
   if (!plan) return false;
-  const writing = write(plan, files, runtime, res);
+  const writing = write(plan, { files, runtime, req, res, secure: view.origin().startsWith('https:'), options });
   if (writing) await writing;
   return true;
 }
 
+/** How files are written out: from disk, or from a bucket (then with `s3Redirect`, a GET by a presigned URL). */
+export interface FileOptions {
+  s3Redirect?: boolean;
+}
+
+/** How long a presigned URL of `--s3-redirect` lasts: long enough to start a slow download, short enough not to be shared. */
+const PRESIGNED_SECONDS = 300;
+
 /** Writes the answer; a promise only for a file, which is opened first (the hot path of small answers stays synchronous). */
-function write(plan: ResponsePlan, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> | undefined {
+function write(plan: ResponsePlan, target: FileTarget): Promise<void> | undefined {
   const { status, headers, body } = plan;
+  const { res } = target;
   if (body === null) return void res.writeHead(status, headers).end();
   if ('bytes' in body) return void res.writeHead(status, headers).end(body.bytes);
   if ('stream' in body) return writeStream(status, headers, body.stream, res);
-  return writeFile(status, headers, body, files, runtime, res);
+  return writeFile(status, headers, body, target);
 }
 
-/** A file passed through from elsewhere (a proxied release asset); a client that goes away cuts the download from the other host too. */
+interface FileTarget {
+  files: RepoFiles;
+  runtime: Runtime;
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The client came over https (directly or through a proxy that says so). */
+  secure: boolean;
+  options: FileOptions;
+}
+
+/** A file passed through from elsewhere (a proxied release asset, an object in a bucket); a client that goes away cuts the download from the other host too. */
 async function writeStream(status: number, headers: ResponsePlan['headers'], stream: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
   res.writeHead(status, headers);
   pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), res).catch(() => res.destroy());
 }
 
-async function writeFile(status: number, headers: ResponsePlan['headers'], body: Extract<NonNullable<ResponsePlan['body']>, { key: string }>, files: RepoFiles, runtime: Runtime, res: ServerResponse): Promise<void> {
-  // Opened before the status line: a file gone from disk is still a 404, not a cut connection.
-  const file = await openFile(runtime.storage.filePath(body.key));
-  if (!file) throw files.objects.missing(body.key);
-  res.writeHead(status, headers);
-  sendFile(file, body.range?.offset ?? 0, body.range?.length ?? body.size, res).catch(() => res.destroy());
+async function writeFile(status: number, headers: ResponsePlan['headers'], body: Extract<NonNullable<ResponsePlan['body']>, { key: string }>, target: FileTarget): Promise<void> {
+  const { files, runtime, req, res } = target;
+  const range = body.range ?? { offset: 0, length: body.size };
+  if (runtime.fs) {
+    // Opened before the status line: a file gone from disk is still a 404, not a cut connection.
+    const file = await openFile(runtime.fs.filePath(body.key));
+    if (!file) throw files.objects.missing(body.key);
+    res.writeHead(status, headers);
+    return void sendFile(file, range.offset, range.length, res).catch(() => res.destroy());
+  }
+  if (req.method === 'HEAD') {
+    if (!(await runtime.storage.head(body.key))) throw files.objects.missing(body.key);
+    return void res.writeHead(status, headers).end();
+  }
+  if (target.options.s3Redirect && runtime.s3) {
+    const url = await runtime.s3.presignedGet(body.key, PRESIGNED_SECONDS);
+    // apt refuses a redirect from https to http: such a client gets the bytes through this node.
+    if (!(target.secure && url.startsWith('http:'))) return void res.writeHead(302, { location: url, 'cache-control': 'no-store' }).end();
+  }
+  const obj = await runtime.storage.get(body.key, body.range);
+  if (!obj) throw files.objects.missing(body.key);
+  await writeStream(status, headers, obj.body, res);
 }

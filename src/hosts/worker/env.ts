@@ -7,6 +7,17 @@ export interface Env {
   BUCKET?: R2BucketLike;
   /** The storage on-prem: a writable workerd disk service (used when BUCKET is not bound). */
   DISK?: DiskServiceLike;
+  /**
+   * The storage on-prem in an S3-compatible bucket, `s3://BUCKET[/PREFIX]` (used when BUCKET is
+   * not bound), with the standard AWS_* variables as secrets; one bucket can serve this Worker
+   * and `packyard serve` nodes together.
+   */
+  PACKYARD_STORAGE?: string;
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
+  AWS_SESSION_TOKEN?: string;
+  AWS_REGION?: string;
+  AWS_ENDPOINT_URL?: string;
   PUBLISHER: DurableObjectNamespace;
   /** Secret: the admin token for the API (as PACKYARD_ADMIN_TOKEN for `packyard serve`). */
   PACKYARD_ADMIN_TOKEN?: string;

@@ -14,6 +14,7 @@ import { Signer } from '../../signing/signer.js';
 import { importSigningKey } from '../../signing/keys.js';
 import { R2Storage } from '../../storage/r2.js';
 import { WorkerdDiskStorage } from '../../storage/workerd-disk.js';
+import { S3Storage } from '../../storage/s3.js';
 import type { Storage } from '../../storage/types.js';
 import { createWorkerHasher } from './hasher.js';
 import { publisherFor, type Publisher } from './routing.js';
@@ -89,8 +90,9 @@ async function forward(request: Request, publisher: Publisher, { access }: Isola
 /** R2 on Cloudflare; a directory served by a workerd disk service on-prem (deploy/workerd). */
 function storageFor(env: Env): Storage {
   if (env.BUCKET) return new R2Storage(env.BUCKET);
+  if (env.PACKYARD_STORAGE) return S3Storage.fromUrl(env.PACKYARD_STORAGE, env);
   if (env.DISK) return new WorkerdDiskStorage(env.DISK);
-  throw new Error('no storage: bind an R2 bucket as BUCKET, or a workerd disk service as DISK');
+  throw new Error('no storage: bind an R2 bucket as BUCKET or a workerd disk service as DISK, or set PACKYARD_STORAGE=s3://BUCKET[/PREFIX] with AWS_* credentials');
 }
 
 /** The armored key blocks of a secret holding one key or several (every key signs, for rotation). */
