@@ -39,6 +39,15 @@ const packyard :Workerd.Worker = (
     (name = "PACKYARD_SIGNING_KEY_PASSPHRASE", fromEnvironment = "PACKYARD_SIGNING_KEY_PASSPHRASE"),
     (name = "PACKYARD_HEAD_TTL_MS", fromEnvironment = "PACKYARD_HEAD_TTL_MS"),
     (name = "PACKYARD_OIDC_ALLOW_INSECURE", fromEnvironment = "PACKYARD_OIDC_ALLOW_INSECURE"),
+    # Set PACKYARD_STORAGE=s3://BUCKET[/PREFIX] to keep the data in an S3-compatible bucket
+    # instead of the disk service (shared with `packyard serve --storage` nodes). The S3 server is
+    # reached through "outbound": on this very machine, add "local" to its allow list.
+    (name = "PACKYARD_STORAGE", fromEnvironment = "PACKYARD_STORAGE"),
+    (name = "AWS_ACCESS_KEY_ID", fromEnvironment = "AWS_ACCESS_KEY_ID"),
+    (name = "AWS_SECRET_ACCESS_KEY", fromEnvironment = "AWS_SECRET_ACCESS_KEY"),
+    (name = "AWS_SESSION_TOKEN", fromEnvironment = "AWS_SESSION_TOKEN"),
+    (name = "AWS_REGION", fromEnvironment = "AWS_REGION"),
+    (name = "AWS_ENDPOINT_URL", fromEnvironment = "AWS_ENDPOINT_URL"),
   ],
   # The publish coordinators (src/hosts/worker/routing.ts) keep nothing of their own.
   durableObjectNamespaces = [(className = "PublishCoordinator", uniqueKey = "packyard-publish-coordinator")],
