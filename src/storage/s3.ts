@@ -60,6 +60,11 @@ export class S3Storage implements Storage {
     this.send = config.fetch ?? ((request) => fetch(request));
   }
 
+  /** The bucket, as `s3://` URLs name it. */
+  get bucketName(): string {
+    return this.config.bucket;
+  }
+
   /** `s3://BUCKET[/PREFIX]` with credentials, region and endpoint from the standard variables. */
   static fromUrl(url: string, env: S3Env): S3Storage {
     return new S3Storage(s3Config(url, env));

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cacheDir, repoRoot } from './exec.js';
@@ -39,16 +39,33 @@ export async function startWorker(options: { vars?: Record<string, string> } = {
 
 /**
  * workerd itself with the shipped on-prem configuration (deploy/workerd/packyard.capnp) over a
- * data directory: the built dist/worker.mjs, as an air-gapped site runs it.
+ * data directory: the built dist/worker.mjs, as an air-gapped site runs it. With `env` (such as
+ * PACKYARD_STORAGE and AWS_* for a bucket) set in its environment; with `allowLocal`, its
+ * outbound network also reaches this machine (the test S3 server listens on 127.0.0.1), as the
+ * configuration's comment tells a site to do.
  */
-export async function startWorkerd(options: { data?: string } = {}): Promise<StartedWorkerd> {
+export async function startWorkerd(options: { data?: string; env?: Record<string, string>; allowLocal?: boolean } = {}): Promise<StartedWorkerd> {
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
   const data = options.data ?? (await mkdtemp(path.join(os.tmpdir(), 'packyard-workerd-')));
   const workerd = path.join(repoRoot, 'node_modules/.bin/workerd');
-  const args = ['serve', path.join(repoRoot, 'deploy/workerd/packyard.capnp'), '--directory-path', `data=${data}`, '--socket-addr', `http=127.0.0.1:${port}`];
-  const started = await launch('workerd', workerd, args, { PACKYARD_ADMIN_TOKEN: token }, port, token, options.data ? undefined : data);
-  return { ...started, data };
+  const shipped = path.join(repoRoot, 'deploy/workerd/packyard.capnp');
+  // Beside the shipped file, so that its relative `embed` of the bundle still resolves.
+  const config = options.allowLocal ? path.join(repoRoot, `deploy/workerd/.test-${port}.capnp`) : shipped;
+  if (options.allowLocal) {
+    const text = await readFile(shipped, 'utf8');
+    const edited = text.replace('allow = ["public", "private"]', 'allow = ["public", "private", "local"]');
+    if (edited === text) throw new Error(`${shipped}: no outbound allow list to extend`);
+    await writeFile(config, edited);
+  }
+  const args = ['serve', config, '--directory-path', `data=${data}`, '--socket-addr', `http=127.0.0.1:${port}`];
+  try {
+    const started = await launch('workerd', workerd, args, { PACKYARD_ADMIN_TOKEN: token, ...options.env }, port, token, options.data ? undefined : data);
+    return { ...started, data };
+  } finally {
+    // workerd has read its configuration once it answers (or failed to).
+    if (config !== shipped) await rm(config, { force: true });
+  }
 }
 
 async function launch(name: string, command: string, args: string[], env: Record<string, string>, port: number, token: string, scratch: string | undefined): Promise<RunningWorker> {

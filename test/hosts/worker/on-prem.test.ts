@@ -9,6 +9,7 @@ import { buildDeb } from '../../helpers/debs.js';
 import { repoRoot, run } from '../../helpers/exec.js';
 import { api } from '../../helpers/server.js';
 import { startWorkerd, type StartedWorkerd } from '../../helpers/worker.js';
+import { emptyS3, radosgw } from '../../helpers/radosgw.js';
 
 const cli = (args: string[]) => run('node', [join(repoRoot, 'bin/packyard.mjs'), ...args], { timeoutMs: 120_000 });
 
@@ -57,4 +58,35 @@ describe('workerd on-prem over a data directory', () => {
     expect(report!.problems).toEqual([]);
     expect(report!.checked).toBeGreaterThan(10);
   });
+});
+
+describe('workerd on-prem over a bucket', () => {
+  it('shares an S3 bucket with the Node host: serves what `packyard add --storage` put there, and what it publishes passes `packyard fsck --storage`', async () => {
+    const server = await radosgw();
+    const bucket = await emptyS3();
+    const url = `s3://${bucket.bucketName}/onprem`;
+    const env = { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_ENDPOINT_URL: server.endpoint };
+    const s3cli = (args: string[]) => run('node', [join(repoRoot, 'bin/packyard.mjs'), ...args], { timeoutMs: 120_000, env });
+    const seeded = await buildDeb({ name: 'seeded', version: '1.0', arch: 'amd64', compression: 'xz' }, join(work, 'debs-s3'));
+    const added = await s3cli(['add', '--create', '--storage', url, '--repo', 'acme', '--distribution', 'stable', seeded.path]);
+    expect(added.code, added.stderr).toBe(0);
+    const nodeKey = await s3cli(['key', 'export', '--storage', url]);
+
+    const onBucket = await startWorkerd({ env: { PACKYARD_STORAGE: url, ...env }, allowLocal: true });
+    try {
+      expect(await (await fetch(`${onBucket.url}/acme/public.key`)).text()).toBe(nodeKey.stdout);
+      const published = await buildDeb({ name: 'published', version: '2.0', arch: 'all', compression: 'zstd' }, join(work, 'debs-s3'));
+      await api(onBucket.url, onBucket.token).upload('acme', 'stable', 'main', [published.path]);
+      const auth = { headers: { authorization: `Bearer ${onBucket.token}` } };
+      const pool = await fetch(`${onBucket.url}/acme/pool/main/s/seeded/seeded_1.0_amd64.deb`, auth);
+      expect(Buffer.from(await pool.arrayBuffer()).length).toBe(seeded.size);
+    } finally {
+      await onBucket.stop();
+    }
+    const listed = await s3cli(['ls', '--storage', url, '--repo', 'acme', '--json']);
+    expect((JSON.parse(listed.stdout) as { package: string }[]).map((p) => p.package).sort()).toEqual(['published', 'seeded']);
+    const fsck = await s3cli(['fsck', '--storage', url, '--json']);
+    expect(fsck.code, fsck.stdout + fsck.stderr).toBe(0);
+    expect((JSON.parse(fsck.stdout) as { problems: unknown[] }[])[0]!.problems).toEqual([]);
+  }, 180_000);
 });
