@@ -100,14 +100,19 @@ async function moduleRuns(runs) {
   return { size, results, checks };
 }
 
-export async function run({ runs }) {
+/**
+ * `packyard upload` of the 1 GiB .deb `runs` times, each to a fresh server from `startServer()`
+ * (one that has repository REPO); the server's RSS growth, the client's peak and the throughput.
+ * `where` names the server's storage in the table and the budget line. The s3 benchmark calls
+ * this with servers on a bucket.
+ */
+export async function debUploadRuns(runs, startServer, { name = 'upload-memory', where = '' } = {}) {
   const big = await bigDeb(BIG_MIB);
   const size = (await stat(big)).size;
   const results = [];
   for (let r = 0; r < runs; r++) {
     // A fresh server each run, so its high-water mark says only this upload.
-    const server = await serve(tempDir('upload-memory'));
-    await createRepo(server, REPO, DIST);
+    const server = await startServer();
     await new Promise((done) => setTimeout(done, 1000)); // let startup garbage settle
     const before = memory(server.pid);
     const started = performance.now();
@@ -126,12 +131,12 @@ export async function run({ runs }) {
     if (code !== 0 || !/"changed":\s*true/.test(client.output())) throw new Error(`packyard upload exited ${code}:\n${client.output().slice(-2000)}`);
     const growth = Math.max(peakRss, after.hwm) - before.rss;
     results.push({ before: before.rss, peakRss, hwmAfter: after.hwm, growth, clientPeak, seconds });
-    console.error(`upload-memory run ${r + 1}/${runs}: server RSS ${fmt.mb(before.rss)} → peak ${fmt.mb(Math.max(peakRss, after.hwm))} (+${fmt.mb(growth)}), ${fmt.mbps(size / seconds)}`);
+    console.error(`${name} run ${r + 1}/${runs}: server RSS ${fmt.mb(before.rss)} → peak ${fmt.mb(Math.max(peakRss, after.hwm))} (+${fmt.mb(growth)}), ${fmt.mbps(size / seconds)}`);
   }
   const med = (field) => median(results.map((x) => x[field]));
   const worst = Math.max(...results.map((x) => x.growth));
   table(
-    `upload-memory: one ${BIG_MIB} MiB .deb through \`packyard upload\` (${runs} runs, a fresh server each, RSS sampled every ${SAMPLE_MS} ms)`,
+    `${name}: one ${BIG_MIB} MiB .deb through \`packyard upload\`${where ? ` to a server on ${where}` : ''} (${runs} runs, a fresh server each, RSS sampled every ${SAMPLE_MS} ms)`,
     ['measure', 'median', 'worst'],
     [
       ['server RSS before', fmt.mb(med('before')), fmt.mb(Math.max(...results.map((x) => x.before)))],
@@ -142,7 +147,16 @@ export async function run({ runs }) {
     ],
   );
   // Budget on the worst run: memory must stay bounded every time, not on average.
-  const checks = [check('upload-memory', 'server peak RSS growth (MB, worst run) ÷ 100 MB', worst / 100e6, 1, 'max', `(+${fmt.mb(worst)}; budget < 100 MB)`)];
+  const checks = [check(name, `server peak RSS growth${where ? ` on ${where}` : ''} (MB, worst run) ÷ 100 MB`, worst / 100e6, 1, 'max', `(+${fmt.mb(worst)}; budget < 100 MB)`)];
+  return { size, results, checks };
+}
+
+export async function run({ runs }) {
+  const { size, results, checks } = await debUploadRuns(runs, async () => {
+    const server = await serve(tempDir('upload-memory'));
+    await createRepo(server, REPO, DIST);
+    return server;
+  });
   const module = await moduleRuns(runs);
   checks.push(...module.checks);
   writeResults('upload-memory', { runs, bytes: size, results, module: { bytes: module.size, results: module.results }, checks });

@@ -22,12 +22,15 @@ export async function add(data, repo, dist, files, { batch = ADD_BATCH, create =
   return ms;
 }
 
-/** Starts `packyard serve` on a free loopback port; resolves once it answers. */
-export async function serve(data) {
+/**
+ * Starts `packyard serve` on a free loopback port; resolves once it answers. `data` is a
+ * directory or an `s3://` URL (`env`: the AWS_* variables; `token`: share one between nodes).
+ */
+export async function serve(data, { env = {}, token = randomBytes(16).toString('hex') } = {}) {
   const port = await freePort();
-  const token = randomBytes(16).toString('hex');
-  const child = daemon(process.execPath, [PACKYARD, 'serve', '--data', data, '--host', '127.0.0.1', '--port', String(port), '--no-default-repo'], {
-    env: { PACKYARD_ADMIN_TOKEN: token },
+  const store = data.startsWith('s3://') ? ['--storage', data] : ['--data', data];
+  const child = daemon(process.execPath, [PACKYARD, 'serve', ...store, '--host', '127.0.0.1', '--port', String(port), '--no-default-repo'], {
+    env: { ...env, PACKYARD_ADMIN_TOKEN: token },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/healthz`, child);

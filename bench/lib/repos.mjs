@@ -58,6 +58,25 @@ export async function baseRepos(n, key) {
   return { packyard: join(dir, 'packyard'), reprepro: join(dir, 'reprepro') };
 }
 
+/**
+ * The N-package Packyard data directory alone (for benchmarks with no reprepro): the base
+ * repositories' when they exist, else built into the same place (untimed), without reprepro's.
+ */
+export async function packyardBase(n) {
+  const dir = baseDir(n);
+  const data = join(dir, 'packyard');
+  if (existsSync(join(dir, '.complete')) || existsSync(join(dir, '.packyard-complete'))) return data;
+  console.error(`building the ${n}-package Packyard repository in ${data} (untimed)...`);
+  const { files } = await smallDebs(n);
+  await dropStale(n, dir);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await createPackyardRepo(data);
+  await add(data, REPO, DIST, files);
+  await writeFile(join(dir, '.packyard-complete'), '');
+  return data;
+}
+
 /** The text of a Packages or Packages.gz file's bytes. */
 export function packagesText(bytes) {
   return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');

@@ -146,7 +146,7 @@ export class RepositoryService {
   }
 
   /** Ingests every file, then publishes them together: all land, or none does. */
-  async upload(repo: string, files: AsyncIterable<UploadFile> | readonly UploadFile[], options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; packages: PackageInfo[] }> {
+  async upload(repo: string, files: AsyncIterable<UploadFile> | readonly UploadFile[], options: UploadOptions): Promise<{ snapshot: Snapshot; changed: boolean; retries: number; packages: PackageInfo[] }> {
     checkRepoName(repo);
     const head = await this.store.readHead(repo);
     if (!head) throw notFound(repo);

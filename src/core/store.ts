@@ -146,7 +146,7 @@ export class RepoStore {
    * objects stored for it beforehand (uploads) to the guard, which keeps gc from taking any new
    * object of the snapshot before the swap.
    */
-  async commit(repo: string, build: (current: Snapshot | null, guard: PublishGuard) => Promise<Snapshot | null>, options: { create?: boolean } = {}): Promise<{ snapshot: Snapshot; changed: boolean }> {
+  async commit(repo: string, build: (current: Snapshot | null, guard: PublishGuard) => Promise<Snapshot | null>, options: { create?: boolean } = {}): Promise<{ snapshot: Snapshot; changed: boolean; retries: number }> {
     return this.publishes.run(repo, async () => {
       for (let attempt = 0; ; attempt++) {
         const head = await this.readHead(repo);
@@ -158,7 +158,7 @@ export class RepoStore {
         let next: Snapshot | null;
         try {
           next = await build(head?.snapshot ?? null, guard);
-          if (!next) return { snapshot: head!.snapshot, changed: false };
+          if (!next) return { snapshot: head!.snapshot, changed: false, retries: attempt };
           const snapshotKey = layout.snapshot(repo, next.id);
           // A new id nothing refers to until the head swap: no lock or atomic rename needed.
           const written = await this.storage.put(snapshotKey, JSON.stringify(next), { fresh: true });
@@ -177,7 +177,8 @@ export class RepoStore {
         if (swapped && next) {
           this.snapshots.set(layout.snapshot(repo, next.id), next);
           this.heads.set(repo, { snapshot: next, etag: swapped.etag, readAt: this.now() });
-          return { snapshot: next, changed: true };
+          // `retries`: head swaps lost to other publishers (or gc) before this one won.
+          return { snapshot: next, changed: true, retries: attempt };
         }
         // Lost the race: the orphaned snapshot document is garbage for `gc`.
         if (attempt >= 50) throw new PackyardError(503, 'publish-contention', `repository ${repo}: too many concurrent publishes, try again`);

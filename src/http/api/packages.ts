@@ -14,6 +14,8 @@ export function packageRoutes(api: Hono<Env>, { service, needs, readable }: ApiC
       {
         snapshot: snapshotInfo(result.snapshot),
         changed: result.changed,
+        // Times the publish lost the head swap to another node and built again (contention).
+        retries: result.retries,
         packages: result.packages,
       },
       result.changed ? 201 : 200,
