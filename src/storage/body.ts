@@ -38,10 +38,12 @@ const MAX_BUFFERED_PART = 64 * 1024 * 1024;
 
 /**
  * A part's body as a store with parts of known length takes it (R2, S3): bytes as they are; a
- * stream through a size check, and fixed-length in workerd, read into memory elsewhere. `check`
- * says why a stream of the wrong size failed.
+ * stream through a size check, and fixed-length in workerd. Elsewhere a stream is read into
+ * memory, unless the caller sends its length itself (`sendsLength`: an HTTP request with a
+ * Content-Length header, as S3's), which keeps a node's memory flat however big the part.
+ * `check` says why a stream of the wrong size failed.
  */
-export async function partBody(part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<{ value: ReadableStream<Uint8Array> | Uint8Array; check?: SizeCheck }> {
+export async function partBody(part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number, options: { sendsLength?: boolean } = {}): Promise<{ value: ReadableStream<Uint8Array> | Uint8Array; check?: SizeCheck }> {
   if (body instanceof Uint8Array) {
     if (body.length !== size) throw partSizeMismatch(part, size);
     return { value: body };
@@ -49,6 +51,7 @@ export async function partBody(part: number, body: ReadableStream<Uint8Array> | 
   const check = new SizeCheck(part, size);
   const FixedLength = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
   if (FixedLength) return { value: body.pipeThrough(check.stream).pipeThrough(new FixedLength(size)), check };
+  if (options.sendsLength) return { value: body.pipeThrough(check.stream), check };
   if (size > MAX_BUFFERED_PART) throw new PackyardError(413, 'part-too-large', `parts outside workerd are read into memory: at most ${MAX_BUFFERED_PART} bytes, not ${size}`);
   return { value: await toBytes(body.pipeThrough(check.stream)).catch((err) => Promise.reject(check.error ?? err)), check };
 }

@@ -191,16 +191,17 @@ export class S3Storage implements Storage {
   }
 
   /**
-   * A stream goes through a FixedLengthStream of `size` in workerd (constant memory); elsewhere
-   * it is read into memory first (`size` bytes, bounded by the caller, refused beyond
-   * MAX_BUFFERED_PART). A body of other than `size` bytes fails with part-size-mismatch.
+   * A stream is sent as it comes, with its length (through a FixedLengthStream in workerd), so
+   * memory stays flat however big the part. A body of other than `size` bytes fails with
+   * part-size-mismatch.
    */
   async putPart(key: string, uploadId: string, part: number, body: ReadableStream<Uint8Array> | Uint8Array, size: number): Promise<PartInfo> {
     checkKey(key);
     if (!Number.isSafeInteger(part) || part < 1 || part > 10_000) throw new PackyardError(400, 'bad-part-number', `part numbers go from 1 to 10000, not ${part}`);
-    const { value, check } = await partBody(part, body, size);
+    const { value, check } = await partBody(part, body, size, { sendsLength: true });
     // A stream of the wrong size fails the request (or S3 refuses it); say why.
-    const res = await this.call('PUT', { key, query: { partNumber: String(part), uploadId }, body: value, once: !(value instanceof Uint8Array) }).catch((err) => Promise.reject(check?.error ?? err));
+    const headers = { 'content-length': String(size) };
+    const res = await this.call('PUT', { key, query: { partNumber: String(part), uploadId }, headers, body: value, once: !(value instanceof Uint8Array) }).catch((err) => Promise.reject(check?.error ?? err));
     if (check?.error) throw await drained(res, check.error);
     if (res.status === 404) throw await drained(res, new PackyardError(404, 'upload-not-found', `no upload ${uploadId}`));
     if (!res.ok) throw await s3Error(res, 'UploadPart', key);
@@ -255,7 +256,9 @@ export class S3Storage implements Storage {
     const url = new URL(key === undefined ? `${this.base}/` : `${this.base}/${this.encoded(key)}`);
     for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, value);
     for (let attempt = 1; ; attempt++) {
-      const request = await this.client.sign(url.toString(), { method, headers, body: body as BodyInit | undefined });
+      // A streamed body needs `duplex` in Node's fetch (and workerd ignores it).
+      const init = { method, headers, body: body as BodyInit | undefined, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) };
+      const request = await this.client.sign(url.toString(), init);
       const res = await this.send(request);
       if (once || attempt >= TRIES || (res.status !== 500 && res.status !== 503)) return res;
       await res.body?.cancel();
