@@ -149,7 +149,11 @@ export class RepoStore {
   async commit(repo: string, build: (current: Snapshot | null, guard: PublishGuard) => Promise<Snapshot | null>, options: { create?: boolean } = {}): Promise<{ snapshot: Snapshot; changed: boolean; retries: number }> {
     return this.publishes.run(repo, async () => {
       for (let attempt = 0; ; attempt++) {
-        const head = await this.readHead(repo);
+        // The first try builds on the head this process read within the last second, if any (a
+        // round trip saved per publish on a bucket); if another process swapped it since, the
+        // swap fails and the next try reads it fresh.
+        const cached = this.heads.get(repo);
+        const head = attempt === 0 && cached && this.now() - cached.readAt < this.headTtlMs ? cached : await this.readHead(repo);
         if (!head && !options.create) throw new PackyardError(404, 'repo-not-found', `repository "${repo}" does not exist`);
         if (head && options.create) throw new PackyardError(409, 'repo-exists', `repository "${repo}" already exists`);
         const guard = new PublishGuard(this.storage, this.gcTiming, this.now);

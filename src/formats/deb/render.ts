@@ -32,6 +32,9 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
     const components: Record<string, Record<string, Record<string, string>>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...own(lists, distribution) };
     const settingsTag = JSON.stringify(distSettings) + architectures.join(',');
     let dirty = own(rendered, `dists/${distribution}`) !== settingsTag;
+    // The architectures' indexes are built one after another (CPU) but stored side by side: on a
+    // bucket each store is a round trip or two, which would otherwise queue up.
+    const stored: Promise<void>[] = [];
     for (const [component, byArch] of Object.entries(components)) {
       for (const arch of architectures) {
         const dir = `dists/${distribution}/${component}/binary-${arch}`;
@@ -43,15 +46,20 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         // Lists an early build stored whole are one shard each (LEGACY_SHARD), split together
         // per component when a publish touches them (ListSet): one part, rendered whole.
         const built = await buildPackagesFile(ctx, archShards, all, before, `${repo}/${dir}`);
-        const [packages, gz] = await Promise.all([store(ctx, repo, built.packages, before.packages, built.digests.packages), store(ctx, repo, built.gz, before.gz, built.digests.gz)]);
-        files[`${dir}/Packages`] = packages;
-        files[`${dir}/Packages.gz`] = gz;
-        rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
-        files[`${dir}/Release`] = await store(ctx, repo, new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch)), own(previous, `${dir}/Release`));
-        rendered[dir] = inputs;
+        const componentRelease = new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch));
+        stored.push(
+          Promise.all([store(ctx, repo, built.packages, before.packages, built.digests.packages), store(ctx, repo, built.gz, before.gz, built.digests.gz), store(ctx, repo, componentRelease, own(previous, `${dir}/Release`))]).then(([packages, gz, release]) => {
+            files[`${dir}/Packages`] = packages;
+            files[`${dir}/Packages.gz`] = gz;
+            files[`${dir}/Release`] = release;
+            rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
+            rendered[dir] = inputs;
+          }),
+        );
         dirty = true;
       }
     }
+    await Promise.all(stored);
     if (!dirty) continue;
     const prefix = `dists/${distribution}/`;
     const indexFiles: Record<string, FileEntry> = {};
@@ -61,9 +69,9 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
     }
     const release = renderRelease({ repo, distribution, settings: distSettings, architectures, components: Object.keys(components).sort(), files: indexFiles, date });
     const releaseBytes = new TextEncoder().encode(release);
-    files[`${prefix}Release`] = await store(ctx, repo, releaseBytes, undefined);
-    files[`${prefix}InRelease`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.clearSign(release)), undefined);
-    files[`${prefix}Release.gpg`] = await store(ctx, repo, new TextEncoder().encode(await ctx.signer.detachSign(releaseBytes)), undefined);
+    const [inRelease, detached] = await Promise.all([ctx.signer.clearSign(release), ctx.signer.detachSign(releaseBytes)]);
+    const encode = (text: string) => new TextEncoder().encode(text);
+    [files[`${prefix}Release`], files[`${prefix}InRelease`], files[`${prefix}Release.gpg`]] = await Promise.all([store(ctx, repo, releaseBytes, undefined), store(ctx, repo, encode(inRelease), undefined), store(ctx, repo, encode(detached), undefined)]);
     rendered[`dists/${distribution}`] = settingsTag;
   }
 }
