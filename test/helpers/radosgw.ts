@@ -159,13 +159,18 @@ function dropTo(dir: string): string[] {
   return ['--setuser', 'ceph', '--setgroup', 'ceph'];
 }
 
-/** An S3Storage on a new bucket of the test process's cluster, under a prefix (which it must keep to). */
-export async function emptyS3(options: Partial<S3Config> = {}): Promise<S3Storage> {
+/** A new, empty bucket of the test process's cluster, and the AWS_* variables that reach it. */
+export async function newBucket(): Promise<{ bucket: string; env: Record<string, string> }> {
   const server = await radosgw();
   const bucket = `packyard-${randomUUID()}`;
   const client = new AwsClient({ accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, service: 's3', region: 'us-east-1' });
   const res = await client.fetch(`${server.endpoint}/${bucket}`, { method: 'PUT' });
   if (!res.ok) throw new Error(`creating bucket ${bucket}: ${res.status} ${await res.text()}`);
-  const env = { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_ENDPOINT_URL: server.endpoint };
+  return { bucket, env: { AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_ENDPOINT_URL: server.endpoint } };
+}
+
+/** An S3Storage on a new bucket of the test process's cluster, under a prefix (which it must keep to). */
+export async function emptyS3(options: Partial<S3Config> = {}): Promise<S3Storage> {
+  const { bucket, env } = await newBucket();
   return new S3Storage({ ...s3Config(`s3://${bucket}/store`, env), ...options });
 }
