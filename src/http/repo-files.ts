@@ -21,9 +21,12 @@ export class RepoFiles {
   private readonly access: Access;
   private readonly sources: Sources;
   private readonly urls: UrlSigner;
+  private readonly poolByKey: boolean;
 
-  constructor(deps: { service: RepositoryService; signer: Signer; access: Access; sources: Sources; log?: Log }) {
+  /** `poolByKey`: the host answers pool files itself (a redirect to the bucket), so none is served from memory. */
+  constructor(deps: { service: RepositoryService; signer: Signer; access: Access; sources: Sources; log?: Log; poolByKey?: boolean }) {
     ({ signer: this.signer, access: this.access, sources: this.sources } = deps);
+    this.poolByKey = deps.poolByKey ?? false;
     this.urls = new UrlSigner(deps.service.store.storage);
     this.store = deps.service.store;
     this.formats = deps.service.formats;
@@ -81,7 +84,7 @@ export class RepoFiles {
         const entry = await poolEntry(this.store, snapshot, found.poolPath);
         if (!entry) return null;
         if (entry.remote) return deliveryPlan(await this.sources.deliver({ method: request.method, range: request.header('range') }, snapshot, { ...entry, remote: entry.remote }), entry.sha256, found.contentType, hidden, request.origin().startsWith('https:'));
-        return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: found.contentType, immutable: true, private: hidden });
+        return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: found.contentType, immutable: true, private: hidden, byKey: this.poolByKey });
       }
     }
   }

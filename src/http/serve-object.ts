@@ -36,6 +36,8 @@ export interface ObjectResponseOptions {
   lastModified?: LastModified;
   /** Size when known (lets small objects be served from memory). */
   size?: number;
+  /** Never from memory, however small: the host writes the object by its key (e.g. as a redirect). */
+  byKey?: boolean;
 }
 
 // Up to this size objects are read whole and kept in memory: every Packages.gz of a 10,000-package
@@ -95,7 +97,7 @@ export class ObjectServer {
     const ifRange = request.header('if-range');
     const wantsRange = rangeHeader !== undefined && (ifRange === undefined || ifRange === etag);
 
-    const cached = this.cache.get(key);
+    const cached = options.byKey ? undefined : this.cache.get(key);
     if (cached && !wantsRange) {
       headers['content-length'] = String(cached.length);
       return { status: 200, headers, body: head ? null : { bytes: cached } };
@@ -122,7 +124,7 @@ export class ObjectServer {
     }
     headers['content-length'] = String(size);
     if (head) return { status: 200, headers, body: null };
-    if (size <= SMALL) {
+    if (size <= SMALL && !options.byKey) {
       const bytes = await readBytes(this.storage, key);
       if (!bytes) throw this.missing(key);
       this.cache.set(key, bytes);

@@ -20,9 +20,14 @@ export function radosgw(): Promise<S3Server> {
   return running;
 }
 
+/** A new bucket of the test process's cluster, with the AWS_* variables that reach it. */
+export async function newBucket(): Promise<{ bucket: string; env: Record<string, string> }> {
+  const bucket = `packyard-${randomUUID()}`;
+  return { bucket, env: await createBucket(await radosgw(), bucket) };
+}
+
 /** An S3Storage on a new bucket of the test process's cluster, under a prefix (which it must keep to). */
 export async function emptyS3(options: Partial<S3Config> = {}): Promise<S3Storage> {
-  const bucket = `packyard-${randomUUID()}`;
-  const env = await createBucket(await radosgw(), bucket);
+  const { bucket, env } = await newBucket();
   return new S3Storage({ ...s3Config(`s3://${bucket}/store`, env), ...options });
 }

@@ -25,6 +25,10 @@ export interface StartOptions {
   token?: string;
   /** How long to wait for /healthz. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Serve a bucket (`s3://BUCKET[/PREFIX]`, credentials in `env`) instead of a data directory. */
+  storage?: string;
+  /** More arguments for `packyard serve`, e.g. ['--s3-redirect']. */
+  args?: readonly string[];
 }
 
 export interface RunningServer {
@@ -79,6 +83,7 @@ export function freePort(): Promise<number> {
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   await ensureBuilt();
+  // A bucket needs no data directory; dataDir is then an empty temp dir nobody reads.
   const ownsData = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'packyard-data-')));
   const token = opts.token ?? randomBytes(24).toString('hex');
@@ -112,7 +117,7 @@ async function launch(a: {
   const log = createWriteStream(a.logFile);
   const proc = spawn(
     process.execPath,
-    ['bin/packyard.mjs', 'serve', '--data', a.dataDir, '--host', '127.0.0.1', '--port', String(a.port)],
+    ['bin/packyard.mjs', 'serve', ...(a.opts.storage ? ['--storage', a.opts.storage] : ['--data', a.dataDir]), '--host', '127.0.0.1', '--port', String(a.port), ...(a.opts.args ?? [])],
     {
       cwd: repoRoot,
       env: { ...process.env, ...a.opts.env, PACKYARD_ADMIN_TOKEN: a.token },

@@ -12,6 +12,7 @@ import type { Storage } from '../../storage/types.js';
 import type { S3Storage } from '../../storage/s3.js';
 import { Sources } from '../../sources/index.js';
 import { describeLocation, s3StorageAt, type StoreLocation } from './store-location.js';
+import { PackyardError } from '../../util/errors.js';
 
 export interface Runtime {
   location: StoreLocation;
@@ -44,9 +45,23 @@ export async function openStore(location: StoreLocation, options: { headTtlMs?: 
   const storage: Storage = fs ?? s3!;
   const keyring = new Keyring(storage);
   const algorithm = process.env.PACKYARD_KEY_ALGORITHM === 'rsa4096' ? 'rsa4096' : 'ed25519';
-  const { signer, generated } = await keyring.signer('Packyard repository signing key', algorithm);
+  const { signer, generated } = await reached(location, keyring.signer('Packyard repository signing key', algorithm));
   const service = new RepositoryService({ formats, storage, signer, createHasher: createNodeHasher, gzip: nodeGzip, gunzip: nodeGunzip, headTtlMs: options.headTtlMs });
   return { location, ...describeLocation(location), storage, fs, s3, keyring, signer, service, sources: new Sources({ service }), generatedKey: generated };
+}
+
+/**
+ * The first read of a bucket is where a missing bucket, a wrong endpoint or refused credentials
+ * show: say so in a sentence naming the bucket, not as a storage call's stack trace.
+ */
+async function reached<T>(location: StoreLocation, first: Promise<T>): Promise<T> {
+  try {
+    return await first;
+  } catch (err) {
+    if (location.kind !== 's3' || err instanceof PackyardError) throw err;
+    const cause = (err as Error).cause instanceof Error ? `: ${((err as Error).cause as Error).message}` : '';
+    throw new PackyardError(502, 'storage-unreachable', `cannot use ${location.url} at ${process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || 'AWS'}: ${(err as Error).message}${cause}`);
+  }
 }
 
 /** `openStore` of a data directory. */

@@ -28,7 +28,7 @@ export interface RunningServer {
  */
 export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number, limits: ConnectionLimits, fileOptions: FileOptions = {}): Promise<RunningServer> {
   const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
-  const files = new RepoFiles({ service: runtime.service, signer: runtime.signer, access, sources: runtime.sources, log });
+  const files = new RepoFiles({ service: runtime.service, signer: runtime.signer, access, sources: runtime.sources, log, poolByKey: fileOptions.s3Redirect === true && runtime.s3 !== undefined });
   const connections = new Connections(limits);
   const app = createApp({
     service: runtime.service,
