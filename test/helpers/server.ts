@@ -19,6 +19,8 @@ import { cacheDir, repoRoot, runOk } from './exec.js';
 export interface StartOptions {
   /** Existing data directory (e.g. to restart on the data of a killed server). Default: a new temp dir. */
   dataDir?: string;
+  /** A store in a bucket (`s3://…`, credentials in `env`) served instead of the data directory. */
+  storage?: string;
   /** Extra environment for the server. */
   env?: Record<string, string>;
   /** Admin token. Default: random. */
@@ -112,7 +114,7 @@ async function launch(a: {
   const log = createWriteStream(a.logFile);
   const proc = spawn(
     process.execPath,
-    ['bin/packyard.mjs', 'serve', '--data', a.dataDir, '--host', '127.0.0.1', '--port', String(a.port)],
+    ['bin/packyard.mjs', 'serve', ...(a.opts.storage ? ['--storage', a.opts.storage] : ['--data', a.dataDir]), '--host', '127.0.0.1', '--port', String(a.port)],
     {
       cwd: repoRoot,
       env: { ...process.env, ...a.opts.env, PACKYARD_ADMIN_TOKEN: a.token },
