@@ -118,7 +118,14 @@ describe('migrate', () => {
 
 describe('gc of multipart writes left in a bucket', () => {
   it('aborts those older than the grace period that no upload session names (radosgw, paged)', async () => {
-    const s3 = await emptyS3({ maxKeys: 1 });
+    let listings = 0;
+    const s3 = await emptyS3({
+      maxKeys: 1,
+      fetch: (request) => {
+        if (request.method === 'GET' && new URL(request.url).searchParams.has('uploads')) listings++;
+        return fetch(request);
+      },
+    });
     const service = await testService(s3);
     await service.createRepo({ name: 'acme', type: 'deb' }, 'test');
     // A writer that crashed mid-stream: an upload with a part, never completed nor aborted.
@@ -146,6 +153,7 @@ describe('gc of multipart writes left in a bucket', () => {
       return ids.sort();
     };
     expect(await listed()).toEqual([crashedId, crashedId2, resumableId, other, young].sort());
+    expect(listings).toBeGreaterThanOrEqual(5);
 
     const grace = 10 * 60_000;
     const dry = await gc(service.store, 'acme', { now: between + grace, dryRun: true, retention: { graceMs: grace, generations: 1 } });
