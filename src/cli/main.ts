@@ -9,6 +9,7 @@ import { registerAccess } from './commands/access.js';
 import { registerSync } from './commands/sync.js';
 import { registerCheck } from './commands/check.js';
 import { registerTerraform } from './commands/terraform.js';
+import { registerMigrate } from './commands/migrate.js';
 import { applyConfigFile } from './config.js';
 
 const argv = [...process.argv];
@@ -36,6 +37,7 @@ registerAccess(program);
 registerSync(program);
 registerCheck(program);
 registerTerraform(program);
+registerMigrate(program);
 
 try {
   await program.parseAsync(argv);

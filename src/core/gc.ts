@@ -12,6 +12,11 @@ export interface GcReport {
   deleted: { objects: number; bytes: number };
   /** Resumable uploads left unfinished for longer than the grace period, ended. */
   abandonedUploads: number;
+  /**
+   * Multipart writes a crashed writer left in the backend (S3) for longer than the grace period,
+   * named by no upload session, aborted.
+   */
+  abortedWrites: number;
   kept: number;
   dryRun: boolean;
 }
@@ -42,7 +47,9 @@ export async function gc(store: RepoStore, repo: string, options: GcOptions = {}
     await lease?.keep();
     const abandonedUploads = options.dryRun ? 0 : await new Uploads(store.storage).abortAbandoned(repo, started - retention.graceMs);
     await lease?.keep();
-    const report: GcReport = { repo, deleted: { objects: 0, bytes: 0 }, abandonedUploads, kept: referenced.size, dryRun: !!options.dryRun };
+    const abortedWrites = options.dryRun ? 0 : await abortIncompleteWrites(store.storage, repo, new Date(started - retention.graceMs));
+    await lease?.keep();
+    const report: GcReport = { repo, deleted: { objects: 0, bytes: 0 }, abandonedUploads, abortedWrites, kept: referenced.size, dryRun: !!options.dryRun };
     const before = started - retention.graceMs;
     for await (const listed of store.storage.list(layout.repoPrefix(repo), { leftovers: true })) {
       if (referenced.has(listed.key) || isBookkeeping(repo, listed.key) || listed.lastModified.getTime() >= before) continue;
@@ -61,6 +68,22 @@ export async function gc(store: RepoStore, repo: string, options: GcOptions = {}
   } finally {
     await lease?.release();
   }
+}
+
+/**
+ * Aborts the backend's multipart writes under the repository started before `before` that no
+ * resumable upload session names (those end with their session). Listed before the sessions are
+ * read: a session's record is written right after its upload starts, long within the grace period.
+ */
+async function abortIncompleteWrites(storage: Storage, repo: string, before: Date): Promise<number> {
+  if (!storage.incompleteWrites) return 0;
+  const found = [];
+  for await (const write of storage.incompleteWrites(layout.repoPrefix(repo), before)) found.push(write);
+  if (!found.length) return 0;
+  const named = await new Uploads(storage).storageUploadIds(repo);
+  const stale = found.filter((w) => !named.has(w.uploadId));
+  for (const w of stale) await storage.abortMultipart(w.key, w.uploadId);
+  return stale.length;
 }
 
 /**

@@ -125,6 +125,17 @@ export class Uploads {
     await this.storage.delete(layout.upload(repo, id));
   }
 
+  /** The backend's multipart upload ids the repository's sessions still name. */
+  async storageUploadIds(repo: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const obj of this.storage.list(layout.uploadsPrefix(repo))) {
+      if (!/^[0-9a-f]{32}\.json$/.test(obj.key.slice(layout.uploadsPrefix(repo).length))) continue;
+      const session = await readJson<UploadSession>(this.storage, obj.key);
+      if (session) ids.add(session.storageUploadId);
+    }
+    return ids;
+  }
+
   /**
    * Ends the uploads started before `before` and not completed, returning how many. Their parts
    * may be held by the backend outside any listing (R2's multipart uploads), so deleting the

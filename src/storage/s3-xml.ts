@@ -56,3 +56,22 @@ export function parseList(xml: string): ListPage {
 export function unquote(etag: string): string {
   return etag.replace(/^(W\/)?"(.*)"$/, '$2');
 }
+
+export interface ListedUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+export interface UploadsPage {
+  uploads: ListedUpload[];
+  /** The markers of the next page, when there is one. */
+  next?: { keyMarker: string; uploadIdMarker: string };
+}
+
+/** A ListMultipartUploads answer. */
+export function parseUploads(xml: string): UploadsPage {
+  const uploads = tags(xml, 'Upload').map((u) => ({ key: tag(u, 'Key') ?? '', uploadId: tag(u, 'UploadId') ?? '', initiated: new Date(tag(u, 'Initiated') ?? 0) }));
+  const truncated = tag(xml, 'IsTruncated') === 'true';
+  return { uploads, next: truncated ? { keyMarker: tag(xml, 'NextKeyMarker') ?? '', uploadIdMarker: tag(xml, 'NextUploadIdMarker') ?? '' } : undefined };
+}

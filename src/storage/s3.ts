@@ -4,8 +4,8 @@ import { PackyardError } from '../util/errors.js';
 import { streamOf } from '../util/bytes.js';
 import { partBody } from './body.js';
 import { completedBefore } from './parts.js';
-import { escapeXml, parseList, tag, unquote } from './s3-xml.js';
-import { rewrite, type ByteRange, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
+import { escapeXml, parseList, parseUploads, tag, unquote } from './s3-xml.js';
+import { rewrite, type ByteRange, type IncompleteWrite, type ObjectInfo, type PartInfo, type PutBody, type PutOptions, type Storage, type StoredObject } from './types.js';
 
 export interface S3Config {
   bucket: string;
@@ -179,6 +179,23 @@ export class S3Storage implements Storage {
       yield page;
       token = page.next;
     } while (token);
+  }
+
+  /** ListMultipartUploads under the store's prefix, page by page (`maxKeys` sets the page size too). */
+  async *incompleteWrites(prefix: string, before: Date): AsyncIterable<IncompleteWrite> {
+    let next: { keyMarker: string; uploadIdMarker: string } | undefined;
+    do {
+      const query: Record<string, string> = { uploads: '', prefix: this.prefix + prefix };
+      if (this.config.maxKeys) query['max-uploads'] = String(this.config.maxKeys);
+      if (next) Object.assign(query, { 'key-marker': next.keyMarker, 'upload-id-marker': next.uploadIdMarker });
+      const res = await this.call('GET', { query });
+      if (!res.ok) throw await s3Error(res, 'ListMultipartUploads', prefix);
+      const page = parseUploads(await res.text());
+      for (const upload of page.uploads) {
+        if (upload.initiated < before) yield { key: upload.key.slice(this.prefix.length), uploadId: upload.uploadId, started: upload.initiated };
+      }
+      next = page.next;
+    } while (next);
   }
 
   async createMultipart(key: string): Promise<string> {

@@ -92,6 +92,18 @@ export interface Storage extends MultipartStorage {
    * the common prefixes of an S3 listing with a `/` delimiter; without walking everything below.
    */
   listFolders(prefix: string): AsyncIterable<string>;
+  /**
+   * Multipart uploads under `prefix` started before `before` and neither completed nor aborted
+   * (a writer that crashed mid-stream), on a backend that keeps them outside any listing (S3);
+   * absent where parts are ordinary objects, which the listing already shows.
+   */
+  incompleteWrites?(prefix: string, before: Date): AsyncIterable<IncompleteWrite>;
+}
+
+export interface IncompleteWrite {
+  key: string;
+  uploadId: string;
+  started: Date;
 }
 
 export async function readBytes(storage: Storage, key: string): Promise<Uint8Array | null> {

@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe('packyard CLI', () => {
   it('has --help on every command', async () => {
-    const commands = [[], ['serve'], ['add'], ['upload'], ['repo'], ['repo', 'create'], ['repo', 'list'], ['repo', 'show'], ['repo', 'update'], ['repo', 'delete'], ['ls'], ['rm'], ['snapshots'], ['key'], ['key', 'generate'], ['key', 'import'], ['key', 'export'], ['key', 'list'], ['key', 'remove'], ['fsck'], ['gc'], ['export'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['oidc'], ['oidc', 'add'], ['oidc', 'list'], ['oidc', 'remove'], ['sync'], ['check'], ['module'], ['module', 'publish'], ['module', 'rm'], ['provider'], ['provider', 'publish'], ['mirror'], ['mirror', 'publish']];
+    const commands = [[], ['serve'], ['add'], ['upload'], ['repo'], ['repo', 'create'], ['repo', 'list'], ['repo', 'show'], ['repo', 'update'], ['repo', 'delete'], ['ls'], ['rm'], ['snapshots'], ['key'], ['key', 'generate'], ['key', 'import'], ['key', 'export'], ['key', 'list'], ['key', 'remove'], ['fsck'], ['gc'], ['export'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['oidc'], ['oidc', 'add'], ['oidc', 'list'], ['oidc', 'remove'], ['sync'], ['check'], ['module'], ['module', 'publish'], ['module', 'rm'], ['provider'], ['provider', 'publish'], ['mirror'], ['mirror', 'publish'], ['migrate']];
     for (const command of commands) {
       const r = await cli([...command, '--help']);
       expect(r.code, command.join(' ')).toBe(0);

@@ -70,7 +70,8 @@ export function registerMaintenance(program: Command): void {
       if (o.json) return printJson(reports);
       for (const r of reports) {
         const uploads = r.abandonedUploads ? `, ended ${r.abandonedUploads} abandoned upload${r.abandonedUploads > 1 ? 's' : ''}` : '';
-        console.log(`${r.repo}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted.objects} objects (${r.deleted.bytes} bytes), ${r.kept} referenced${uploads}`);
+        const writes = r.abortedWrites ? `, aborted ${r.abortedWrites} unfinished multipart write${r.abortedWrites > 1 ? 's' : ''}` : '';
+        console.log(`${r.repo}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted.objects} objects (${r.deleted.bytes} bytes), ${r.kept} referenced${uploads}${writes}`);
       }
     });
 
