@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDeb } from '../../helpers/debs.js';
 import { emptyS3 } from '../../helpers/radosgw.js';
-import { repoRoot, runOk } from '../../helpers/exec.js';
+import { repoRoot, run, runOk } from '../../helpers/exec.js';
 import { openDataDir } from '../../../src/hosts/node/runtime.js';
 import { exportTo } from '../../../src/hosts/node/export.js';
 import { bucketTarget, MANIFEST } from '../../../src/hosts/node/export-bucket.js';
@@ -141,5 +141,22 @@ describe('export to a bucket', () => {
     await removePackage('alpha', '2.0');
     expect(await exportInto(bucket, 0, now)).toMatchObject({ kept: 0 });
     expect(await bucket.head('pool/main/a/alpha/alpha_2.0_amd64.deb')).toBeNull();
+  }, 120_000);
+
+  it('says what is wrong with the command line, without a stack trace', async () => {
+    const packyard = (args: string[]) => run('node', [join(repoRoot, 'bin/packyard.mjs'), 'export', '--data', data, '--repo', 'acme', ...args]);
+    const cases: [string[], RegExp][] = [
+      [[], /give the directory to export to, or --to/],
+      [[join(work, 'out'), '--to', join(work, 'other')], /one of them/],
+      [['--to', 's3://Not_A_Bucket/x'], /is not an S3 location/],
+      [['--to', join(work, 'out'), '--grace', '1d'], /--grace applies to an export to a bucket/],
+      [['--to', 's3://some-bucket/x', '--grace', 'soon'], /invalid duration "soon"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await packyard(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
   }, 120_000);
 });
