@@ -177,4 +177,12 @@ export type Resolution =
   | { kind: 'answer'; status: number; headers: Record<string, string>; body: string; contentType: string };
 
 /** A path of a whole tree: answers of a protocol (`answer`) are made per request, not files a tree holds. */
-export type ClientPath = Exclude<Resolution, { kind: 'answer' }> & { path: string };
+export type ClientPath = Exclude<Resolution, { kind: 'answer' }> & { path: string; stage: PublishStage };
+
+/**
+ * When a copy of the tree (an export to a bucket) writes a path, so that a reader never meets a
+ * file naming one not there yet: `content` first (package files, and indexes named by their hash),
+ * then `index` (fetched by a name a root lists by hash, or standalone), `root` last (what clients
+ * fetch by name first: InRelease, repomd.xml).
+ */
+export type PublishStage = 'content' | 'index' | 'root';

@@ -105,14 +105,15 @@ export class S3Storage implements Storage {
     const conditions: Record<string, string> = {};
     if (options.ifMatch !== undefined) conditions['if-match'] = options.ifMatch;
     else if (options.ifNoneMatch === '*') conditions['if-none-match'] = '*';
-    if (typeof body === 'string' || body instanceof Uint8Array) return this.putBytes(key, toBytesSync(body), conditions);
-    return this.putStream(key, body, conditions);
+    const type: Record<string, string> = options.contentType ? { 'content-type': options.contentType } : {};
+    if (typeof body === 'string' || body instanceof Uint8Array) return this.putBytes(key, toBytesSync(body), conditions, type);
+    return this.putStream(key, body, conditions, type);
   }
 
   /** One PUT; null when its condition failed. */
-  private async putBytes(key: string, bytes: Uint8Array, conditions: Record<string, string>): Promise<ObjectInfo | null> {
+  private async putBytes(key: string, bytes: Uint8Array, conditions: Record<string, string>, type: Record<string, string> = {}): Promise<ObjectInfo | null> {
     const conditional = Object.keys(conditions).length > 0;
-    const res = await this.call('PUT', { key, headers: conditions, body: bytes, once: conditional });
+    const res = await this.call('PUT', { key, headers: { ...conditions, ...type }, body: bytes, once: conditional });
     // 412: the condition failed. 409: a concurrent conflicting write (AWS). A 5xx: Ceph's answer
     // to a lost race. All mean "re-read and try again" to a compare-and-swap.
     if (conditional && (res.status === 412 || res.status === 409 || res.status >= 500)) return drained(res, null);
@@ -121,13 +122,13 @@ export class S3Storage implements Storage {
     return this.info(key, res, bytes.length, res.headers.get('date'));
   }
 
-  private putStream(key: string, body: ReadableStream<Uint8Array>, conditions: Record<string, string>): Promise<ObjectInfo | null> {
+  private putStream(key: string, body: ReadableStream<Uint8Array>, conditions: Record<string, string>, type: Record<string, string>): Promise<ObjectInfo | null> {
     return putInParts<string, PartInfo>(body, {
-      single: (bytes) => this.putBytes(key, bytes, conditions),
+      single: (bytes) => this.putBytes(key, bytes, conditions, type),
       start: () => {
         // A multipart complete takes no precondition here: no atomic compare-and-swap.
         if (Object.keys(conditions).length) throw new Error(`conditional writes to S3 take at most ${STREAM_PART} bytes (${key})`);
-        return this.createMultipart(key);
+        return this.createMultipart(key, type['content-type']);
       },
       part: (uploadId, n, bytes) => this.putPart(key, uploadId, n, bytes, bytes.length),
       complete: (uploadId, parts) => this.completeMultipart(key, uploadId, parts),
@@ -198,9 +199,9 @@ export class S3Storage implements Storage {
     } while (next);
   }
 
-  async createMultipart(key: string): Promise<string> {
+  async createMultipart(key: string, contentType?: string): Promise<string> {
     checkKey(key);
-    const res = await this.call('POST', { key, query: { uploads: '' } });
+    const res = await this.call('POST', { key, query: { uploads: '' }, headers: contentType ? { 'content-type': contentType } : undefined });
     if (!res.ok) throw await s3Error(res, 'CreateMultipartUpload', key);
     const id = tag(await res.text(), 'UploadId');
     if (!id) throw new Error(`S3 CreateMultipartUpload of ${key} answered no UploadId`);
@@ -263,6 +264,11 @@ export class S3Storage implements Storage {
     const url = new URL(`${this.base}/${this.encoded(key)}`);
     url.searchParams.set('X-Amz-Expires', String(seconds));
     return (await this.client.sign(url.toString(), { method: 'GET', aws: { signQuery: true } })).url;
+  }
+
+  /** The address of the bucket and prefix, unsigned: where anonymous readers find a public bucket's objects. */
+  get url(): string {
+    return `${this.base}/${this.prefix.split('/').map(encodeURIComponent).join('/')}`;
   }
 
   private encoded(key: string): string {

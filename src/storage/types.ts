@@ -35,6 +35,8 @@ export interface PutOptions {
    * a backend may write in place instead of making the object appear atomically.
    */
   fresh?: boolean;
+  /** The Content-Type a backend that serves objects to readers directly (S3) answers with. */
+  contentType?: string;
 }
 
 export type PutBody = ReadableStream<Uint8Array> | Uint8Array | string;

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { readFile, writeFile } from 'node:fs/promises';
 import { openStore, type Runtime } from '../../hosts/node/runtime.js';
-import { locationOf, type StoreFlags } from '../../hosts/node/store-location.js';
+import { locationOf, parseLocation, s3StorageAt, type StoreFlags } from '../../hosts/node/store-location.js';
 import { createNodeHasher } from '../../hosts/node/hasher.js';
 import { fsck } from '../../core/fsck.js';
 import { gc } from '../../core/gc.js';
 import { DEFAULT_RETENTION, type Retention } from '../../core/references.js';
-import { exportTree } from '../../hosts/node/export.js';
+import { exportTo, exportTree } from '../../hosts/node/export.js';
+import { bucketTarget } from '../../hosts/node/export-bucket.js';
 import { CliError } from '../client.js';
 import { printJson } from '../output.js';
 import { storeOptions } from '../config.js';
@@ -75,14 +76,26 @@ export function registerMaintenance(program: Command): void {
       }
     });
 
-  dataOption(program.command('export').description('write a repository as a static tree any web server can serve').argument('<outdir>'))
+  dataOption(program.command('export').description('write a repository as a static tree any web server can serve, into a directory or a bucket').argument('[outdir]'))
     .requiredOption('--repo <name>', 'repository')
-    .option('--base-url <url>', 'the URL the tree will be served at, for generated files such as a .repo (default: the directory, as a file:// URL)')
-    .action(async (outdir: string, o: StoreFlags & { repo: string; baseUrl?: string }) => {
+    .option('--to <location>', 'where to: a directory, or s3://BUCKET[/PREFIX] (only what changed is uploaded, indexes last)')
+    .option('--grace <duration>', 'with --to s3://: keep files the tree no longer lists this long (e.g. 36h, 7d, 0)')
+    .option('--base-url <url>', 'the URL the tree will be served at, for generated files such as a .repo (default: the directory as a file:// URL, or the bucket\'s URL)')
+    .action(async (outdir: string | undefined, o: StoreFlags & { repo: string; to?: string; grace?: string; baseUrl?: string }) => {
+      if ((outdir === undefined) === (o.to === undefined)) throw new CliError('give the directory to export to, or --to DIR|s3://BUCKET[/PREFIX] (one of them)');
       if (o.baseUrl !== undefined && !/^(https?|file):\/\/\S+$/.test(o.baseUrl)) throw new CliError(`--base-url must be an http://, https:// or file:// URL, not "${o.baseUrl}"`);
+      const to = parseLocation(o.to ?? outdir!);
+      if (to.kind === 'dir') {
+        if (o.grace !== undefined) throw new CliError('--grace applies to an export to a bucket (--to s3://…)');
+        const runtime = await open(o);
+        const count = await exportTree(runtime, o.repo, to.path, o.baseUrl);
+        return console.log(`Exported ${count} files of ${o.repo} to ${to.path}.`);
+      }
+      const graceMs = parseDuration(o.grace ?? '1d');
+      const bucket = s3StorageAt(to);
       const runtime = await open(o);
-      const count = await exportTree(runtime, o.repo, outdir, o.baseUrl);
-      console.log(`Exported ${count} files of ${o.repo} to ${outdir}.`);
+      const r = await exportTo(runtime, o.repo, bucketTarget(bucket, { graceMs }), o.baseUrl ?? bucket.url);
+      console.log(`Exported ${o.repo} to ${to.url}: ${r.uploaded} files uploaded, ${r.unchanged} unchanged, ${r.deleted} superseded deleted, ${r.kept} superseded kept for their grace period.`);
     });
 
   const key = program.command('key').description('manage the signing keys (every key signs every Release)');

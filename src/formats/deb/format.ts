@@ -21,6 +21,8 @@ export interface DebPlacement {
 const BY_HASH = /^dists\/.+\/by-hash\/(SHA256|SHA512)\/([0-9a-f]{64}|[0-9a-f]{128})$/;
 /** The per-directory files whose by-hash copies an exported tree carries (what `Release` lists). */
 const HASHED = /\/Packages(\.gz)?$/;
+/** What apt fetches by name before anything else; the rest it fetches by the hashes these list. */
+const ROOT = /^dists\/.+\/(InRelease|Release|Release\.gpg)$/;
 
 function contentType(path: string): string {
   if (path.endsWith('.deb')) return 'application/vnd.debian.binary-package';
@@ -78,13 +80,13 @@ export const debFormat: Format<DebRecord, DebPlacement> = {
 
   async *clientPaths(snapshot: Snapshot, read) {
     for (const [path, entry] of Object.entries(snapshot.files)) {
-      yield { path, kind: 'file', entry, contentType: contentType(path) };
+      yield { path, kind: 'file', entry, contentType: contentType(path), stage: ROOT.test(path) ? 'root' : 'index' };
       if (!HASHED.test(path)) continue;
       const dir = path.slice(0, path.lastIndexOf('/'));
-      yield { path: `${dir}/by-hash/SHA256/${entry.sha256}`, kind: 'file', entry, contentType: 'application/octet-stream' };
-      if (entry.sha512) yield { path: `${dir}/by-hash/SHA512/${entry.sha512}`, kind: 'file', entry, contentType: 'application/octet-stream' };
+      yield { path: `${dir}/by-hash/SHA256/${entry.sha256}`, kind: 'file', entry, contentType: 'application/octet-stream', stage: 'content' };
+      if (entry.sha512) yield { path: `${dir}/by-hash/SHA512/${entry.sha512}`, kind: 'file', entry, contentType: 'application/octet-stream', stage: 'content' };
     }
-    for (const [, key] of listShards(snapshot.lists)) for (const r of await read<DebRecord>(key)) yield { path: r.filename, kind: 'pool', poolPath: r.filename, contentType: contentType(r.filename) };
+    for (const [, key] of listShards(snapshot.lists)) for (const r of await read<DebRecord>(key)) yield { path: r.filename, kind: 'pool', poolPath: r.filename, contentType: contentType(r.filename), stage: 'content' };
   },
 
   clientSetup: aptSetup,

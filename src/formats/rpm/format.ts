@@ -101,13 +101,14 @@ export const rpmFormat: Format<RpmRecord, RpmPlacement> = {
   },
 
   async *clientPaths(snapshot, read, client) {
-    for (const [path, entry] of Object.entries(snapshot.files)) yield { path, kind: 'file', entry, contentType: contentType(path) };
+    // repomd.xml (and its signature) names the other repodata files, whose names carry their hashes.
+    for (const [path, entry] of Object.entries(snapshot.files)) yield { path, kind: 'file', entry, contentType: contentType(path), stage: REPODATA.test(path) ? 'content' : /\/repomd\.xml(\.asc)?$/.test(path) ? 'root' : 'index' };
     for (const distribution of distributionsOf(snapshot)) {
-      yield { path: `${distribution}.repo`, kind: 'text', body: dnfRepoFile(client.base(), snapshot, distribution), contentType: TEXT };
+      yield { path: `${distribution}.repo`, kind: 'text', body: dnfRepoFile(client.base(), snapshot, distribution), contentType: TEXT, stage: 'index' };
       for (const [arch, shards] of archFolders(snapshot.settings, own(own(snapshot.lists, distribution), LISTS) ?? {})) {
         for (const keys of shards) {
           for (const key of Object.values(keys)) {
-            for (const r of await read<RpmRecord>(key)) yield { path: `${distribution}/${arch}/${r.location}`, kind: 'pool', poolPath: poolPath(distribution, r.location), contentType: 'application/x-rpm' };
+            for (const r of await read<RpmRecord>(key)) yield { path: `${distribution}/${arch}/${r.location}`, kind: 'pool', poolPath: poolPath(distribution, r.location), contentType: 'application/x-rpm', stage: 'content' };
           }
         }
       }

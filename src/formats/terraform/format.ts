@@ -62,19 +62,19 @@ export const terraformFormat: Format<TerraformRecord, TerraformPlacement> = {
   },
 
   async *clientPaths(snapshot, read) {
-    for (const [path, entry] of Object.entries(snapshot.files)) yield { path, kind: 'file', entry, contentType: fileType(path) };
+    for (const [path, entry] of Object.entries(snapshot.files)) yield { path, kind: 'file', entry, contentType: fileType(path), stage: 'index' };
     for (const [kind, names] of Object.entries(snapshot.lists)) {
       for (const [name, byPlatform] of Object.entries(names)) {
         const records: TerraformRecord[] = [];
         for (const shards of Object.values(byPlatform)) for (const key of Object.values(shards)) records.push(...(await read<TerraformRecord>(key)));
-        for (const r of records) yield { path: poolPathOf(r), kind: 'pool', poolPath: poolPathOf(r), contentType: r.kind === 'module' && r.archive === 'tar.gz' ? 'application/gzip' : ZIP };
+        for (const r of records) yield { path: poolPathOf(r), kind: 'pool', poolPath: poolPathOf(r), contentType: r.kind === 'module' && r.archive === 'tar.gz' ? 'application/gzip' : ZIP, stage: 'content' };
         // A mirror exported is a static network mirror: its index and version documents, with relative URLs.
         if (kind === LISTS.mirror) {
           const mirrored = records as MirrorRecord[];
-          yield { path: `mirror/${name}/index.json`, kind: 'text', body: JSON.stringify(mirrorIndex(mirrored)), contentType: 'application/json' };
+          yield { path: `mirror/${name}/index.json`, kind: 'text', body: JSON.stringify(mirrorIndex(mirrored)), contentType: 'application/json', stage: 'index' };
           for (const version of new Set(mirrored.map((r) => r.version))) {
             const body = await mirrorVersion(mirrored.filter((r) => r.version === version), (r) => r.filename);
-            yield { path: `mirror/${name}/${version}.json`, kind: 'text', body: JSON.stringify(body), contentType: 'application/json' };
+            yield { path: `mirror/${name}/${version}.json`, kind: 'text', body: JSON.stringify(body), contentType: 'application/json', stage: 'index' };
           }
         }
       }

@@ -1,0 +1,89 @@
+import { readJson, type Storage } from '../../storage/types.js';
+import type { PublishStage } from '../../core/format.js';
+import { forEachConcurrent } from '../../util/concurrency.js';
+import { PackyardError } from '../../util/errors.js';
+import { createNodeHasher } from './hasher.js';
+import type { ExportFile, ExportTarget } from './export.js';
+
+/** The target's record of what an export put there, beside the tree. */
+export const MANIFEST = '.packyard-export.json';
+
+/** Each path written: its size and SHA-256; `since`, on a path the tree no longer lists, is when it stopped (deleted after the grace period). */
+interface Manifest {
+  files: Record<string, { size: number; sha256: string; since?: string }>;
+}
+
+export interface BucketReport {
+  uploaded: number;
+  unchanged: number;
+  deleted: number;
+  /** Superseded files kept until their grace period ends. */
+  kept: number;
+}
+
+/** Content before the indexes naming it by hash, those before the files clients fetch by name first. */
+const STAGES: PublishStage[] = ['content', 'index', 'root'];
+const PARALLEL = 4;
+
+/**
+ * Publishes the tree into a bucket (or anything a Storage writes) so that a reader never sees an
+ * index naming a file not there yet: only the files whose content changed are uploaded, stage by
+ * stage (STAGES); files the tree no longer lists stay for `graceMs` after they stopped being
+ * listed (a client holding an older InRelease still finds what it names), then go. Objects no
+ * export wrote (not in the manifest) are never deleted.
+ */
+export function bucketTarget(storage: Storage, options: { graceMs: number; now?: () => Date }): ExportTarget<BucketReport> {
+  const now = options.now ?? (() => new Date());
+  return async (walk) => {
+    const files: ExportFile[] = [];
+    for await (const f of walk) files.push(f);
+    const before = (await readManifest(storage)).files;
+    // What is there, not only what the manifest says: an object removed by hand is uploaded again.
+    const present = new Map<string, number>();
+    for await (const obj of storage.list('')) present.set(obj.key, obj.size);
+
+    const changed: ExportFile[] = [];
+    for (const f of files) if (!(await holds(storage, f, present.get(f.path), before[f.path]?.sha256))) changed.push(f);
+    for (const stage of STAGES) {
+      await forEachConcurrent(changed.filter((f) => f.stage === stage), PARALLEL, async (f) => {
+        await storage.put(f.path, await f.open(), { contentType: f.contentType });
+      });
+    }
+
+    const at = now();
+    const after: Manifest = { files: {} };
+    for (const f of files) after.files[f.path] = { size: f.size, sha256: f.sha256 };
+    const expired: string[] = [];
+    for (const [path, entry] of Object.entries(before)) {
+      if (after.files[path]) continue;
+      const since = entry.since ?? at.toISOString();
+      if (at.getTime() - Date.parse(since) >= options.graceMs) expired.push(path);
+      else after.files[path] = { size: entry.size, sha256: entry.sha256, since };
+    }
+    // Deleted before the manifest forgets them: a run cut short here deletes them next time.
+    await forEachConcurrent(expired, PARALLEL, (path) => storage.delete(path));
+    await storage.put(MANIFEST, JSON.stringify(after, null, 1), { contentType: 'application/json' });
+    return { uploaded: changed.length, unchanged: files.length - changed.length, deleted: expired.length, kept: Object.keys(after.files).length - files.length };
+  };
+}
+
+async function readManifest(storage: Storage): Promise<Manifest> {
+  const manifest = await readJson<Manifest>(storage, MANIFEST).catch((err: Error) => (err instanceof SyntaxError ? 'not JSON' : Promise.reject(err)));
+  if (manifest === null) return { files: {} };
+  if (manifest === 'not JSON' || typeof manifest !== 'object' || typeof manifest.files !== 'object' || manifest.files === null) {
+    throw new PackyardError(500, 'bad-export-manifest', `the target's ${MANIFEST} is not an export manifest: remove it, and the next export compares with the objects themselves`);
+  }
+  return manifest;
+}
+
+/** Whether the target already holds `f`: by the manifest's hash when it names the path, else by hashing the object there. */
+async function holds(storage: Storage, f: ExportFile, size: number | undefined, recorded: string | undefined): Promise<boolean> {
+  if (size !== f.size) return false;
+  if (recorded !== undefined) return recorded === f.sha256;
+  const obj = await storage.get(f.path);
+  if (!obj) return false;
+  const hasher = createNodeHasher(['sha256']);
+  const reader = obj.body.getReader();
+  for (let next = await reader.read(); !next.done; next = await reader.read()) await hasher.update(next.value);
+  return (await hasher.digest()).sha256 === f.sha256;
+}
