@@ -124,6 +124,14 @@ export class RepoStore {
   async putContentAddressed(repo: string, key: string, data: Uint8Array): Promise<void> {
     const guard = this.guards.get(repo);
     if (guard?.has(key)) return; // the same content twice in one publish
+    if (this.storage.remote) {
+      // New content, most likely (an index that changed): one request instead of two.
+      const created = await this.storage.put(key, data, { ifNoneMatch: '*' });
+      if (created) {
+        this.written.set(key, created.lastModified.getTime());
+        return guard?.wrote(created);
+      }
+    }
     const observedAt = this.now();
     const found = await this.storage.head(key);
     if (found && !guard?.isStale(found)) {

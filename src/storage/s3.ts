@@ -45,6 +45,7 @@ interface Call {
  * is assumed (AWS since 2020, R2, Ceph). Compare-and-swap is a conditional PUT.
  */
 export class S3Storage implements Storage {
+  readonly remote = true;
   private readonly client: AwsClient;
   private readonly base: string;
   private readonly prefix: string;

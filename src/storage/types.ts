@@ -73,6 +73,11 @@ export interface MultipartStorage {
 }
 
 export interface Storage extends MultipartStorage {
+  /**
+   * Every call is a round trip over the network (a bucket): a create-only write of an object
+   * that is probably new then costs less than looking first and writing after.
+   */
+  readonly remote?: boolean;
   get(key: string, range?: ByteRange): Promise<StoredObject | null>;
   head(key: string): Promise<ObjectInfo | null>;
   /** Returns the new object's info, or null when a precondition failed. */
