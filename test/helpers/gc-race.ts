@@ -25,8 +25,13 @@ export interface RaceSetup {
   signer: Signer;
   createHasher: HasherFactory;
   timing: GcTiming;
-  /** Publishes per publisher. */
+  /** Publishes per publisher, at least. */
   publishes: number;
+  /**
+   * gc runs to overlap with the publishes: publishing goes on (up to three times `publishes`)
+   * until this many have run, so that a faster publish does not make a thinner race.
+   */
+  minGcRuns?: number;
   /** Package files by "name version" (architecture amd64). */
   files: Map<string, Uint8Array>;
   seed?: number;
@@ -89,7 +94,7 @@ export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
     }
   };
   const publish = async (publisher: RepositoryService) => {
-    for (let i = 0; i < setup.publishes; i++) {
+    for (let i = 0; i < setup.publishes || (result.gcRuns < (setup.minGcRuns ?? 0) && i < 3 * setup.publishes); i++) {
       if (i > 0) await checkHead();
       const published = new Set((await publisher.listPackages('acme')).map((p) => `${p.package} ${p.version}`));
       const key = random.pick([...setup.files.keys()]);
