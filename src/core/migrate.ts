@@ -129,8 +129,8 @@ async function copyOne(target: Storage, key: string, body: () => Promise<Readabl
   let size = 0;
   const hashed = stream.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        hasher.update(chunk);
+      async transform(chunk, controller) {
+        await hasher.update(chunk);
         size += chunk.length;
         controller.enqueue(chunk);
       },
@@ -154,7 +154,7 @@ async function digestStream(stream: ReadableStream<Uint8Array> | null, createHas
   const hasher = createHasher(['sha256']);
   let size = 0;
   for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    hasher.update(chunk);
+    await hasher.update(chunk);
     size += chunk.length;
   }
   return { size, sha256: (await hasher.digest()).sha256 };
