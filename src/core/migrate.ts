@@ -1,6 +1,6 @@
 import { PackyardError } from '../util/errors.js';
 import { forEachConcurrent } from '../util/concurrency.js';
-import type { HasherFactory } from '../util/hash.js';
+import { hashThrough, type HasherFactory } from '../util/hash.js';
 import { streamBytes, streamOf } from '../util/bytes.js';
 import { readJson, type Storage } from '../storage/types.js';
 import { layout } from './layout.js';
@@ -149,13 +149,6 @@ async function digestOf(storage: Storage, key: string, createHasher: HasherFacto
   return digestStream((await storage.get(key))?.body ?? null, createHasher);
 }
 
-async function digestStream(stream: ReadableStream<Uint8Array> | null, createHasher: HasherFactory): Promise<{ size: number; sha256: string } | null> {
-  if (!stream) return null;
-  const hasher = createHasher(['sha256']);
-  let size = 0;
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    await hasher.update(chunk);
-    size += chunk.length;
-  }
-  return { size, sha256: (await hasher.digest()).sha256 };
+function digestStream(stream: ReadableStream<Uint8Array> | null, createHasher: HasherFactory): Promise<{ size: number; sha256: string }> | null {
+  return stream && hashThrough(createHasher, stream);
 }

@@ -53,3 +53,24 @@ export function constantTimeEqual(a: string, b: string): boolean {
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return diff === 0;
 }
+
+/**
+ * Streams a body through the SHA-256, showing each piece to `take` (which may keep some, or
+ * refuse with a throw: the body is then cancelled). Never holds the body itself.
+ */
+export async function hashThrough(createHasher: HasherFactory, body: ReadableStream<Uint8Array>, take: (chunk: Uint8Array, before: number) => void = () => {}): Promise<{ sha256: string; size: number }> {
+  const hasher = createHasher(['sha256']);
+  let size = 0;
+  const reader = body.getReader();
+  try {
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      take(chunk.value, size);
+      size += chunk.value.length;
+      await hasher.update(chunk.value);
+    }
+  } catch (err) {
+    await reader.cancel().catch(() => {});
+    throw err;
+  }
+  return { sha256: (await hasher.digest()).sha256, size };
+}

@@ -2,6 +2,7 @@ import { readJson, type Storage } from '../../storage/types.js';
 import type { PublishStage } from '../../core/format.js';
 import { forEachConcurrent } from '../../util/concurrency.js';
 import { PackyardError } from '../../util/errors.js';
+import { hashThrough } from '../../util/hash.js';
 import { createNodeHasher } from './hasher.js';
 import type { ExportFile, ExportTarget } from './export.js';
 
@@ -81,9 +82,5 @@ async function holds(storage: Storage, f: ExportFile, size: number | undefined, 
   if (size !== f.size) return false;
   if (recorded !== undefined) return recorded === f.sha256;
   const obj = await storage.get(f.path);
-  if (!obj) return false;
-  const hasher = createNodeHasher(['sha256']);
-  const reader = obj.body.getReader();
-  for (let next = await reader.read(); !next.done; next = await reader.read()) await hasher.update(next.value);
-  return (await hasher.digest()).sha256 === f.sha256;
+  return obj !== null && (await hashThrough(createNodeHasher, obj.body)).sha256 === f.sha256;
 }

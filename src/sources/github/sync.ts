@@ -14,7 +14,8 @@ import type { GitHubSettings } from './settings.js';
 import { SOURCE } from './types.js';
 import { asPackyardError } from './errors.js';
 import { syncTags } from './tags.js';
-import { hashThrough, publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
+import { hashThrough } from '../../util/hash.js';
+import { publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
 
 export type { SyncDeps, SyncReport, SyncedPackage } from './report.js';
 

@@ -12,7 +12,8 @@ import { forEachConcurrent } from '../../util/concurrency.js';
 import { asPackyardError } from './errors.js';
 import type { GitHubTag } from './client.js';
 import type { GitHubSettings } from './settings.js';
-import { hashThrough, publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
+import { hashThrough } from '../../util/hash.js';
+import { publishPlan, type Plan, type SyncDeps, type SyncReport } from './report.js';
 import { SOURCE } from './types.js';
 
 /** A tarball larger than this is not a module: each is held whole while it is checked. */
