@@ -12,6 +12,7 @@ import { Access } from '../../auth/access.js';
 import type { AdminToken } from '../../auth/admin-token.js';
 import { PackyardError } from '../../util/errors.js';
 import type { Runtime } from './runtime.js';
+import type { S3Storage } from '../../storage/s3.js';
 import { log } from './log.js';
 import { openFile, sendFile } from './send-file.js';
 import { Connections, type ConnectionLimits } from './connections.js';
@@ -28,7 +29,9 @@ export interface RunningServer {
  */
 export async function startServer(runtime: Runtime, admin: AdminToken, host: string, port: number, limits: ConnectionLimits, fileOptions: FileOptions = {}): Promise<RunningServer> {
   const access = new Access(runtime.storage, admin, { allowInsecureOidc: process.env.PACKYARD_OIDC_ALLOW_INSECURE === '1' });
-  const files = new RepoFiles({ service: runtime.service, signer: runtime.signer, access, sources: runtime.sources, log, poolByKey: fileOptions.s3Redirect === true && runtime.s3 !== undefined });
+  // Pool files go out by a presigned URL of the bucket, so none is answered from memory.
+  const redirectVia = fileOptions.s3Redirect ? runtime.s3 : undefined;
+  const files = new RepoFiles({ service: runtime.service, signer: runtime.signer, access, sources: runtime.sources, log, poolByKey: redirectVia !== undefined });
   const connections = new Connections(limits);
   const app = createApp({
     service: runtime.service,
@@ -46,7 +49,7 @@ export async function startServer(runtime: Runtime, admin: AdminToken, host: str
     connections.request(req, res);
     const url = req.url ?? '/';
     if ((req.method !== 'GET' && req.method !== 'HEAD') || url.startsWith('/api/') || url === '/healthz') return appListener(req, res);
-    serveFile(files, runtime, req, res, connections, fileOptions).then(
+    serveFile(files, runtime, req, res, connections, redirectVia).then(
       (served) => {
         if (!served) void appListener(req, res);
       },
@@ -77,7 +80,7 @@ function answerError(res: ServerResponse, err: unknown): void {
 }
 
 /** Writes a repository file; false when the request is not for one (the app then answers). */
-async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse, connections: Connections, options: FileOptions): Promise<boolean> {
+async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessage, res: ServerResponse, connections: Connections, redirectVia: S3Storage | undefined): Promise<boolean> {
   const view = {
     method: req.method!,
     client: req.socket.remoteAddress ?? 'unknown',
@@ -98,7 +101,7 @@ async function serveFile(files: RepoFiles, runtime: Runtime, req: IncomingMessag
   const q = target.indexOf('?');
   const plan = await files.planUrl(view, rawPath(target), q < 0 ? '' : target.slice(q + 1));
   if (!plan) return false;
-  const writing = write(plan, { files, runtime, req, res, secure: view.origin().startsWith('https:'), options });
+  const writing = write(plan, { files, runtime, req, res, secure: () => view.origin().startsWith('https:'), redirectVia });
   if (writing) await writing;
   return true;
 }
@@ -126,9 +129,10 @@ interface FileTarget {
   runtime: Runtime;
   req: IncomingMessage;
   res: ServerResponse;
-  /** The client came over https (directly or through a proxy that says so). */
-  secure: boolean;
-  options: FileOptions;
+  /** The client came over https (directly or through a proxy that says so); asked only before a redirect. */
+  secure(): boolean;
+  /** With `--s3-redirect`: the bucket whose presigned URLs answer GETs of files. */
+  redirectVia: S3Storage | undefined;
 }
 
 /** A file passed through from elsewhere (a proxied release asset, an object in a bucket); a client that goes away cuts the download from the other host too. */
@@ -151,10 +155,10 @@ async function writeFile(status: number, headers: ResponsePlan['headers'], body:
     if (!(await runtime.storage.head(body.key))) throw files.objects.missing(body.key);
     return void res.writeHead(status, headers).end();
   }
-  if (target.options.s3Redirect && runtime.s3) {
-    const url = await runtime.s3.presignedGet(body.key, PRESIGNED_SECONDS);
+  if (target.redirectVia) {
+    const url = await target.redirectVia.presignedGet(body.key, PRESIGNED_SECONDS);
     // apt refuses a redirect from https to http: such a client gets the bytes through this node.
-    if (!(target.secure && url.startsWith('http:'))) return void res.writeHead(302, { location: url, 'cache-control': 'no-store' }).end();
+    if (!(url.startsWith('http:') && target.secure())) return void res.writeHead(302, { location: url, 'cache-control': 'no-store' }).end();
   }
   const obj = await runtime.storage.get(body.key, body.range);
   if (!obj) throw files.objects.missing(body.key);
