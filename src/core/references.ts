@@ -47,6 +47,11 @@ export async function snapshotReferences(store: RepoStore, snapshot: Snapshot, o
   const refs = new Map<string, Reference>();
   refs.set(layout.snapshot(repo, snapshot.id), {});
   for (const [path, entry] of Object.entries(snapshot.files)) {
+    // A file kept gzipped names another file's object, whose own entry gives its size and hash.
+    if (entry.encoding) {
+      if (!refs.has(entry.key)) refs.set(entry.key, { path });
+      continue;
+    }
     refs.set(entry.key, { size: entry.size, sha256: entry.sha256, path });
     for (const copy of entry.copies ?? []) refs.set(copy, { size: entry.size, path });
   }

@@ -9,6 +9,12 @@ export interface FileEntry extends Partial<Digests> {
   sha256: string;
   /** Other keys holding the same bytes (APT's by-hash under SHA512). Named since schema 2 (readSnapshot). */
   copies?: string[];
+  /**
+   * Since schema 3: `key` holds these bytes gzipped (another file's object, e.g. `Packages.gz`
+   * for `Packages`), so the file is not stored twice; `size` and the digests are of the bytes
+   * clients get, which are decompressed as they are served.
+   */
+  encoding?: 'gzip';
 }
 
 export interface DistributionSettings {
@@ -49,9 +55,10 @@ export interface Change {
 /**
  * The snapshot schema this build writes. 1 (no `schema` field): every shape written before the
  * field, including the first ones (one pool map, lists not sharded); 2: pool entries may be
- * remote. A build meets a newer schema with a clear error, not a misreading.
+ * remote; 3: a file may be stored only gzipped (`FileEntry.encoding`). A build meets a newer
+ * schema with a clear error, not a misreading (an older build would serve the gzip as the file).
  */
-export const SNAPSHOT_SCHEMA = 2;
+export const SNAPSHOT_SCHEMA = 3;
 
 /** One published state of a repository. Immutable once written. */
 export interface Snapshot {
@@ -143,7 +150,8 @@ export function readSnapshot(stored: unknown, key: string): Snapshot {
   if (!Number.isInteger(schema) || schema > SNAPSHOT_SCHEMA) {
     throw new PackyardError(500, 'newer-schema', `${key} has snapshot schema ${String(s.schema)}; this Packyard reads up to ${SNAPSHOT_SCHEMA}: upgrade Packyard`);
   }
-  if (schema === SNAPSHOT_SCHEMA) return stored as Snapshot;
+  // Schema 3 only added a field.
+  if (schema >= 2) return stored as Snapshot;
   const pool = typeof s.pool === 'string' ? { [LEGACY_SHARD]: s.pool } : (s.pool ?? {});
   const lists: Snapshot['lists'] = {};
   for (const [distribution, components] of Object.entries(s.lists ?? {})) {

@@ -70,7 +70,7 @@ export class RepoFiles {
       case 'object':
         return this.objects.plan(request, found.key, { etag: found.etag, contentType: found.contentType, immutable: true, private: hidden });
       case 'file':
-        return this.objects.plan(request, found.entry.key, { etag: found.entry.sha256, size: found.entry.size, contentType: found.contentType, immutable: false, lastModified: lastModified(snapshot), private: hidden });
+        return this.objects.plan(request, found.entry.key, { etag: found.entry.sha256, size: found.entry.size, contentType: found.contentType, immutable: false, lastModified: lastModified(snapshot), private: hidden, gunzip: found.entry.encoding === 'gzip' });
       case 'text':
         return textPlan(found.body, found.contentType, hidden);
       case 'answer': {

@@ -2,6 +2,8 @@ import { readBytes, type Storage } from '../storage/types.js';
 import type { Credentials } from '../auth/access.js';
 import { Lru } from '../util/lru.js';
 import { PackyardError } from '../util/errors.js';
+import { streamBytes } from '../util/bytes.js';
+import { gunzipStream } from '../util/codecs/gunzip-stream.js';
 
 export type Log = (entry: Record<string, unknown>) => void;
 
@@ -38,6 +40,8 @@ export interface ObjectResponseOptions {
   size?: number;
   /** Never from memory, however small: the host writes the object by its key (e.g. as a redirect). */
   byKey?: boolean;
+  /** The object is the file gzipped (`FileEntry.encoding`): served decompressed, `size` being the file's. */
+  gunzip?: boolean;
 }
 
 // Up to this size objects are read whole and kept in memory: every Packages.gz of a 10,000-package
@@ -92,6 +96,7 @@ export class ObjectServer {
     if (options.lastModified) headers['last-modified'] = options.lastModified.http;
     if (notModified(request, etag, options.lastModified)) return { status: 304, headers, body: null };
     const head = request.method === 'HEAD';
+    if (options.gunzip) return this.planDecompressed(key, options, headers, head);
 
     const rangeHeader = request.header('range');
     const ifRange = request.header('if-range');
@@ -131,6 +136,32 @@ export class ObjectServer {
       return { status: 200, headers, body: { bytes } };
     }
     return { status: 200, headers, body: { key, size } };
+  }
+
+  /**
+   * A file kept only gzipped, whole: byte ranges of it would mean decompressing up to them, and
+   * nothing fetches it in pieces (apt takes the compressed index), so Range is ignored, as RFC 9110
+   * allows. Decompressed bytes are cached like small objects.
+   */
+  private async planDecompressed(key: string, options: ObjectResponseOptions, headers: Record<string, string>, head: boolean): Promise<ResponsePlan> {
+    const size = options.size;
+    if (size === undefined) throw new Error(`the size of the decompressed ${key} is needed`);
+    headers['accept-ranges'] = 'none';
+    headers['content-length'] = String(size);
+    const cacheKey = `gunzip:${key}`;
+    const cached = this.cache.get(cacheKey);
+    if (cached) return { status: 200, headers, body: head ? null : { bytes: cached } };
+    if (head) {
+      if (!(await this.storage.head(key))) throw this.missing(key);
+      return { status: 200, headers, body: null };
+    }
+    const obj = await this.storage.get(key);
+    if (!obj) throw this.missing(key);
+    const stream = obj.body.pipeThrough(gunzipStream());
+    if (size > SMALL) return { status: 200, headers, body: { stream } };
+    const bytes = await streamBytes(stream);
+    this.cache.set(cacheKey, bytes);
+    return { status: 200, headers, body: { bytes } };
   }
 
   /** The plan as a web-standard Response; a 404 when the object has gone from storage since. */

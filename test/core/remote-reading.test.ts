@@ -7,13 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formats } from '../../src/formats/index.js';
 import { buildSnapshot } from '../../src/core/publish.js';
-import { readText } from '../../src/storage/types.js';
 import { webGzip } from '../../src/util/codecs/compress.js';
 import type { RemoteFile } from '../../src/core/format.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
 import { buildRpm, type BuiltRpm } from '../helpers/rpms.js';
-import { bytesUpload, testService } from '../helpers/service.js';
+import { bytesUpload, fileText, testService } from '../helpers/service.js';
 import { testApp } from '../helpers/app.js';
 import { packyardError } from '../helpers/errors.js';
 
@@ -88,7 +87,7 @@ describe('packages read by ranges', () => {
     const ctx = { store: service.store, signer: service.deps.signer, createHasher: createNodeHasher, gzip: webGzip, now: () => new Date() };
     await service.store.commit('gh', async (current) => (await buildSnapshot(ctx, format, current!, { actor: 'sync', add: [{ placement: { distribution: 'stable', component: 'main' }, records: [record] }] })).snapshot);
     const snapshot = await service.getRepo('gh');
-    const packages = (await readText(storage, snapshot.files['dists/stable/main/binary-amd64/Packages']!.key))!;
+    const packages = await fileText(storage, snapshot.files['dists/stable/main/binary-amd64/Packages']!);
     expect(packages).toContain(`SHA256: ${deb.sha256}`);
     expect(packages).not.toContain('MD5sum:');
     const served = await request(`/gh/${record.filename}`, { token: null });

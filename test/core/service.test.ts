@@ -4,14 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { readText } from '../../src/storage/types.js';
 import { PackyardError } from '../../src/util/errors.js';
 import { fsck } from '../../src/core/fsck.js';
 import { gc } from '../../src/core/gc.js';
 import { RepoStore } from '../../src/core/store.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
-import { bytesUpload, fileUpload, testService } from '../helpers/service.js';
+import { bytesUpload, fileText, fileUpload, testService } from '../helpers/service.js';
 
 let dir: string;
 let hello: DebFile;
@@ -31,7 +30,7 @@ async function publishedText(storage: MemoryStorage, service: Awaited<ReturnType
   const snapshot = await service.getRepo(repo);
   const entry = snapshot.files[path];
   if (!entry) throw new Error(`${path} not published`);
-  return (await readText(storage, entry.key))!;
+  return fileText(storage, entry);
 }
 
 describe('RepositoryService', () => {

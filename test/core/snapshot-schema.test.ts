@@ -12,7 +12,7 @@ import { fsck } from '../../src/core/fsck.js';
 import { SNAPSHOT_SCHEMA, type PoolMap, type Snapshot } from '../../src/core/snapshot.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
-import { fileUpload, testService } from '../helpers/service.js';
+import { fileText, fileUpload, testService } from '../helpers/service.js';
 import { testApp } from '../helpers/app.js';
 import { packyardError } from '../helpers/errors.js';
 
@@ -60,7 +60,16 @@ async function toFirstShape(storage: MemoryStorage, repo: string): Promise<void>
         }
       }
     }
-    for (const entry of Object.values(snapshot.files)) delete entry.copies;
+    // The first builds stored every file as itself, under both by-hash names.
+    for (const entry of Object.values(snapshot.files)) {
+      if (entry.encoding) {
+        const text = await fileText(storage, entry);
+        for (const [name, hex] of [['SHA256', entry.sha256], ['SHA512', entry.sha512!]] as const) await storage.put(layout.byHash(repo, name, hex), text);
+        entry.key = layout.byHash(repo, 'SHA256', entry.sha256);
+        delete entry.encoding;
+      }
+      delete entry.copies;
+    }
     Object.assign(s, { pool: layout.meta(repo, 'legacy-pool'), lists });
     delete s.schema;
     delete s.parentCreatedAt;
@@ -96,7 +105,7 @@ describe('stored snapshot shapes', () => {
     expect(Object.keys(next.pool)).not.toContain('');
     expect(Object.keys(next.lists.stable!.main!.amd64!).sort()).toEqual(['h', 'z']);
     expect((await service.listPackages('acme')).map((p) => p.package).sort()).toEqual(['hello', 'libfoo1', 'zeta']);
-    const packages = (await readText(storage, next.files['dists/stable/main/binary-amd64/Packages']!.key))!;
+    const packages = await fileText(storage, next.files['dists/stable/main/binary-amd64/Packages']!);
     expect(packages.match(/^Package: .*$/gm)).toEqual(['Package: hello', 'Package: libfoo1', 'Package: zeta']);
     expect((await request('/acme/pool/main/libf/libfoo1/libfoo1_3.1-2_all.deb')).status).toBe(200);
     expect((await request('/acme/pool/main/t/tool/tool_0.1_amd64.deb')).status).toBe(404);

@@ -6,6 +6,9 @@ import { RepositoryService, type UploadFile } from '../../src/core/service.js';
 import { Signer } from '../../src/signing/signer.js';
 import { generateSigningKey } from '../../src/signing/keys.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
+import { openFile } from '../../src/core/files.js';
+import type { FileEntry } from '../../src/core/snapshot.js';
+import { streamBytes } from '../../src/util/bytes.js';
 
 let signer: Promise<Signer> | undefined;
 
@@ -27,4 +30,11 @@ export async function fileUpload(path: string): Promise<UploadFile> {
 
 export function bytesUpload(name: string, bytes: Uint8Array): UploadFile {
   return { name, open: () => new Blob([bytes as Uint8Array<ArrayBuffer>]).stream() };
+}
+
+/** The text clients get for a snapshot's file (decompressed when it is kept gzipped). */
+export async function fileText(storage: Storage, entry: FileEntry): Promise<string> {
+  const body = await openFile(storage, entry);
+  if (!body) throw new Error(`${entry.key} is not stored`);
+  return new TextDecoder().decode(await streamBytes(body));
 }

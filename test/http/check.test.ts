@@ -1,5 +1,6 @@
 // The heartbeat walks a repository as apt and dnf do, through the app's own HTTP surface and on
 // along redirects, and names each file a client would fail to get.
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -92,9 +93,10 @@ describe('the heartbeat on stored repositories', () => {
     await app.storage.delete(await poolKey(app, 'd', debPool[0]!));
     await app.storage.delete(await poolKey(app, 'r', `el9/x86_64/${rpmPool}`));
     const packages = (await app.service.getRepo('d')).files['dists/stable/main/binary-amd64/Packages']!;
-    const bytes = (await readBytes(app.storage, packages.key))!;
-    bytes[0] = bytes[0] === 0x50 ? 0x51 : 0x50; // same size, other bytes
-    await app.storage.put(packages.key, bytes);
+    // `Packages` is kept as its `.gz`: that object now holds other text of the same size.
+    const bytes = gunzipSync((await readBytes(app.storage, packages.key))!);
+    bytes[0] = bytes[0] === 0x50 ? 0x51 : 0x50;
+    await app.storage.put(packages.key, gzipSync(bytes));
 
     const fresh = await restarted(app);
     const deb = await check(fresh, 'd');

@@ -69,6 +69,10 @@ export const debFormat: Format<DebRecord, DebPlacement> = {
     const byHash = BY_HASH.exec(path);
     if (byHash) {
       const [, algorithm, hex] = byHash as unknown as [string, 'SHA256' | 'SHA512', string];
+      // `Packages` is kept only as its `.gz`, so it has no object of its own under its hash: the
+      // head's is found by its entry. apt fetches the compressed index, so an older one's need not be.
+      const packages = own(snapshot.files, `${path.slice(0, path.indexOf('/by-hash/'))}/Packages`);
+      if (packages?.encoding && packages[algorithm === 'SHA256' ? 'sha256' : 'sha512'] === hex) return { kind: 'file', entry: packages, contentType: 'application/octet-stream' };
       // The hash is the validator; the object is served whether or not the head still lists it,
       // which is what keeps clients holding an older InRelease working.
       return { kind: 'object', key: layout.byHash(snapshot.repo, algorithm, hex), etag: hex, contentType: 'application/octet-stream' };

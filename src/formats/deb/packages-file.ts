@@ -9,12 +9,14 @@
 // changes one shard renders and compresses that shard alone.
 //
 // The parts are cached in this process and, for a fresh process (the CLI, a restarted server, a
-// new Worker isolate), found again in the stored files: the member table (kept in the snapshot's
-// `rendered`) says where each part's text lies in `Packages` and its member in `Packages.gz`.
+// new Worker isolate), found again in the stored `Packages.gz`: the member table (kept in the
+// snapshot's `rendered`) says where each part's member lies, and how long its text is. Only the
+// `.gz` is stored (render.ts), so a part's text is its member decompressed.
 import type { PublishContext } from '../../core/publish-context.js';
 import type { FileEntry } from '../../core/snapshot.js';
 import { concatBytes } from '../../util/bytes.js';
 import { readRange } from '../../storage/types.js';
+import { decompress } from '../../util/codecs/decompress.js';
 import { ALL_HASHES, digestBytes, type Digests, type MultiHasher } from '../../util/hash.js';
 import { Lru } from '../../util/lru.js';
 import { own as ownOf } from '../../util/own.js';
@@ -83,15 +85,15 @@ export function clearPartCache(): void {
   trails.clear();
 }
 
-/** The `Packages` file a publish made before, with its table: where parts not in the cache may be read back from. */
+/** The `Packages.gz` a publish made before, with its table: where parts not in the cache may be read back from. */
 export interface PreviousPackages {
   table: MemberTable | null;
-  packages: FileEntry | undefined;
   gz: FileEntry | undefined;
 }
 
 export interface PackagesFile {
-  packages: Uint8Array;
+  /** The length of `Packages`, which is never held whole: its digests are taken part by part. */
+  size: number;
   gz: Uint8Array;
   parts: Part[];
   digests: { packages: Digests; gz: Digests };
@@ -100,15 +102,16 @@ export interface PackagesFile {
 const partId = (lead: boolean, ownKey: string | undefined, allKey: string | undefined) => `${lead ? '+' : ''}${ownKey ?? ''}|${allKey ?? ''}`;
 
 /**
- * The parts of the previous files named by `wanted`, read back with one range read of each file
- * per run of consecutive members. Any doubt (the table not for these files, a short read, a
- * member that is no gzip member) gives nothing for that run: it is rendered again.
+ * The parts of the previous `Packages.gz` named by `wanted`, read back with one range read per run
+ * of consecutive members and decompressed member by member. Any doubt (the table not for this
+ * file, a short read, a member that is no gzip member or not of the table's length) gives nothing
+ * for that run: it is rendered again.
  */
 async function previousParts(ctx: PublishContext, previous: PreviousPackages | undefined, wanted: Set<string>): Promise<Map<string, Part>> {
   const found = new Map<string, Part>();
   const table = previous?.table;
-  if (!table || !previous.packages || !previous.gz || wanted.size === 0) return found;
-  if (previous.packages.sha256 !== table.packages || previous.gz.sha256 !== table.gz) return found;
+  if (!table || !previous.gz || wanted.size === 0) return found;
+  if (previous.gz.sha256 !== table.gz) return found;
   const runs: MemberTable['members'][] = [];
   let run: MemberTable['members'] = [];
   for (const m of table.members) {
@@ -116,22 +119,24 @@ async function previousParts(ctx: PublishContext, previous: PreviousPackages | u
     else if (run.length) runs.push(run), (run = []);
   }
   if (run.length) runs.push(run);
-  const { packages, gz } = previous;
+  const { gz } = previous;
   await Promise.all(
     runs.map(async (members) => {
       const first = members[0]!;
       const last = members[members.length - 1]!;
       try {
-        const [text, zipped] = await Promise.all([
-          readRange(ctx.store.storage, packages.key, first[1], last[1] + last[2] - first[1]),
-          readRange(ctx.store.storage, gz.key, first[3], last[3] + last[4] - first[3]),
-        ]);
-        if (!text || !zipped) return;
+        const zipped = await readRange(ctx.store.storage, gz.key, first[3], last[3] + last[4] - first[3]);
+        if (!zipped) return;
         for (const [, , , gzOffset] of members) if (zipped[gzOffset - first[3]] !== 0x1f || zipped[gzOffset - first[3] + 1] !== 0x8b) return;
-        for (const [id, textOffset, textLength, gzOffset, gzLength] of members) {
-          // Copies: a cached part must not keep the whole run alive.
-          found.set(id, { id, text: text.slice(textOffset - first[1], textOffset - first[1] + textLength), gz: zipped.slice(gzOffset - first[3], gzOffset - first[3] + gzLength) });
+        const read: Part[] = [];
+        for (const [id, , textLength, gzOffset, gzLength] of members) {
+          // A copy: a cached part must not keep the whole run alive.
+          const member = zipped.slice(gzOffset - first[3], gzOffset - first[3] + gzLength);
+          const text = await decompress(member, 'gz', textLength, ctx.gunzip);
+          if (text.length !== textLength) return;
+          read.push({ id, text, gz: member });
         }
+        for (const part of read) found.set(part.id, part);
       } catch {
         // Rendered again.
       }
@@ -209,9 +214,9 @@ export async function buildPackagesFile(ctx: PublishContext, own: Record<string,
     parts.push({ id, text, gz: ctx.gzip(text) });
   }
   if (parts.length === 0) {
-    const [packages, gz] = [new Uint8Array(0), await ctx.gzip(new Uint8Array(0))];
-    const [pd, gd] = await Promise.all([digestBytes(ctx.createHasher, packages, ALL_HASHES), digestBytes(ctx.createHasher, gz, ALL_HASHES)]);
-    return { packages, gz, parts: [], digests: { packages: pd, gz: gd } };
+    const gz = await ctx.gzip(new Uint8Array(0));
+    const [pd, gd] = await Promise.all([digestBytes(ctx.createHasher, new Uint8Array(0), ALL_HASHES), digestBytes(ctx.createHasher, gz, ALL_HASHES)]);
+    return { size: 0, gz, parts: [], digests: { packages: pd, gz: gd } };
   }
   const partIds = parts.map((p) => p.id);
   const packagesDigests = await digestParts(ctx, trail && `text\u0000${trail}`, partIds, parts.map((p) => p.text));
@@ -224,7 +229,7 @@ export async function buildPackagesFile(ctx: PublishContext, own: Record<string,
     }),
   );
   const gzDigests = await digestParts(ctx, trail && `gz\u0000${trail}`, partIds, done.map((p) => p.gz));
-  return { packages: concatBytes(done.map((p) => p.text)), gz: concatBytes(done.map((p) => p.gz)), parts: done, digests: { packages: packagesDigests, gz: gzDigests } };
+  return { size: done.reduce((n, p) => n + p.text.length, 0), gz: concatBytes(done.map((p) => p.gz)), parts: done, digests: { packages: packagesDigests, gz: gzDigests } };
 }
 
 /** The member table of files built from `parts`, whose SHA-256 digests are `packages` and `gz`. */

@@ -42,13 +42,16 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         const all = own(byArch, 'all') ?? {};
         const inputs = `${JSON.stringify(archShards)}|${JSON.stringify(all)}|${settingsTag}`;
         if (own(rendered, dir) === inputs) continue;
-        const before = { table: parseMemberTable(own(rendered, membersTag(dir))), packages: own(previous, `${dir}/Packages`), gz: own(previous, `${dir}/Packages.gz`) };
+        const before = { table: parseMemberTable(own(rendered, membersTag(dir))), gz: own(previous, `${dir}/Packages.gz`) };
         // Lists an early build stored whole are one shard each (LEGACY_SHARD), split together
         // per component when a publish touches them (ListSet): one part, rendered whole.
         const built = await buildPackagesFile(ctx, archShards, all, before, `${repo}/${dir}`);
         const componentRelease = new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch));
         stored.push(
-          Promise.all([store(ctx, repo, built.packages, before.packages, built.digests.packages), store(ctx, repo, built.gz, before.gz, built.digests.gz), store(ctx, repo, componentRelease, own(previous, `${dir}/Release`))]).then(([packages, gz, release]) => {
+          Promise.all([store(ctx, repo, built.gz, before.gz, built.digests.gz), store(ctx, repo, componentRelease, own(previous, `${dir}/Release`))]).then(([gz, release]) => {
+            // `Packages` is not stored: apt fetches the `.gz` (and checks it against the size and
+            // digests `Release` lists for `Packages`); anyone else gets the `.gz` decompressed.
+            const packages: FileEntry = { ...built.digests.packages, key: gz.key, size: built.size, encoding: 'gzip' };
             files[`${dir}/Packages`] = packages;
             files[`${dir}/Packages.gz`] = gz;
             files[`${dir}/Release`] = release;

@@ -3,12 +3,13 @@ import { createWriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
+import { openFile } from '../../core/files.js';
 import { PackyardError } from '../../util/errors.js';
 import { streamBytes, streamOf } from '../../util/bytes.js';
 import { digestBytes } from '../../util/hash.js';
 import { poolEntry } from '../../core/pool-set.js';
 import type { ClientPath, PublishStage } from '../../core/format.js';
-import type { Snapshot } from '../../core/snapshot.js';
+import type { FileEntry, Snapshot } from '../../core/snapshot.js';
 import type { Runtime } from './runtime.js';
 import { createNodeHasher } from './hasher.js';
 import type { RemotePoolEntry } from '../../sources/index.js';
@@ -47,10 +48,11 @@ async function* treeFiles(runtime: Runtime, repo: string, base: string): AsyncIt
   const format = runtime.service.formats.of(snapshot);
   /** What each path listed holds: a path listed twice must be the same file. */
   const listed = new Map<string, string>();
-  const stored = async (path: string, key: string) => {
-    const obj = await runtime.storage.get(key);
-    if (!obj) throw new PackyardError(500, 'missing-object', `${path}: stored object ${key} is missing (run packyard fsck)`);
-    return obj.body;
+  const stored = async (path: string, entry: Pick<FileEntry, 'key' | 'encoding'>) => {
+    // A static tree holds the file itself, whatever the repository keeps of it (openFile).
+    const body = await openFile(runtime.storage, entry);
+    if (!body) throw new PackyardError(500, 'missing-object', `${path}: stored object ${entry.key} is missing (run packyard fsck)`);
+    return body;
   };
   const text = async (path: string, stage: PublishStage, contentType: string, body: string | Uint8Array): Promise<ExportFile> => {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
@@ -60,13 +62,13 @@ async function* treeFiles(runtime: Runtime, repo: string, base: string): AsyncIt
 
   const fileOf = async (item: ClientPath): Promise<ExportFile> => {
     const { path, stage, contentType } = item;
-    if (item.kind === 'file') return { path, stage, contentType, size: item.entry.size, sha256: item.entry.sha256, open: () => stored(path, item.entry.key) };
+    if (item.kind === 'file') return { path, stage, contentType, size: item.entry.size, sha256: item.entry.sha256, open: () => stored(path, item.entry) };
     if (item.kind === 'text') return text(path, stage, contentType, item.body);
-    if (item.kind === 'object') return text(path, stage, contentType, await streamBytes(await stored(path, item.key)));
+    if (item.kind === 'object') return text(path, stage, contentType, await streamBytes(await stored(path, { key: item.key })));
     const entry = await poolEntry(runtime.service.store, snapshot, item.poolPath);
     if (!entry) throw new PackyardError(500, 'missing-object', `${path}: the pool has no ${item.poolPath} (run packyard fsck)`);
     const { size, sha256 } = entry;
-    if (!entry.remote) return { path, stage, contentType, size, sha256, open: () => stored(path, entry.key) };
+    if (!entry.remote) return { path, stage, contentType, size, sha256, open: () => stored(path, { key: entry.key }) };
     return { path, stage, contentType, size, sha256, open: () => download(runtime, snapshot, path, { ...entry, remote: entry.remote }) };
   };
 
