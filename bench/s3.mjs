@@ -21,6 +21,9 @@ const PER_NODE = 10;
 const ROUNDS = 3;
 /** The 1 GiB upload: runs (each its own bucket, kept in the OSD's memory until the end). */
 const BIG_RUNS = 3;
+/** The figures run: all, or those S3_FIGURES names (comma-separated), e.g. S3_FIGURES=upload. */
+const FIGURES = ['add-one', 'two-nodes', 'upload'];
+const chosen = process.env.S3_FIGURES ? process.env.S3_FIGURES.split(',').map((f) => f.trim()) : FIGURES;
 
 const debBody = async (file) => ({ name: file.split('/').pop(), bytes: new Uint8Array(await readFile(file)) });
 
@@ -150,20 +153,25 @@ async function timedUpload(server, file) {
 }
 
 export async function run({ n, runs }) {
+  const unknown = chosen.filter((f) => !FIGURES.includes(f));
+  if (unknown.length) throw new Error(`S3_FIGURES: no figure ${unknown.join(', ')}; choose from ${FIGURES.join(', ')}`);
   // Every object lives in the OSD's memory: room for the 1 GiB uploads (and their parts).
   const rgw = await startRadosgw({ memstoreBytes: (2 * BIG_RUNS + 2) * 1024 ** 3 });
   console.error(`s3: radosgw at ${rgw.server.endpoint}, started in ${fmt.ms(rgw.server.startupMs)}`);
   try {
-    const one = await addOne(rgw, n, runs);
-    const nodes = await twoNodes(rgw, ROUNDS);
-    const big = await debUploadRuns(BIG_RUNS, async () => {
-      const bucket = await rgw.bucket('upload');
-      const server = await serve(bucket.url, { env: bucket.env });
-      await createRepo(server, REPO, DIST);
-      return server;
-    }, { name: 's3', where: 'S3' });
-    const checks = [...one.checks, ...nodes.checks, ...big.checks];
-    writeResults('s3', { n, runs, unit: 'ms', addOne: one, twoNodes: nodes, upload: { bytes: big.size, results: big.results }, checks });
+    const one = chosen.includes('add-one') ? await addOne(rgw, n, runs) : undefined;
+    const nodes = chosen.includes('two-nodes') ? await twoNodes(rgw, ROUNDS) : undefined;
+    const big = chosen.includes('upload')
+      ? await debUploadRuns(BIG_RUNS, async () => {
+          const bucket = await rgw.bucket('upload');
+          const server = await serve(bucket.url, { env: bucket.env });
+          await createRepo(server, REPO, DIST);
+          return server;
+        }, { name: 's3', where: 'S3' })
+      : undefined;
+    const checks = [one, nodes, big].flatMap((figure) => figure?.checks ?? []);
+    const upload = big && { bytes: big.size, results: big.results };
+    writeResults('s3', { n, runs, unit: 'ms', figures: chosen, addOne: one, twoNodes: nodes, upload, checks });
     return checks;
   } finally {
     await rgw.server.stop();

@@ -19,8 +19,8 @@ export interface S3Config {
   sessionToken?: string;
   /** Keys per listing page; S3's default (1000) when omitted. Tests make it small to page. */
   maxKeys?: number;
-  /** For tests and hosts that route requests; the global fetch by default. */
-  fetch?: (request: Request) => Promise<Response>;
+  /** For tests and hosts that route requests; the global fetch by default. `init` is to be passed on with the request. */
+  fetch?: (request: Request, init?: RequestInit) => Promise<Response>;
 }
 
 /** The standard AWS variables `fromUrl` reads. */
@@ -28,6 +28,19 @@ export type S3Env = Partial<Record<'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY'
 
 /** Tries of a request that may be repeated safely (not a conditional write) on a 500 or 503. */
 const TRIES = 3;
+
+/**
+ * Node's fetch tees a streamed request body to send it again on a redirect, and the branch kept
+ * for that holds every byte sent until the answer: a whole part of an upload. It skips the tee
+ * only when a redirect is an error and the request has no window. No redirect of a signed S3
+ * request could be followed (its signature names the host and path), so none is. workerd streams
+ * the body as it is and knows only the modes 'follow' and 'manual'. A streamed body needs
+ * `duplex` in Node (workerd ignores it).
+ */
+const STREAMED: { request: RequestInit; fetch?: RequestInit } =
+  'FixedLengthStream' in globalThis
+    ? { request: { duplex: 'half' } as RequestInit }
+    : { request: { duplex: 'half', redirect: 'error' } as RequestInit, fetch: { window: null } as RequestInit };
 
 type Body = Uint8Array | string | ReadableStream<Uint8Array>;
 interface Call {
@@ -49,7 +62,7 @@ export class S3Storage implements Storage {
   private readonly client: AwsClient;
   private readonly base: string;
   private readonly prefix: string;
-  private readonly send: (request: Request) => Promise<Response>;
+  private readonly send: (request: Request, init?: RequestInit) => Promise<Response>;
 
   constructor(private readonly config: S3Config) {
     const region = config.region || 'us-east-1';
@@ -58,7 +71,7 @@ export class S3Storage implements Storage {
       ? `${config.endpoint.replace(/\/+$/, '')}/${encodeURIComponent(config.bucket)}`
       : `https://${config.bucket}.s3.${region}.amazonaws.com`;
     this.prefix = config.prefix ?? '';
-    this.send = config.fetch ?? ((request) => fetch(request));
+    this.send = config.fetch ?? ((request, init) => fetch(request, init));
   }
 
   /** The bucket, as `s3://` URLs name it. */
@@ -280,10 +293,10 @@ export class S3Storage implements Storage {
     const url = new URL(key === undefined ? `${this.base}/` : `${this.base}/${this.encoded(key)}`);
     for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, value);
     for (let attempt = 1; ; attempt++) {
-      // A streamed body needs `duplex` in Node's fetch (and workerd ignores it).
-      const init = { method, headers, body: body as BodyInit | undefined, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) };
+      const streamed = body instanceof ReadableStream;
+      const init = { method, headers, body: body as BodyInit | undefined, ...(streamed ? STREAMED.request : {}) };
       const request = await this.client.sign(url.toString(), init);
-      const res = await this.send(request);
+      const res = await this.send(request, streamed ? STREAMED.fetch : undefined);
       if (once || attempt >= TRIES || (res.status !== 500 && res.status !== 503)) return res;
       await res.body?.cancel();
       await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * Math.random()));

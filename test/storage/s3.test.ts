@@ -2,6 +2,8 @@
 // Ceph's radosgw: the keys Debian and RPM versions make, paging, and its configuration.
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { S3Storage, s3Config, type S3Config } from '../../src/storage/s3.js';
@@ -46,6 +48,35 @@ describe('s3 storage', () => {
     expect(listed.map((o) => [o.key, o.etag, o.size])).toEqual([['head.json', written!.etag, 7]]);
     expect(await s.put('head.json', '{"v":2}', { ifMatch: listed[0]!.etag })).not.toBeNull();
     expect(await readText(s, 'head.json')).toBe('{"v":2}');
+  });
+
+  it('keeps no more of a streamed part in memory than the socket is sending', async () => {
+    // The ArrayBuffers still alive after a collection, as the part's bytes are produced: Node's
+    // fetch once kept every byte sent (a tee of the body, for a redirect) until the answer.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const MiB = 1024 * 1024;
+    const size = 48 * MiB;
+    gc();
+    const base = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= size) return controller.close();
+        if (at % (4 * MiB) === 0) {
+          gc();
+          peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+        }
+        at += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(at % 251));
+      },
+    });
+    const s = await emptyS3();
+    const id = await s.createMultipart('blobs/streamed');
+    expect((await s.putPart('blobs/streamed', id, 1, body, size)).size).toBe(size);
+    await s.abortMultipart('blobs/streamed', id);
+    expect(peak).toBeLessThan(8 * MiB);
   });
 
   it('reads its location and credentials from an s3:// URL and the AWS variables', async () => {
