@@ -157,7 +157,7 @@ export class ObjectServer {
     }
     const obj = await this.storage.get(key);
     if (!obj) throw this.missing(key);
-    const stream = obj.body.pipeThrough(gunzipStream());
+    const stream = obj.body.pipeThrough(gunzipStream(size));
     if (size > SMALL) return { status: 200, headers, body: { stream } };
     const bytes = await streamBytes(stream);
     this.cache.set(cacheKey, bytes);

@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
 import { testApp } from '../helpers/app.js';
 
@@ -230,6 +232,30 @@ describe('serving repository files', () => {
     expect((await t.request(`/acme/dists/stable/main/binary-amd64/by-hash/SHA256/${'0'.repeat(64)}`, { token: null })).status).toBe(404);
     const key = await t.request('/acme/public.key', { token: null });
     expect(await key.text()).toMatch(/^-----BEGIN PGP PUBLIC KEY BLOCK-----/);
+  });
+
+  it('serves Packages, kept only as its .gz, decompressed: the size and digests Release lists, by path and by hash, whole', async () => {
+    const t = await withPackage();
+    const release = await (await t.request('/acme/dists/stable/Release', { token: null })).text();
+    const gz = new Uint8Array(await (await t.request('/acme/dists/stable/main/binary-amd64/Packages.gz', { token: null })).arrayBuffer());
+    const expected = gunzipSync(gz);
+    expect(expected.toString()).toContain('Package: hello\n');
+    for (const [algorithm, digest] of [['SHA256', 'sha256'], ['SHA512', 'sha512']] as const) {
+      const hash = createHash(digest).update(expected).digest('hex');
+      expect(release).toMatch(new RegExp(`${hash} +${expected.length} main/binary-amd64/Packages\n`));
+      for (const path of ['dists/stable/main/binary-amd64/Packages', `dists/stable/main/binary-amd64/by-hash/${algorithm}/${hash}`]) {
+        const res = await t.request(`/acme/${path}`, { token: null, headers: { range: 'bytes=0-9' } });
+        // Whole despite the Range: the file exists only compressed.
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get('accept-ranges'), path).toBe('none');
+        expect(res.headers.get('content-length'), path).toBe(String(expected.length));
+        expect(Buffer.from(await res.arrayBuffer()).equals(expected), path).toBe(true);
+        const head = await t.request(`/acme/${path}`, { token: null, method: 'HEAD' });
+        expect([head.status, head.headers.get('content-length')], path).toEqual([200, String(expected.length)]);
+        const again = await t.request(`/acme/${path}`, { token: null, headers: { 'if-none-match': res.headers.get('etag')! } });
+        expect(again.status, path).toBe(304);
+      }
+    }
   });
 
   it('does not answer 304 to If-Modified-Since when two publishes share a second', async () => {

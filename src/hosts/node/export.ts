@@ -48,7 +48,7 @@ async function* treeFiles(runtime: Runtime, repo: string, base: string): AsyncIt
   const format = runtime.service.formats.of(snapshot);
   /** What each path listed holds: a path listed twice must be the same file. */
   const listed = new Map<string, string>();
-  const stored = async (path: string, entry: Pick<FileEntry, 'key' | 'encoding'>) => {
+  const stored = async (path: string, entry: Pick<FileEntry, 'key' | 'encoding' | 'size'>) => {
     // A static tree holds the file itself, whatever the repository keeps of it (openFile).
     const body = await openFile(runtime.storage, entry);
     if (!body) throw new PackyardError(500, 'missing-object', `${path}: stored object ${entry.key} is missing (run packyard fsck)`);
@@ -64,11 +64,11 @@ async function* treeFiles(runtime: Runtime, repo: string, base: string): AsyncIt
     const { path, stage, contentType } = item;
     if (item.kind === 'file') return { path, stage, contentType, size: item.entry.size, sha256: item.entry.sha256, open: () => stored(path, item.entry) };
     if (item.kind === 'text') return text(path, stage, contentType, item.body);
-    if (item.kind === 'object') return text(path, stage, contentType, await streamBytes(await stored(path, { key: item.key })));
+    if (item.kind === 'object') return text(path, stage, contentType, await streamBytes(await stored(path, { key: item.key, size: 0 })));
     const entry = await poolEntry(runtime.service.store, snapshot, item.poolPath);
     if (!entry) throw new PackyardError(500, 'missing-object', `${path}: the pool has no ${item.poolPath} (run packyard fsck)`);
     const { size, sha256 } = entry;
-    if (!entry.remote) return { path, stage, contentType, size, sha256, open: () => stored(path, { key: entry.key }) };
+    if (!entry.remote) return { path, stage, contentType, size, sha256, open: () => stored(path, { key: entry.key, size: entry.size }) };
     return { path, stage, contentType, size, sha256, open: () => download(runtime, snapshot, path, { ...entry, remote: entry.remote }) };
   };
 

@@ -4,15 +4,21 @@ import { Gunzip } from 'fflate';
 const STEP = 64 * 1024;
 
 /**
- * Decompresses a gzip stream of one or more members (a `Packages.gz` is one member per shard).
- * fflate's streaming Gunzip, not the platform's DecompressionStream: workerd's refuses the bytes
- * after a first member ("Trailing bytes after end of compressed data").
+ * Decompresses a gzip stream of one or more members (a `Packages.gz` is one member per shard)
+ * that must come to `size` bytes: fflate ends quietly on a truncated input, so the count is what
+ * tells a whole file from a cut one. fflate's streaming Gunzip, not the platform's
+ * DecompressionStream: workerd's refuses the bytes after a first member ("Trailing bytes after end
+ * of compressed data").
  */
-export function gunzipStream(): TransformStream<Uint8Array, Uint8Array> {
+export function gunzipStream(size: number): TransformStream<Uint8Array, Uint8Array> {
   let gunzip: Gunzip;
+  let out = 0;
+  const wrong = () => new Error(`gzip data decompressed to ${out} bytes, not ${size}`);
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
       gunzip = new Gunzip((chunk) => {
+        out += chunk.length;
+        if (out > size) throw wrong();
         if (chunk.length > 0) controller.enqueue(chunk);
       });
     },
@@ -21,6 +27,7 @@ export function gunzipStream(): TransformStream<Uint8Array, Uint8Array> {
     },
     flush() {
       gunzip.push(new Uint8Array(0), true);
+      if (out !== size) throw wrong();
     },
   });
 }
