@@ -3,6 +3,7 @@ import type { Gunzip } from '../util/codecs/compress.js';
 import type { HasherFactory } from '../util/hash.js';
 import type { PackageReading } from './ingest.js';
 import type { PublishContext } from './publish-context.js';
+import type { PendingWrites } from './pending-writes.js';
 import type { Change, DistributionSettings, FileEntry, RemoteObject, RepoSettings, Snapshot } from './snapshot.js';
 
 /**
@@ -146,6 +147,8 @@ export interface Draft {
   /** The format's own record of what each rendered file was built from; starts as the current one's. */
   rendered: Record<string, string>;
   date: Date;
+  /** Objects the format is still storing for the snapshot: settled before it is committed. */
+  writes: PendingWrites;
 }
 
 /** Reads the records of list shards (by their stored keys). */

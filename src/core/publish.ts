@@ -1,6 +1,7 @@
 import { PackyardError } from '../util/errors.js';
 import { ListSet, type PackageList } from './package-lists.js';
 import { PoolSet } from './pool-set.js';
+import { PendingWrites } from './pending-writes.js';
 import type { PublishContext } from './publish-context.js';
 import { nextSnapshot, type Change, type PoolEntry, type RemoteObject, type RepoSettings, type Snapshot } from './snapshot.js';
 import type { AnyFormat, Coordinates, ListAddress, PackageRecord } from './format.js';
@@ -138,9 +139,10 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   if (mutation.settings) changes.push({ action: 'settings' });
   if (changes.length === 0) return { snapshot: null, unusedKeys };
 
-  const draft = { repo, previous: current.files, settings, lists: await lists.save(repo), files: { ...current.files }, rendered: { ...current.rendered }, date: ctx.now() };
-  await format.render(ctx, draft);
-  const snapshot = nextSnapshot(current, draft.date, { actor: mutation.actor, changes, settings, files: draft.files, pool: await pool.save(repo), lists: draft.lists, rendered: draft.rendered });
+  const draft = { repo, previous: current.files, settings, lists: await lists.save(repo), files: { ...current.files }, rendered: { ...current.rendered }, date: ctx.now(), writes: new PendingWrites() };
+  // The pool map is stored while the indexes render: on a bucket every write is a round trip.
+  const [savedPool] = await Promise.all([pool.save(repo), format.render(ctx, draft).then(() => draft.writes.settle())]);
+  const snapshot = nextSnapshot(current, draft.date, { actor: mutation.actor, changes, settings, files: draft.files, pool: savedPool, lists: draft.lists, rendered: draft.rendered });
   return { snapshot, unusedKeys };
 }
 

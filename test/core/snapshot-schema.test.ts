@@ -12,7 +12,7 @@ import { fsck } from '../../src/core/fsck.js';
 import { SNAPSHOT_SCHEMA, type PoolMap, type Snapshot } from '../../src/core/snapshot.js';
 import { createNodeHasher } from '../../src/hosts/node/hasher.js';
 import { buildDeb, type DebFile } from '../helpers/debs.js';
-import { fileText, fileUpload, testService } from '../helpers/service.js';
+import { fileBytes, fileText, fileUpload, testService } from '../helpers/service.js';
 import { testApp } from '../helpers/app.js';
 import { packyardError } from '../helpers/errors.js';
 
@@ -62,12 +62,10 @@ async function toFirstShape(storage: MemoryStorage, repo: string): Promise<void>
     }
     // The first builds stored every file as itself, under both by-hash names.
     for (const entry of Object.values(snapshot.files)) {
-      if (entry.encoding) {
-        const text = await fileText(storage, entry);
-        for (const [name, hex] of [['SHA256', entry.sha256], ['SHA512', entry.sha512!]] as const) await storage.put(layout.byHash(repo, name, hex), text);
-        entry.key = layout.byHash(repo, 'SHA256', entry.sha256);
-        delete entry.encoding;
-      }
+      const bytes = await fileBytes(storage, entry);
+      for (const [name, hex] of [['SHA256', entry.sha256], ['SHA512', entry.sha512!]] as const) await storage.put(layout.byHash(repo, name, hex), bytes);
+      entry.key = layout.byHash(repo, 'SHA256', entry.sha256);
+      delete entry.encoding;
       delete entry.copies;
     }
     Object.assign(s, { pool: layout.meta(repo, 'legacy-pool'), lists });

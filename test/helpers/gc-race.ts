@@ -117,10 +117,9 @@ export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
   const { admin } = await AdminToken.load(storage, 'race-admin');
   const app = createApp({ service: restarted, access: new Access(storage, admin), signer });
   const head = await restarted.getRepo('acme');
-  const paths: [string, number][] = Object.entries(head.files).flatMap(([path, entry]) => {
-    const dir = path.slice(0, path.lastIndexOf('/'));
-    return [[path, entry.size], [`${dir}/by-hash/SHA256/${entry.sha256}`, entry.size], [`${dir}/by-hash/SHA512/${entry.sha512}`, entry.size]] as [string, number][];
-  });
+  // Every file of the tree the format says clients may fetch (indexes by name and by hash).
+  const paths: [string, number][] = [];
+  for await (const item of formats.of(head).clientPaths(head, (key) => restarted.store.meta(key), { base: () => 'http://localhost/acme' })) if (item.kind === 'file') paths.push([item.path, item.entry.size]);
   for (const p of await restarted.listPackages('acme')) paths.push([p.filename, p.size]);
   for (const [path, size] of paths) {
     const res = await app.request(`/acme/${path}`, { headers: { authorization: 'Bearer race-admin' } });

@@ -32,9 +32,13 @@ export function bytesUpload(name: string, bytes: Uint8Array): UploadFile {
   return { name, open: () => new Blob([bytes as Uint8Array<ArrayBuffer>]).stream() };
 }
 
-/** The text clients get for a snapshot's file (decompressed when it is kept gzipped). */
-export async function fileText(storage: Storage, entry: FileEntry): Promise<string> {
+/** The bytes clients get for a snapshot's file (decompressed when it is kept gzipped). */
+export async function fileBytes(storage: Storage, entry: FileEntry): Promise<Uint8Array> {
   const body = await openFile(storage, entry);
   if (!body) throw new Error(`${entry.key} is not stored`);
-  return new TextDecoder().decode(await streamBytes(body));
+  return streamBytes(body);
+}
+
+export async function fileText(storage: Storage, entry: FileEntry): Promise<string> {
+  return new TextDecoder().decode(await fileBytes(storage, entry));
 }

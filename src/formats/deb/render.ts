@@ -1,4 +1,4 @@
-import { storeIndex, type PublishContext } from '../../core/publish-context.js';
+import { indexEntry, type IndexHash, type PublishContext } from '../../core/publish-context.js';
 import { distributionsOf, type FileEntry } from '../../core/snapshot.js';
 import type { Draft } from '../../core/format.js';
 import { buildPackagesFile, memberTable, parseMemberTable } from './packages-file.js';
@@ -8,12 +8,12 @@ import { own } from '../../util/own.js';
 
 /** APT asks for indexes by SHA256 or SHA512 (the strongest `Release` lists); `Release` lists all four digests. */
 const BY_HASH = ['SHA256', 'SHA512'] as const;
+/** `InRelease`, `Release` and `Release.gpg` are fetched by name, never by hash: one stored name is enough. */
+const BY_NAME = ['SHA256'] as const;
 const META_FILES = new Set(['InRelease', 'Release', 'Release.gpg']);
 
 /** Where `rendered` keeps the member table of a directory's `Packages.gz`. */
 const membersTag = (dir: string) => `${dir}/Packages.gz`;
-
-const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: FileEntry | undefined, digested?: Digests) => storeIndex(ctx, repo, data, BY_HASH, ALL_HASHES, previous, digested);
 
 /**
  * Renders what changed of each distribution: the `Packages` (and `.gz`) of every component and
@@ -23,6 +23,12 @@ const store = (ctx: PublishContext, repo: string, data: Uint8Array, previous: Fi
  */
 export async function renderDistributions(ctx: PublishContext, draft: Draft): Promise<void> {
   const { repo, previous, settings, lists, files, rendered, date } = draft;
+  /** The file's entry at once; its bytes are stored while the rest renders (draft.writes). */
+  const store = async (data: Uint8Array, previousEntry: FileEntry | undefined, digested?: Digests, by: readonly IndexHash[] = BY_HASH) => {
+    const { entry, written } = await indexEntry(ctx, repo, data, by, ALL_HASHES, previousEntry, digested);
+    draft.writes.add(written);
+    return entry;
+  };
   const listed = new Set<string>();
   for (const components of Object.values(lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) listed.add(a);
   const architectures = [...new Set([...settings.architectures, ...listed])].filter((a) => a !== 'all').sort();
@@ -32,9 +38,6 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
     const components: Record<string, Record<string, Record<string, string>>> = { ...Object.fromEntries((distSettings.components ?? []).map((c) => [c, {}])), ...own(lists, distribution) };
     const settingsTag = JSON.stringify(distSettings) + architectures.join(',');
     let dirty = own(rendered, `dists/${distribution}`) !== settingsTag;
-    // The architectures' indexes are built one after another (CPU) but stored side by side: on a
-    // bucket each store is a round trip or two, which would otherwise queue up.
-    const stored: Promise<void>[] = [];
     for (const [component, byArch] of Object.entries(components)) {
       for (const arch of architectures) {
         const dir = `dists/${distribution}/${component}/binary-${arch}`;
@@ -47,22 +50,18 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
         // per component when a publish touches them (ListSet): one part, rendered whole.
         const built = await buildPackagesFile(ctx, archShards, all, before, `${repo}/${dir}`);
         const componentRelease = new TextEncoder().encode(renderComponentRelease(repo, distribution, distSettings, component, arch));
-        stored.push(
-          Promise.all([store(ctx, repo, built.gz, before.gz, built.digests.gz), store(ctx, repo, componentRelease, own(previous, `${dir}/Release`))]).then(([gz, release]) => {
-            // `Packages` is not stored: apt fetches the `.gz` (and checks it against the size and
-            // digests `Release` lists for `Packages`); anyone else gets the `.gz` decompressed.
-            const packages: FileEntry = { ...built.digests.packages, key: gz.key, size: built.size, encoding: 'gzip' };
-            files[`${dir}/Packages`] = packages;
-            files[`${dir}/Packages.gz`] = gz;
-            files[`${dir}/Release`] = release;
-            rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
-            rendered[dir] = inputs;
-          }),
-        );
+        const [gz, release] = await Promise.all([store(built.gz, before.gz, built.digests.gz), store(componentRelease, own(previous, `${dir}/Release`))]);
+        // `Packages` is not stored: apt fetches the `.gz` (and checks it against the size and
+        // digests `Release` lists for `Packages`); anyone else gets the `.gz` decompressed.
+        const packages: FileEntry = { ...built.digests.packages, key: gz.key, size: built.size, encoding: 'gzip' };
+        files[`${dir}/Packages`] = packages;
+        files[`${dir}/Packages.gz`] = gz;
+        files[`${dir}/Release`] = release;
+        rendered[membersTag(dir)] = JSON.stringify(memberTable(built.parts, packages.sha256, gz.sha256));
+        rendered[dir] = inputs;
         dirty = true;
       }
     }
-    await Promise.all(stored);
     if (!dirty) continue;
     const prefix = `dists/${distribution}/`;
     const indexFiles: Record<string, FileEntry> = {};
@@ -74,7 +73,8 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
     const releaseBytes = new TextEncoder().encode(release);
     const [inRelease, detached] = await Promise.all([ctx.signer.clearSign(release), ctx.signer.detachSign(releaseBytes)]);
     const encode = (text: string) => new TextEncoder().encode(text);
-    [files[`${prefix}Release`], files[`${prefix}InRelease`], files[`${prefix}Release.gpg`]] = await Promise.all([store(ctx, repo, releaseBytes, undefined), store(ctx, repo, encode(inRelease), undefined), store(ctx, repo, encode(detached), undefined)]);
+    const byName = (bytes: Uint8Array) => store(bytes, undefined, undefined, BY_NAME);
+    [files[`${prefix}Release`], files[`${prefix}InRelease`], files[`${prefix}Release.gpg`]] = await Promise.all([byName(releaseBytes), byName(encode(inRelease)), byName(encode(detached))]);
     rendered[`dists/${distribution}`] = settingsTag;
   }
 }
