@@ -10,6 +10,7 @@ import type { RepositoryService } from '../core/service.js';
 import type { Delivery, Sources } from '../sources/index.js';
 import { PackyardError } from '../util/errors.js';
 import { UrlSigner } from './url-signer.js';
+import { own } from '../util/own.js';
 
 /** Answers client requests below `/<repo>/`: keys, and whatever the repository's format says a path is. */
 export class RepoFiles {
@@ -51,7 +52,14 @@ export class RepoFiles {
   async plan(request: RequestView, repo: string, path: string, query = ''): Promise<ResponsePlan | null> {
     if (path === 'public.key') return textPlan(this.signer.publicKeyArmored, 'application/pgp-keys');
     if (path === 'public.gpg') return textPlan(this.signer.publicKeyBinary, 'application/pgp-keys');
-    const snapshot = await this.store.current(repo);
+    let snapshot = await this.store.current(repo);
+    // A file the snapshot names (Release, repomd.xml, SHA256SUMS and their detached signatures)
+    // changes at each publish under the same name, and a client fetches it and its signature in
+    // two requests, which may reach two processes (a Worker isolate and the Durable Object that
+    // published, two nodes on a bucket). Served from a head up to headTtlMs old, one could answer
+    // the previous snapshot's signature beside the other's new metadata; read fresh, the two
+    // disagree only when a publish lands between the client's two requests.
+    if (snapshot && own(snapshot.files, path)) snapshot = await this.store.current(repo, { fresh: true });
     if (!snapshot) return null;
     // Answers to a credential: a shared cache (a proxy, a CDN) must not hand them to anyone else.
     const hidden = !snapshot.settings.public;
