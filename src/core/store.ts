@@ -54,8 +54,13 @@ export class RepoStore {
     this.gcTiming = options.gcTiming ?? DEFAULT_GC_TIMING;
   }
 
-  /** The current snapshot for serving (cached briefly), or null when the repository does not exist. */
-  async current(repo: string): Promise<Snapshot | null> {
+  /**
+   * The current snapshot for serving, or null when the repository does not exist: the head read
+   * within headTtlMs, or with `fresh`, one read now (not shared with a read begun before the
+   * call, which could predate a publish the caller has seen elsewhere).
+   */
+  async current(repo: string, options: { fresh?: boolean } = {}): Promise<Snapshot | null> {
+    if (options.fresh) return (await this.readHead(repo))?.snapshot ?? null;
     const cached = this.heads.get(repo);
     if (cached && this.now() - cached.readAt < this.headTtlMs) return cached.snapshot;
     // Under load, the many requests that find the head expired share one read of it.

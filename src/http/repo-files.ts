@@ -10,6 +10,7 @@ import type { RepositoryService } from '../core/service.js';
 import type { Delivery, Sources } from '../sources/index.js';
 import { PackyardError } from '../util/errors.js';
 import { UrlSigner } from './url-signer.js';
+import { own } from '../util/own.js';
 
 /** Answers client requests below `/<repo>/`: keys, and whatever the repository's format says a path is. */
 export class RepoFiles {
@@ -51,7 +52,15 @@ export class RepoFiles {
   async plan(request: RequestView, repo: string, path: string, query = ''): Promise<ResponsePlan | null> {
     if (path === 'public.key') return textPlan(this.signer.publicKeyArmored, 'application/pgp-keys');
     if (path === 'public.gpg') return textPlan(this.signer.publicKeyBinary, 'application/pgp-keys');
-    const snapshot = await this.store.current(repo);
+    let snapshot = await this.store.current(repo);
+    // A file with a detached signature (repomd.xml, Release, SHA256SUMS) and that signature keep
+    // their names from one publish to the next, and a client fetches them in two requests, which
+    // may reach two processes (a Worker isolate and the Durable Object that published, two nodes
+    // on a bucket). Served from a head up to headTtlMs old, one could answer the previous
+    // snapshot's signature beside the other's new file; read fresh, the two disagree only when a
+    // publish lands between the client's two requests (dnf makes them 1-6 ms apart). InRelease
+    // signs itself and other indexes are fetched by hash: they keep the cached head.
+    if (snapshot && signedPair(snapshot.files, path)) snapshot = await this.store.current(repo, { fresh: true });
     if (!snapshot) return null;
     // Answers to a credential: a shared cache (a proxy, a CDN) must not hand them to anyone else.
     const hidden = !snapshot.settings.public;
@@ -114,6 +123,15 @@ function deliveryPlan(delivery: Delivery, sha256: string, contentType: string, h
 }
 
 const encoder = new TextEncoder();
+
+const SIGNATURE = /\.(asc|gpg|sig)$/;
+
+/** Whether `path` is a file of the snapshot with a detached signature beside it, or that signature. */
+function signedPair(files: Snapshot['files'], path: string): boolean {
+  if (!own(files, path)) return false;
+  const signed = path.replace(SIGNATURE, '');
+  return signed !== path ? own(files, signed) !== undefined : ['.asc', '.gpg', '.sig'].some((ext) => own(files, path + ext) !== undefined);
+}
 
 /** A small generated file (a key, a `.repo` file), cached for five minutes (by the client alone when `hidden`). */
 function textPlan(body: string | Uint8Array, contentType: string, hidden = false): ResponsePlan {

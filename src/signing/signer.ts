@@ -22,7 +22,11 @@ export class Signer {
       binary.set(b, offset);
       offset += b.length;
     }
-    const armored = openpgp.armor(openpgp.enums.armor.publicKey, binary);
+    // With its CRC24 line, as OpenPGP.js writes a v4 key on its own: Debian 12's gpg refuses a
+    // block with neither that line nor base64 padding, i.e. keys a multiple of three bytes long
+    // (about one Ed25519 key in forty), and dnf then imports no key. RFC 9580 drops the line for v6.
+    const checksum = keys.every((k) => k.keyPacket.version !== 6);
+    const armored = openpgp.armor(openpgp.enums.armor.publicKey, binary, undefined, undefined, undefined, checksum);
     return new Signer(keys, binary, armored);
   }
 
