@@ -70,6 +70,21 @@ export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
   clientPaths(snapshot: Snapshot, lists: ListReader, client: ClientView): AsyncIterable<ClientPath>;
   /** The lines a user runs on a client machine to use the repository. */
   clientSetup(url: string, snapshot: Snapshot, readToken?: string): string[];
+
+  /** What copy and rollback need; absent where they do not apply (Terraform), and those requests are a 400. */
+  readonly lifecycle?: Lifecycle;
+}
+
+/** A format's part in copy and rollback (src/core/promote.ts, src/core/rollback.ts). */
+export interface Lifecycle {
+  /** The distribution a client file of a snapshot, or a key of its `rendered`, belongs to; undefined for the repository's own. */
+  distributionOf(path: string): string | undefined;
+  /**
+   * Signs a distribution's root files again (deb: Release, InRelease, Release.gpg; rpm: each
+   * repomd.xml and its signature) dated `draft.date`, over its index files as they are: a
+   * rollback re-renders nothing else.
+   */
+  resign(ctx: PublishContext, draft: Draft, distribution: string): Promise<void>;
 }
 
 /** Any format, its record and placement types erased (what registries hold). */

@@ -9,7 +9,7 @@ import { readDeb, readRemoteDeb } from './ingest.js';
 import { recordId, type DebRecord } from './record.js';
 import { shardOf } from './package-lists.js';
 import { sortRecords } from './packages-index.js';
-import { renderDistributions } from './render.js';
+import { renderDistributions, resignDistribution } from './render.js';
 import { aptSetup } from './client-setup.js';
 
 /** Where an upload goes in an APT repository. */
@@ -94,4 +94,9 @@ export const debFormat: Format<DebRecord, DebPlacement> = {
   },
 
   clientSetup: aptSetup,
+
+  lifecycle: {
+    distributionOf: (path) => /^dists\/([^/]+)(?:\/|$)/.exec(path)?.[1],
+    resign: resignDistribution,
+  },
 };

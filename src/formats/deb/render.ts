@@ -1,4 +1,4 @@
-import { indexEntry, type IndexHash, type PublishContext } from '../../core/publish-context.js';
+import { indexEntry, type PublishContext } from '../../core/publish-context.js';
 import { distributionsOf, type FileEntry } from '../../core/snapshot.js';
 import type { Draft } from '../../core/format.js';
 import { buildPackagesFile, memberTable, parseMemberTable } from './packages-file.js';
@@ -22,16 +22,14 @@ const membersTag = (dir: string) => `${dir}/Packages.gz`;
  * and where each shard's part lies in its `Packages` and `Packages.gz` (see packages-file.ts).
  */
 export async function renderDistributions(ctx: PublishContext, draft: Draft): Promise<void> {
-  const { repo, previous, settings, lists, files, rendered, date } = draft;
+  const { repo, previous, settings, lists, files, rendered } = draft;
   /** The file's entry at once; its bytes are stored while the rest renders (draft.writes). */
-  const store = async (data: Uint8Array, previousEntry: FileEntry | undefined, digested?: Digests, by: readonly IndexHash[] = BY_HASH) => {
-    const { entry, written } = await indexEntry(ctx, repo, data, by, ALL_HASHES, previousEntry, digested);
+  const store = async (data: Uint8Array, previousEntry: FileEntry | undefined, digested?: Digests) => {
+    const { entry, written } = await indexEntry(ctx, repo, data, BY_HASH, ALL_HASHES, previousEntry, digested);
     draft.writes.add(written);
     return entry;
   };
-  const listed = new Set<string>();
-  for (const components of Object.values(lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) listed.add(a);
-  const architectures = [...new Set([...settings.architectures, ...listed])].filter((a) => a !== 'all').sort();
+  const architectures = architecturesOf(draft);
 
   for (const distribution of distributionsOf({ lists, settings })) {
     const distSettings = own(settings.distributions, distribution) ?? {};
@@ -63,18 +61,41 @@ export async function renderDistributions(ctx: PublishContext, draft: Draft): Pr
       }
     }
     if (!dirty) continue;
-    const prefix = `dists/${distribution}/`;
-    const indexFiles: Record<string, FileEntry> = {};
-    for (const [path, entry] of Object.entries(files)) {
-      const rel = path.slice(prefix.length);
-      if (path.startsWith(prefix) && !META_FILES.has(rel) && architectures.some((a) => rel.includes(`/binary-${a}/`))) indexFiles[rel] = entry;
-    }
-    const release = renderRelease({ repo, distribution, settings: distSettings, architectures, components: Object.keys(components).sort(), files: indexFiles, date });
-    const releaseBytes = new TextEncoder().encode(release);
-    const [inRelease, detached] = await Promise.all([ctx.signer.clearSign(release), ctx.signer.detachSign(releaseBytes)]);
-    const encode = (text: string) => new TextEncoder().encode(text);
-    const byName = (bytes: Uint8Array) => store(bytes, undefined, undefined, BY_NAME);
-    [files[`${prefix}Release`], files[`${prefix}InRelease`], files[`${prefix}Release.gpg`]] = await Promise.all([byName(releaseBytes), byName(encode(inRelease)), byName(encode(detached))]);
+    await signRelease(ctx, draft, distribution, architectures, Object.keys(components).sort());
     rendered[`dists/${distribution}`] = settingsTag;
   }
+}
+
+/** The architectures every distribution's indexes are rendered for: the repository's and any listed. */
+function architecturesOf({ settings, lists }: Pick<Draft, 'settings' | 'lists'>): string[] {
+  const listed = new Set<string>();
+  for (const components of Object.values(lists)) for (const byArch of Object.values(components)) for (const a of Object.keys(byArch)) listed.add(a);
+  return [...new Set([...settings.architectures, ...listed])].filter((a) => a !== 'all').sort();
+}
+
+/** A distribution's `Release` over the index files the draft has, dated `draft.date`, stored with `InRelease` and `Release.gpg`. */
+async function signRelease(ctx: PublishContext, draft: Draft, distribution: string, architectures: string[], components: string[]): Promise<void> {
+  const { repo, settings, files, date } = draft;
+  const prefix = `dists/${distribution}/`;
+  const indexFiles: Record<string, FileEntry> = {};
+  for (const [path, entry] of Object.entries(files)) {
+    const rel = path.slice(prefix.length);
+    if (path.startsWith(prefix) && !META_FILES.has(rel) && architectures.some((a) => rel.includes(`/binary-${a}/`))) indexFiles[rel] = entry;
+  }
+  const release = renderRelease({ repo, distribution, settings: own(settings.distributions, distribution) ?? {}, architectures, components, files: indexFiles, date });
+  const releaseBytes = new TextEncoder().encode(release);
+  const [inRelease, detached] = await Promise.all([ctx.signer.clearSign(release), ctx.signer.detachSign(releaseBytes)]);
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const byName = async (bytes: Uint8Array) => {
+    const { entry, written } = await indexEntry(ctx, repo, bytes, BY_NAME, ALL_HASHES);
+    draft.writes.add(written);
+    return entry;
+  };
+  [files[`${prefix}Release`], files[`${prefix}InRelease`], files[`${prefix}Release.gpg`]] = await Promise.all([byName(releaseBytes), byName(encode(inRelease)), byName(encode(detached))]);
+}
+
+/** A rollback's re-signing: `Release` again over the distribution's indexes as they are, with a fresh `Date`. */
+export async function resignDistribution(ctx: PublishContext, draft: Draft, distribution: string): Promise<void> {
+  const components = new Set([...(own(draft.settings.distributions, distribution)?.components ?? []), ...Object.keys(own(draft.lists, distribution) ?? {})]);
+  await signRelease(ctx, draft, distribution, architecturesOf(draft), [...components].sort());
 }

@@ -8,7 +8,7 @@ import { readRemoteRpm, readRpm } from './ingest.js';
 import type { RpmRecord } from './record.js';
 import { sortRecords } from './repodata.js';
 import { formatEvr } from './version.js';
-import { archFolders, LISTS, renderRepodata } from './render.js';
+import { archFolders, LISTS, renderRepodata, resignRepodata } from './render.js';
 import { dnfSetup } from './client-setup.js';
 
 /** Where an upload goes in an RPM repository: a distribution (its architecture folders follow from the packages). */
@@ -116,4 +116,10 @@ export const rpmFormat: Format<RpmRecord, RpmPlacement> = {
   },
 
   clientSetup: dnfSetup,
+
+  lifecycle: {
+    // Files and what renders them sit below `<distribution>/<arch>/`.
+    distributionOf: (path) => (path.includes('/') ? path.slice(0, path.indexOf('/')) : undefined),
+    resign: resignRepodata,
+  },
 };

@@ -2,9 +2,10 @@ import { storeIndex, type PublishContext } from '../../core/publish-context.js';
 import { distributionsOf, type Snapshot } from '../../core/snapshot.js';
 import type { Draft } from '../../core/format.js';
 import { readBytes } from '../../storage/types.js';
-import { buildRepodata, REPODATA_TYPES, type PieceTable, type PreviousDocument, type RepodataType } from './repodata.js';
+import { buildRepodata, redatedRepomd, REPODATA_TYPES, type PieceTable, type PreviousDocument, type RepodataType } from './repodata.js';
 import type { RpmRecord } from './record.js';
 import { own } from '../../util/own.js';
+import { PackyardError } from '../../util/errors.js';
 
 /** RPM lists live under one pseudo-component in the snapshot's lists. */
 export const LISTS = 'rpm';
@@ -54,4 +55,19 @@ export async function renderRepodata(ctx: PublishContext, draft: Draft): Promise
       for (const type of REPODATA_TYPES) rendered[piecesTag(dir, type)] = JSON.stringify(repodata.pieces[type]);
     }
   }
+}
+
+/** A rollback's re-signing: each repomd.xml of the distribution dated anew and signed, naming the same repodata files. */
+export async function resignRepodata(ctx: PublishContext, draft: Draft, distribution: string): Promise<void> {
+  const { repo, files, date } = draft;
+  const roots = Object.keys(files).filter((path) => path.startsWith(`${distribution}/`) && path.endsWith('/repodata/repomd.xml'));
+  await Promise.all(
+    roots.map(async (path) => {
+      const stored = await readBytes(ctx.store.storage, files[path]!.key);
+      if (!stored) throw new PackyardError(409, 'snapshot-collected', `${path} of the snapshot is no longer stored (collected by gc)`);
+      const repomd = new TextEncoder().encode(redatedRepomd(new TextDecoder().decode(stored), date));
+      const signature = new TextEncoder().encode(await ctx.signer.detachSign(repomd));
+      [files[path], files[`${path}.asc`]] = await Promise.all([storeIndex(ctx, repo, repomd, ['SHA256'], ['sha256']), storeIndex(ctx, repo, signature, ['SHA256'], ['sha256'])]);
+    }),
+  );
 }

@@ -243,6 +243,15 @@ export interface RepomdInput {
   entries: readonly RepomdEntry[];
 }
 
+/**
+ * A published repomd.xml as of `date` (a rollback signs again what exists): its revision and
+ * timestamps moved there, the documents it names unchanged.
+ */
+export function redatedRepomd(xml: string, date: Date): string {
+  const seconds = String(Math.floor(date.getTime() / 1000));
+  return xml.replace(/<revision>[^<]*<\/revision>/, `<revision>${seconds}</revision>`).replace(/<timestamp>\d+<\/timestamp>/g, `<timestamp>${seconds}</timestamp>`);
+}
+
 /** repomd.xml, the one file dnf fetches first and checks every other against. */
 export function renderRepomd(input: RepomdInput): string {
   const out = [XML_DECLARATION, `<repomd xmlns="${NS_REPO}" xmlns:rpm="${NS_RPM}">\n`, `  <revision>${escapeText(input.revision)}</revision>\n`];
