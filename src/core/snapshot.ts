@@ -44,12 +44,16 @@ export interface RepoSettings {
 export type SourceSettings = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 
 export interface Change {
-  action: 'add' | 'remove' | 'replace' | 'settings' | 'create';
+  action: 'add' | 'remove' | 'replace' | 'settings' | 'create' | 'rollback';
   distribution?: string;
   component?: string;
   package?: string;
   version?: string;
   architecture?: string;
+  /** An 'add' that copied the package from another distribution (and repository). */
+  from?: { distribution: string; repo?: string };
+  /** A 'rollback': the snapshot whose content was published again. */
+  snapshot?: string;
 }
 
 /**
