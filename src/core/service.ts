@@ -72,7 +72,8 @@ export interface RemoveSpec {
 export class RepositoryService {
   readonly store: RepoStore;
   readonly formats: Formats;
-  private readonly ctx: PublishContext;
+  /** What publishes need (copy and rollback build their snapshots with it too). */
+  readonly ctx: PublishContext;
   private readonly uploads: Uploads;
   /**
    * Resumable uploads being published, by repository and id: a second publish of one at the same
