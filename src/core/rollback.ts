@@ -95,7 +95,8 @@ export async function rollback(service: RepositoryService, repo: string, input: 
     await reuse(store, guard, reusedKeys(base, { files, lists }, blobs));
 
     const date = service.ctx.now();
-    const draft: Draft = { repo, previous: base.files, settings, lists, files, rendered, date, writes: new PendingWrites() };
+    // The files taken are stored and guarded (above) as the head's are: a render may keep their entries.
+    const draft: Draft = { repo, previous: { ...files }, settings, lists, files, rendered, date, writes: new PendingWrites() };
     // Anything the target's rendering does not fit (the repository's architectures changed since) is rendered as any publish would.
     await format.render(service.ctx, draft);
     const roots = distributionsOf({ lists, settings }).filter((d) => scope.has(d));
