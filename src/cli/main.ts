@@ -10,7 +10,7 @@ import { registerSync } from './commands/sync.js';
 import { registerCheck } from './commands/check.js';
 import { registerTerraform } from './commands/terraform.js';
 import { registerMigrate } from './commands/migrate.js';
-import { registerLifecycle } from './commands/lifecycle.js';
+import { registerPromote } from './commands/promote.js';
 import { applyConfigFile } from './config.js';
 
 const argv = [...process.argv];
@@ -39,7 +39,7 @@ registerSync(program);
 registerCheck(program);
 registerTerraform(program);
 registerMigrate(program);
-registerLifecycle(program);
+registerPromote(program);
 
 try {
   await program.parseAsync(argv);

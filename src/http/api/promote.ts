@@ -9,7 +9,7 @@ import type { ApiContext, Env } from './middleware.js';
 import { jsonBody, required } from './request.js';
 
 /** Releasing in stages: copy (or move) packages between distributions, roll back to a snapshot, compare two. */
-export function lifecycleRoutes(api: Hono<Env>, { service, access, credentials, needs, readable }: ApiContext): void {
+export function promoteRoutes(api: Hono<Env>, { service, access, credentials, needs, readable }: ApiContext): void {
   api.post('/repos/:repo/copy', needs('write'), async (c) => {
     const body = parseInput(copySchema, await jsonBody(c));
     const fromRepo = body.fromRepo;

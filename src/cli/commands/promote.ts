@@ -26,7 +26,7 @@ function packageSpec(arg: string): { name: string; version: string } {
 }
 
 /** Releasing in stages: `copy` (and move), `rollback`, `snapshots diff`. */
-export function registerLifecycle(program: Command): void {
+export function registerPromote(program: Command): void {
   target(program.command('copy').description('copy package versions from one distribution to another (of this or another repository), in one publish').argument('<repo>').argument('<packages...>', 'NAME=VERSION'))
     .requiredOption('--from <distribution>', 'the distribution they are in')
     .requiredOption('--to <distribution>', 'the distribution they go to')
