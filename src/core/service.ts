@@ -144,7 +144,8 @@ export class RepositoryService {
   /** Takes a distribution out in one publish: its packages (pool references dropped), files and settings. */
   async removeDistribution(repo: string, distribution: string, actor: string): Promise<Snapshot> {
     return this.mutate(repo, (current) => {
-      if (!distributionsOf(current).includes(distribution)) throw new PackyardError(404, 'distribution-not-found', `repository ${repo} has no distribution "${distribution}"`);
+      // A format without distributions is refused as such by the publish.
+      if (this.formats.of(current).dropDistribution && !distributionsOf(current).includes(distribution)) throw new PackyardError(404, 'distribution-not-found', `repository ${repo} has no distribution "${distribution}"`);
       const distributions = { ...current.settings.distributions };
       delete distributions[distribution];
       return { actor, dropDistributions: [distribution], settings: { ...current.settings, distributions } };
