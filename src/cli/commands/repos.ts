@@ -68,7 +68,7 @@ export function registerRepos(program: Command): void {
     .option('--private', 'make reading need a token')
     .option('--architectures <list>', 'comma-separated architectures')
     .option('--keep-versions <n>', 'keep only the newest N versions of each package in each place, pruning the rest now; 0 keeps all again', keepVersionsOption)
-    .option('--remove-distribution <name...>', 'remove a distribution: its packages, indexes and settings (one publish each)');
+    .option('--remove-distribution <name>', 'remove a distribution: its packages, indexes and settings (one publish; repeat for more)', (name: string, before: string[] = []) => [...before, name]);
   githubOptions(update, { remove: true }).action(
     async (
       name: string,
