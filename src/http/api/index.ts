@@ -8,6 +8,7 @@ import { oidcPolicyRoutes } from './oidc-policies.js';
 import { sourceRoutes } from './sources.js';
 import { checkRoutes } from './checks.js';
 import { terraformRoutes } from './terraform.js';
+import { lifecycleRoutes } from './lifecycle.js';
 
 export type { ApiDeps } from './middleware.js';
 
@@ -27,5 +28,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   sourceRoutes(api, context);
   checkRoutes(api, context);
   terraformRoutes(api, context);
+  lifecycleRoutes(api, context);
   return api;
 }
