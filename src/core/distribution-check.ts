@@ -1,28 +1,27 @@
 import { PackyardError } from '../util/errors.js';
+import { closest } from '../util/closest.js';
+import { own } from '../util/own.js';
+import type { AnyFormat } from './format.js';
 import { distributionsOf, type Snapshot } from './snapshot.js';
 
 /**
- * Refuses a distribution the repository does not have (a typo would otherwise create one that
- * lingers), naming those it has, unless the request asks to create it. A repository with none
- * yet takes its first from the first request.
+ * Typo protection for anything that publishes into a place named by a user (an upload, a copy's
+ * target): a distribution, or a Debian component, the repository does not have is refused with a
+ * 404 naming the ones it has, unless `create` asks for it. A repository with no distribution yet
+ * takes its first from the first upload, and a distribution with no component its first.
  */
-export function checkDistribution(current: Pick<Snapshot, 'repo' | 'lists' | 'settings'>, distribution: string, options: { create?: boolean } = {}): void {
-  const known = distributionsOf(current);
-  if (options.create || known.length === 0 || known.includes(distribution)) return;
-  const nearest = [...known].sort((a, b) => editDistance(a, distribution) - editDistance(b, distribution))[0]!;
-  throw new PackyardError(
-    404,
-    'distribution-not-found',
-    `repository ${current.repo} has no distribution "${distribution}" (did you mean ${nearest}? it has: ${known.join(', ')}); to create it, ask with createDistribution=true (--create-distribution)`,
-  );
+export function checkDistribution(current: Snapshot, format: AnyFormat, placement: unknown, { create = false }: { create?: boolean } = {}): void {
+  const place = format.placeOf?.(placement);
+  if (!place || create) return;
+  const { distribution, component } = place;
+  const distributions = distributionsOf(current);
+  if (distributions.length === 0) return;
+  if (!distributions.includes(distribution)) throw missing(`repository ${current.repo} has no distribution "${distribution}"`, distribution, distributions, 'distribution');
+  if (component === undefined) return;
+  const components = [...new Set([...Object.keys(own(current.lists, distribution) ?? {}), ...(own(current.settings.distributions, distribution)?.components ?? [])])].sort();
+  if (components.length > 0 && !components.includes(component)) throw missing(`distribution ${distribution} of ${current.repo} has no component "${component}"`, component, components, 'component');
 }
 
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
+function missing(what: string, name: string, has: string[], kind: 'distribution' | 'component'): PackyardError {
+  return new PackyardError(404, `${kind}-not-found`, `${what} (its ${kind}s: ${has.join(', ')}): did you mean ${closest(name, has)}? To create it, ask for it (createDistribution=true, --create-distribution)`);
 }

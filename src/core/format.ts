@@ -58,6 +58,15 @@ export interface Format<R extends PackageRecord = PackageRecord, P = unknown> {
   sort(records: R[]): R[];
   /** Where a list is, in the words of changes and listings. */
   where(list: ListAddress): Pick<Change, 'distribution' | 'component'>;
+  /**
+   * Where an upload with this placement goes, in the same words; absent for a format without
+   * distributions (Terraform), whose uploads are not checked against the ones a repository has.
+   */
+  placeOf?(placement: P): { distribution: string; component?: string };
+  /** The format's order of versions as `describe` shows them (negative, 0, positive); absent: retention does not apply. */
+  compareVersions?(a: string, b: string): number;
+  /** Takes a distribution's client-facing files, and what `rendered` kept of them, out of a draft (its lists are gone). */
+  dropDistribution?(draft: Draft, distribution: string): void;
 
   /**
    * Renders the client-facing files of the next snapshot from its lists: only those whose

@@ -103,6 +103,16 @@ export class ListSet<R> {
     return [...out].map(([id, list]) => [addressOf(id), list]);
   }
 
+  /** Every shard of a distribution's lists (those an early build stored whole, split first). */
+  async allOf(distribution: string): Promise<[ListAddress, PackageList<R>][]> {
+    for (const [at] of listShards({ [distribution]: own(this.current.lists, distribution) ?? {} })) {
+      if (at.shard === LEGACY_SHARD) await this.splitComponent(at);
+      else await this.get(at);
+    }
+    const prefix = `${distribution}${SEP}`;
+    return [...this.loaded].filter(([id]) => id.startsWith(prefix) && !id.endsWith(SEP)).map(([id, list]) => [addressOf(id), list]);
+  }
+
   /** Writes the changed shards and returns the next snapshot's list keys. */
   async save(repo: string): Promise<Snapshot['lists']> {
     const next: Snapshot['lists'] = structuredClone(this.current.lists);

@@ -92,14 +92,17 @@ export async function copyPackages(service: RepositoryService, repo: string, inp
     }
     let found: Found[] = [];
     const result = await store.commit(repo, async (current, guard) => {
-      checkDistribution(current!, spec.to, { create: spec.createDistribution });
       found = copied ?? (await findPackages(service, format, current!, spec));
       const batches = new Map<string, { placement: unknown; records: PackageRecord[] }>();
       for (const { at, record } of found) {
         const coordinates = { ...format.where(at), distribution: spec.to };
         const key = JSON.stringify(coordinates);
         let batch = batches.get(key);
-        if (!batch) batches.set(key, (batch = { placement: format.placement(coordinates, current!), records: [] }));
+        if (!batch) {
+          batch = { placement: format.placement(coordinates, current!), records: [] };
+          checkDistribution(current!, format, batch.placement, { create: spec.createDistribution });
+          batches.set(key, batch);
+        }
         batch.records.push(record);
       }
       const remove: Removal[] | undefined = spec.move

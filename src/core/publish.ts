@@ -5,6 +5,7 @@ import { PendingWrites } from './pending-writes.js';
 import type { PublishContext } from './publish-context.js';
 import { nextSnapshot, type Change, type PoolEntry, type RemoteObject, type RepoSettings, type Snapshot } from './snapshot.js';
 import type { AnyFormat, Coordinates, ListAddress, PackageRecord } from './format.js';
+import { prune, PrunePlaces, tightened } from './retention.js';
 
 export interface Removal {
   /** Where to look, as the format reads coordinates (Debian: distribution, and a component or all). */
@@ -22,6 +23,8 @@ export interface Mutation {
   /** Allow a package whose name, version and architecture exist with other content to replace it. */
   replace?: boolean;
   remove?: Removal[];
+  /** Distributions to take out whole: their lists and files (their settings go with `settings`). */
+  dropDistributions?: string[];
   settings?: RepoSettings;
   actor: string;
 }
@@ -48,10 +51,13 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   const pool = new PoolSet(ctx.store, current);
   const changes: Change[] = [];
   const unusedKeys: string[] = [];
-  const change = (action: Change['action'], at: ListAddress, r: PackageRecord): Change => {
+  const change = (action: Change['action'], at: ListAddress, r: PackageRecord, reason?: Change['reason']): Change => {
     const { package: name, version, architecture } = format.describe(r);
-    return { action, ...format.where(at), package: name, version, architecture };
+    return { action, ...format.where(at), package: name, version, architecture, ...(reason ? { reason } : {}) };
   };
+  const settings = mutation.settings ?? current.settings;
+  // Retention looks at the places an addition touched, for the names added.
+  const pruned = new PrunePlaces();
 
   // Pool entries are replaced, never changed in place: the previous maps are shared with caches.
   const addRef = async (path: string, r: PackageRecord) => {
@@ -69,6 +75,7 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   const added = (mutation.add ?? []).flatMap(({ placement, records }) => records.map((record) => ({ placement, record })));
   for (const { placement, record } of added) {
     const at = format.listOf(record, placement);
+    pruned.add(at, format.describe(record).package);
     const list = await lists.get(at);
     const rid = id(record);
     const { sha256 } = format.describe(record);
@@ -135,11 +142,35 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
     if (!found && !spec.ifPresent) throw new PackyardError(404, 'package-not-found', `${spec.package} ${spec.version} (${spec.architecture}) is not in ${repo}/${scope}`);
   }
 
-  const settings = mutation.settings ?? current.settings;
+  const dropped = mutation.dropDistributions ?? [];
+  if (dropped.length > 0 && !format.dropDistribution) throw new PackyardError(400, 'not-supported', `a ${format.type} repository has no distributions to remove`);
+  for (const distribution of dropped) {
+    for (const [at, list] of await lists.allOf(distribution)) {
+      for (const [rid, r] of list) {
+        list.delete(rid);
+        await dropRef(format.poolPath(r, at));
+        changes.push(change('remove', at, r, 'distribution'));
+      }
+    }
+  }
+
+  if (mutation.settings) {
+    for (const distribution of tightened(current.settings, settings, Object.keys(current.lists))) {
+      for (const [at] of await lists.allOf(distribution)) pruned.add(at, null);
+    }
+  }
+  await prune(format, lists, settings, pruned, async (at, r) => {
+    await dropRef(format.poolPath(r, at));
+    changes.push(change('remove', at, r, 'retention'));
+  });
+
   if (mutation.settings) changes.push({ action: 'settings' });
   if (changes.length === 0) return { snapshot: null, unusedKeys };
 
-  const draft = { repo, previous: current.files, settings, lists: await lists.save(repo), files: { ...current.files }, rendered: { ...current.rendered }, date: ctx.now(), writes: new PendingWrites() };
+  const saved = await lists.save(repo);
+  for (const distribution of dropped) delete saved[distribution];
+  const draft = { repo, previous: current.files, settings, lists: saved, files: { ...current.files }, rendered: { ...current.rendered }, date: ctx.now(), writes: new PendingWrites() };
+  for (const distribution of dropped) format.dropDistribution?.(draft, distribution);
   // The pool map is stored while the indexes render: on a bucket every write is a round trip.
   const [savedPool] = await Promise.all([pool.save(repo), format.render(ctx, draft).then(() => draft.writes.settle())]);
   const snapshot = nextSnapshot(current, draft.date, { actor: mutation.actor, changes, settings, files: draft.files, pool: savedPool, lists: draft.lists, rendered: draft.rendered });

@@ -10,7 +10,9 @@ import type { PublishContext } from './publish-context.js';
 import { REPO_NAME } from './layout.js';
 import { RepoStore, type StoreOptions } from './store.js';
 import { createRepoSchema, updateRepoSchema } from './settings.js';
-import { emptySnapshot, type RepoSettings, type Snapshot, type SourceSettings } from './snapshot.js';
+import { checkDistribution } from './distribution-check.js';
+import { checkRetention } from './retention.js';
+import { distributionsOf, emptySnapshot, type RepoSettings, type Snapshot, type SourceSettings } from './snapshot.js';
 import { buildSnapshot, type Mutation } from './publish.js';
 import { listShards } from './package-lists.js';
 import type { AnyFormat, Coordinates, Formats, PackageInfo, PackageRecord } from './format.js';
@@ -49,6 +51,8 @@ export interface UploadOptions {
   /** Where it goes in a format's own words (a Terraform module's name, system and version), instead of the two above. */
   coordinates?: Coordinates;
   replace?: boolean;
+  /** Publish into a distribution (or component) the repository does not have yet (checkDistribution). */
+  createDistribution?: boolean;
   actor: string;
   /** Files of an array ingested at once (default 8); a stream of parts is read one by one. */
   concurrency?: number;
@@ -94,7 +98,14 @@ export class RepositoryService {
     const format = this.formats.get(typeof given === 'string' ? given : this.formats.defaultType);
     const spec = parseInput(createRepoSchema(format.distributionSettings), { type: format.type, ...(input as object) });
     checkRepoName(spec.name);
-    const settings: RepoSettings = { architectures: spec.architectures ?? [...format.defaultArchitectures], distributions: spec.distributions ?? {}, public: spec.public ?? false, ...(source ? { source } : {}) };
+    const settings: RepoSettings = {
+      architectures: spec.architectures ?? [...format.defaultArchitectures],
+      distributions: spec.distributions ?? {},
+      public: spec.public ?? false,
+      ...(source ? { source } : {}),
+      ...(spec.retention ? { retention: spec.retention } : {}),
+    };
+    checkRetention(format, settings);
     const empty = emptySnapshot(spec.name, format.type, { ...settings, distributions: {} }, actor, this.ctx.now());
     for (const distribution of Object.keys(settings.distributions)) format.placement({ distribution }, empty);
     const { snapshot } = await this.store.commit(
@@ -118,15 +129,27 @@ export class RepositoryService {
     for (const distribution of Object.keys(patch.distributions ?? {})) format.placement({ distribution }, current);
     return this.mutate(repo, (current) => {
       const kept = source === undefined ? current.settings.source : (source ?? undefined);
-      return {
-        actor,
-        settings: {
-          architectures: patch.architectures ?? current.settings.architectures,
-          distributions: { ...current.settings.distributions, ...patch.distributions },
-          public: patch.public ?? current.settings.public ?? false,
-          ...(kept ? { source: kept } : {}),
-        },
+      const retention = patch.retention === null ? undefined : (patch.retention ?? current.settings.retention);
+      const settings: RepoSettings = {
+        architectures: patch.architectures ?? current.settings.architectures,
+        distributions: { ...current.settings.distributions, ...patch.distributions },
+        public: patch.public ?? current.settings.public ?? false,
+        ...(kept ? { source: kept } : {}),
+        ...(retention ? { retention } : {}),
       };
+      checkRetention(format, settings);
+      return { actor, settings };
+    });
+  }
+
+  /** Takes a distribution out in one publish: its packages (pool references dropped), files and settings. */
+  async removeDistribution(repo: string, distribution: string, actor: string): Promise<Snapshot> {
+    return this.mutate(repo, (current) => {
+      // A format without distributions is refused as such by the publish.
+      if (this.formats.of(current).dropDistribution && !distributionsOf(current).includes(distribution)) throw new PackyardError(404, 'distribution-not-found', `repository ${repo} has no distribution "${distribution}"`);
+      const distributions = { ...current.settings.distributions };
+      delete distributions[distribution];
+      return { actor, dropDistributions: [distribution], settings: { ...current.settings, distributions } };
     });
   }
 
@@ -153,6 +176,9 @@ export class RepositoryService {
     if (!head) throw notFound(repo);
     const format = this.formats.of(head.snapshot);
     const placement: unknown = format.placement(options.coordinates ?? { distribution: options.distribution, component: options.component }, head.snapshot);
+    const create = { create: options.createDistribution };
+    // Before anything is stored, and again on the head the publish builds on.
+    checkDistribution(head.snapshot, format, placement, create);
     const records: PackageRecord[] = [];
     let unused: string[] = [];
     // Blobs streamed in are stored from here on (the guard needs a bound on their times).
@@ -183,6 +209,7 @@ export class RepositoryService {
       if (records.length === 0) throw new PackyardError(400, 'no-files', 'the upload contains no package file');
       const { replace, actor } = options;
       const result = await this.store.commit(repo, async (current, guard) => {
+        checkDistribution(current!, format, placement, create);
         const built = await buildSnapshot(this.ctx, format, current!, { actor, replace, add: [{ placement, records }] });
         unused = built.unusedKeys;
         const notUsed = new Set(unused);

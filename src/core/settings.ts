@@ -9,6 +9,9 @@ export const COMPONENT_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ARCH = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const field = z.string().max(200).regex(/^[^\n\r]*$/, 'must be a single line');
 
+/** `keepVersions`: the newest this many of each package are kept in each place (src/core/retention.ts). */
+export const retentionSchema = z.object({ keepVersions: z.number().int().min(1).max(100_000) }).strict();
+
 /** The settings of an APT or RPM distribution (the fields of Debian's `Release`). */
 export const distributionSettingsSchema: z.ZodType<DistributionSettings> = z
   .object({
@@ -19,6 +22,7 @@ export const distributionSettingsSchema: z.ZodType<DistributionSettings> = z
     description: field.optional(),
     components: z.array(z.string().regex(COMPONENT_NAME)).max(64).optional(),
     validFor: z.number().int().positive().max(10 * 365 * 86400).optional(),
+    retention: retentionSchema.optional(),
   })
   .strict();
 
@@ -41,6 +45,7 @@ export function createRepoSchema(distribution: z.ZodType<DistributionSettings>) 
       architectures: architecturesSchema.optional(),
       distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distribution).optional(),
       public: z.boolean().optional(),
+      retention: retentionSchema.optional(),
     })
     .strict();
 }
@@ -51,6 +56,8 @@ export function updateRepoSchema(distribution: z.ZodType<DistributionSettings>) 
       architectures: architecturesSchema.optional(),
       distributions: z.record(z.string().regex(DISTRIBUTION_NAME), distribution).optional(),
       public: z.boolean().optional(),
+      // null takes it away.
+      retention: retentionSchema.nullable().optional(),
     })
     .strict();
 }

@@ -27,6 +27,13 @@ export interface DistributionSettings {
   components?: string[];
   /** Seconds after `Date` for `Valid-Until`; omitted means no `Valid-Until`. */
   validFor?: number;
+  /** Overrides the repository's retention in this distribution. */
+  retention?: Retention;
+}
+
+/** How many versions of each package a place keeps (src/core/retention.ts); absent: all. */
+export interface Retention {
+  keepVersions: number;
 }
 
 export interface RepoSettings {
@@ -39,6 +46,7 @@ export interface RepoSettings {
    * checked by src/sources, opaque here. Its secrets are stored apart, never in a snapshot.
    */
   source?: SourceSettings;
+  retention?: Retention;
 }
 
 export type SourceSettings = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -54,6 +62,11 @@ export interface Change {
   from?: { distribution: string; repo?: string };
   /** A 'rollback': the snapshot whose content was published again. */
   snapshot?: string;
+  /**
+   * Why a removal nobody named happened: `retention` (pruned beyond keepVersions), or
+   * `distribution` (its distribution was removed). A removal still, to everyone reading changes.
+   */
+  reason?: 'retention' | 'distribution';
 }
 
 /**

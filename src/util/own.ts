@@ -13,3 +13,8 @@ export function ownOrSet<V>(record: Record<string, V>, key: string, make: () => 
   if (!Object.hasOwn(record, key)) Object.defineProperty(record, key, { value: make(), enumerable: true, writable: true, configurable: true });
   return record[key]!;
 }
+
+/** Deletes every entry whose key starts with `prefix`. */
+export function dropUnder(record: Record<string, unknown>, prefix: string): void {
+  for (const key of Object.keys(record)) if (key.startsWith(prefix)) delete record[key];
+}

@@ -31,7 +31,7 @@ describe.each(['deb', 'rpm'] as const)('packyard copy, rollback, snapshots diff 
     // The repository has no `stable` yet: a copy there is taken for a typo unless asked for.
     const typo = await cli(['copy', ...at, '--from', 'testing', '--to', 'stable', 'acme', `foo=${p.version}`]);
     expect(typo.code).toBe(1);
-    expect(typo.stderr).toMatch(/^packyard: repository acme has no distribution "stable" \(did you mean testing\?/);
+    expect(typo.stderr).toMatch(/^packyard: repository acme has no distribution "stable" \(its distributions: testing\): did you mean testing\?/);
     expect(typo.stderr).not.toMatch(/at .*\.js/);
     const wrongArch = await cli(['copy', ...at, '--from', 'testing', '--to', 'stable', '--create-distribution', '--arch', p.other, 'acme', `foo=${p.version}`]);
     expect(wrongArch.code).toBe(1);

@@ -137,7 +137,7 @@ describe('RepositoryService', () => {
     const service = await testService();
     await service.createRepo({ name: 'acme' }, 'test');
     await service.upload('acme', [await fileUpload(hello.path)], { distribution: 'stable', component: 'main', actor: 'test' });
-    await service.upload('acme', [await fileUpload(tool.path)], { distribution: 'testing', component: 'main', actor: 'test' });
+    await service.upload('acme', [await fileUpload(tool.path)], { distribution: 'testing', component: 'main', actor: 'test', createDistribution: true });
     const before = (await service.getRepo('acme')).files;
     await service.upload('acme', [await fileUpload(helloOther.path)], { distribution: 'stable', component: 'main', actor: 'test', replace: true });
     const after = (await service.getRepo('acme')).files;
@@ -148,7 +148,7 @@ describe('RepositoryService', () => {
   it('keeps a pool file while any distribution lists it', async () => {
     const service = await testService();
     await service.createRepo({ name: 'acme' }, 'test');
-    for (const distribution of ['stable', 'testing']) await service.upload('acme', [await fileUpload(hello.path)], { distribution, component: 'main', actor: 'test' });
+    for (const distribution of ['stable', 'testing']) await service.upload('acme', [await fileUpload(hello.path)], { distribution, component: 'main', actor: 'test', createDistribution: true });
     const poolOf = async (): Promise<Record<string, { refs: number }>> => {
       const key = (await service.getRepo('acme')).pool['main/h'];
       return key ? service.store.meta<Record<string, { refs: number }>>(key) : {};

@@ -30,9 +30,15 @@ describe('names that objects inherit', () => {
     }
 
     for (const [distribution, component] of [['constructor', 'constructor'], ['toString', 'valueof'], ['hasOwnProperty', 'main']]) {
-      const form = new FormData();
-      form.append('file', new Blob([deb as Uint8Array<ArrayBuffer>]), 'hello.deb');
-      const res = await t.request(`/api/v1/repos/acme/packages?distribution=${distribution}&component=${component}`, { method: 'POST', body: form });
+      const post = (create: boolean) => {
+        const form = new FormData();
+        form.append('file', new Blob([deb as Uint8Array<ArrayBuffer>]), 'hello.deb');
+        return t.request(`/api/v1/repos/acme/packages?distribution=${distribution}&component=${component}${create ? '&createDistribution=true' : ''}`, { method: 'POST', body: form });
+      };
+      // A distribution the repository does not have is not found under an inherited name either.
+      const declared = distribution === 'toString';
+      if (!declared) expect((await post(false)).status).toBe(404);
+      const res = await post(!declared);
       expect(`${distribution}/${component} ${res.status}`).toBe(`${distribution}/${component} 201`);
       const packages = await t.request(`/acme/dists/${distribution}/${component}/binary-amd64/Packages`, { token });
       expect(packages.status).toBe(200);

@@ -28,6 +28,7 @@ interface PublishOptions {
   distribution: string;
   component: string;
   replace?: boolean;
+  createDistribution?: boolean;
   json?: boolean;
   url?: string;
   token?: string;
@@ -108,6 +109,7 @@ async function add(files: string[], options: PublishOptions): Promise<void> {
       distribution: options.distribution,
       component: options.component,
       replace: options.replace,
+      createDistribution: options.createDistribution,
       actor: `${userInfo().username}@${hostname()} (packyard add)`,
       // Enough at once for each of the pool's threads to have several messages queued (ingest-pool.ts).
       concurrency: 128,
@@ -147,6 +149,7 @@ async function upload(files: string[], options: PublishOptions): Promise<void> {
   if (!options.json) bar = progressBar(sizes.reduce((a, b) => a + b, 0), `Uploading ${files.length} file${files.length === 1 ? '' : 's'}`);
   const query = new URLSearchParams({ distribution: options.distribution, component: options.component });
   if (options.replace) query.set('replace', 'true');
+  if (options.createDistribution) query.set('createDistribution', 'true');
   try {
     // Big files go first, each in parts of its own; the batch request then names them.
     const uploads: string[] = [];
@@ -176,6 +179,7 @@ export function registerPublish(program: Command): void {
       .requiredOption('--distribution <name>', 'distribution (e.g. stable, bookworm)')
       .option('--component <name>', 'component', 'main')
       .option('--replace', 'replace a package that exists with different content')
+      .option('--create-distribution', 'publish into a distribution (or component) the repository does not have yet, creating it (without: refused, as a typo)')
       .option('--json', 'print the result as JSON');
 
   storeOptions(common(program.command('add').description('ingest .deb or .rpm files and publish them straight into a data directory or a bucket (no server needed)').argument('<files...>', '.deb or .rpm files')))

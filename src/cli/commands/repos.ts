@@ -5,13 +5,15 @@ import { commaList, storeOptions } from '../config.js';
 import { formats } from '../../formats/index.js';
 import { githubOptions, githubSource, type GitHubOptions } from '../github-options.js';
 import { describeSource, type SourceView } from '../source-view.js';
+import { confirmDeletion, keepVersionsOption, retentionSetting } from './repo-options.js';
 
 interface RepoSummary {
   name: string;
   type: string;
   public: boolean;
   architectures: string[];
-  distributions: Record<string, { components: string[] }>;
+  retention?: { keepVersions: number };
+  distributions: Record<string, { components: string[]; retention?: { keepVersions: number } }>;
   snapshot: { id: string; createdAt: string; actor: string };
   source?: SourceView;
 }
@@ -41,9 +43,10 @@ export function registerRepos(program: Command): void {
     .option('--architectures <list>', 'comma-separated architectures (default amd64,arm64; for rpm x86_64,aarch64)')
     .option('--distribution <names...>', 'distributions to publish right away (deb: with component main); with --github, the one distribution releases go to (default stable)')
     .option('--public', 'readable without a token (repositories are private by default)')
+    .option('--keep-versions <n>', 'keep only the newest N versions of each package in each distribution, component and architecture (default: all)', keepVersionsOption)
     .option('--type <type>', formats.types.map((t) => `${t} (${formats.get(t).title})`).join(' or '), formats.defaultType);
   githubOptions(create, { distribution: false }).action(
-    async (name: string, o: ClientOptions & GitHubOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string }) => {
+    async (name: string, o: ClientOptions & GitHubOptions & { json?: boolean; architectures?: string; distribution?: string[]; public?: boolean; type: string; keepVersions?: number }) => {
       const format = formats.get(o.type);
       const github = o.github !== undefined;
       if (github && (o.distribution?.length ?? 0) > 1) throw new CliError('with --github, give one --distribution: the one releases are published to');
@@ -51,7 +54,8 @@ export function registerRepos(program: Command): void {
       // A synced repository's distribution appears with its first sync.
       const distributions = Object.fromEntries((github ? [] : (o.distribution ?? [])).map((d) => [d, format.newDistribution()]));
       const architectures = o.architectures === undefined ? undefined : commaList(o.architectures);
-      const body = { name, type: o.type, ...(architectures ? { architectures } : {}), distributions, public: !!o.public, ...(source ? { source } : {}) };
+      const retention = o.keepVersions === undefined ? null : retentionSetting(o.keepVersions);
+      const body = { name, type: o.type, ...(architectures ? { architectures } : {}), distributions, public: !!o.public, ...(source ? { source } : {}), ...(retention ? { retention } : {}) };
       const { repo: created } = (await (await connect(o)).request('POST', '/api/v1/repos', { json: body })) as { repo: RepoSummary };
       if (o.json) return printJson(created);
       console.log(`Created ${created.public ? 'public' : 'private'} repository ${created.name}.`);
@@ -62,16 +66,33 @@ export function registerRepos(program: Command): void {
   const update = target(repo.command('update').description("change a repository's settings and its GitHub source").argument('<name>'))
     .option('--public', 'make it readable without a token')
     .option('--private', 'make reading need a token')
-    .option('--architectures <list>', 'comma-separated architectures');
+    .option('--architectures <list>', 'comma-separated architectures')
+    .option('--keep-versions <n>', 'keep only the newest N versions of each package in each place, pruning the rest now; 0 keeps all again', keepVersionsOption)
+    .option('--remove-distribution <name>', 'remove a distribution: its packages, indexes and settings (one publish; repeat for more)', (name: string, before: string[] = []) => [...before, name]);
   githubOptions(update, { remove: true }).action(
-    async (name: string, o: ClientOptions & GitHubOptions & { json?: boolean; public?: boolean; private?: boolean; architectures?: string; distribution?: string }) => {
+    async (
+      name: string,
+      o: ClientOptions & GitHubOptions & { json?: boolean; public?: boolean; private?: boolean; architectures?: string; distribution?: string; keepVersions?: number; removeDistribution?: string[] },
+    ) => {
       if (o.public && o.private) throw new CliError('choose --public or --private, not both');
       // GitHub options left out keep their current values (the server merges them).
       const source = githubSource(o);
-      const body = { ...(o.public || o.private ? { public: !!o.public } : {}), ...(o.architectures ? { architectures: commaList(o.architectures) } : {}), ...(source !== undefined ? { source } : {}) };
-      const { repo: updated } = (await (await connect(o)).request('PATCH', `/api/v1/repos/${encodeURIComponent(name)}`, { json: body })) as { repo: RepoSummary };
+      const body = {
+        ...(o.public || o.private ? { public: !!o.public } : {}),
+        ...(o.architectures ? { architectures: commaList(o.architectures) } : {}),
+        ...(source !== undefined ? { source } : {}),
+        ...(o.keepVersions !== undefined ? { retention: retentionSetting(o.keepVersions) } : {}),
+      };
+      const client = await connect(o);
+      const repoPath = `/api/v1/repos/${encodeURIComponent(name)}`;
+      for (const distribution of o.removeDistribution ?? []) await client.request('DELETE', `${repoPath}/distributions/${encodeURIComponent(distribution)}`);
+      // Only removals asked for: no settings publish besides.
+      const removedOnly = (o.removeDistribution?.length ?? 0) > 0 && Object.keys(body).length === 0;
+      const { repo: updated } = (await (removedOnly ? client.request('GET', repoPath) : client.request('PATCH', repoPath, { json: body }))) as { repo: RepoSummary };
       if (o.json) return printJson(updated);
-      console.log(`Updated repository ${updated.name}: ${updated.public ? 'public' : 'private'}, ${updated.architectures.join(' ')}${updated.source ? `, syncs from ${describeSource(updated.source)[0]}` : ''}.`);
+      const kept = updated.retention ? `, keeps ${updated.retention.keepVersions} version${updated.retention.keepVersions === 1 ? '' : 's'}` : '';
+      const removed = o.removeDistribution?.length ? `, removed ${o.removeDistribution.join(', ')}` : '';
+      console.log(`Updated repository ${updated.name}: ${updated.public ? 'public' : 'private'}, ${updated.architectures.join(' ')}${kept}${removed}${updated.source ? `, syncs from ${describeSource(updated.source)[0]}` : ''}.`);
     },
   );
 
@@ -86,15 +107,19 @@ export function registerRepos(program: Command): void {
     if (o.json) return printJson(r);
     console.log(`Repository:    ${r.name} (${r.type}, ${r.public ? 'public' : 'private'})`);
     console.log(`Architectures: ${r.architectures.join(' ')}`);
+    if (r.retention) console.log(`Retention:     newest ${r.retention.keepVersions} versions of each package`);
     console.log(`Snapshot:      ${r.snapshot.id} (${r.snapshot.createdAt} by ${r.snapshot.actor})`);
-    for (const [d, info] of Object.entries(r.distributions)) console.log(`Distribution:  ${d} [${info.components.join(' ')}]`);
+    for (const [d, info] of Object.entries(r.distributions)) console.log(`Distribution:  ${d} [${info.components.join(' ')}]${info.retention ? ` (newest ${info.retention.keepVersions} versions)` : ''}`);
     if (r.source) for (const [i, line] of describeSource(r.source).entries()) console.log(`${i === 0 ? 'Source:' : ''}`.padEnd(15) + line);
   });
 
-  target(repo.command('delete').description('delete a repository and everything in it').argument('<name>')).action(async (name: string, o: ClientOptions) => {
-    await (await connect(o)).request('DELETE', `/api/v1/repos/${encodeURIComponent(name)}`);
-    console.log(`Deleted repository ${name}.`);
-  });
+  target(repo.command('delete').description('delete a repository and everything in it (asks you to type its name, or needs --yes)').argument('<name>'))
+    .option('-y, --yes', 'delete without asking (for scripts)')
+    .action(async (name: string, o: ClientOptions & { yes?: boolean }) => {
+      await confirmDeletion(name, o.yes);
+      await (await connect(o)).request('DELETE', `/api/v1/repos/${encodeURIComponent(name)}`);
+      console.log(`Deleted repository ${name}.`);
+    });
 
   target(program.command('ls').description('list packages in a repository'))
     .requiredOption('--repo <name>', 'repository')

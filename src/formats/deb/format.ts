@@ -3,7 +3,7 @@ import { layout } from '../../core/layout.js';
 import { COMPONENT_NAME, distributionOf, distributionSettingsSchema } from '../../core/settings.js';
 import type { Format, ListAddress } from '../../core/format.js';
 import type { Snapshot } from '../../core/snapshot.js';
-import { own } from '../../util/own.js';
+import { dropUnder, own } from '../../util/own.js';
 import { listShards } from '../../core/package-lists.js';
 import { readDeb, readRemoteDeb } from './ingest.js';
 import { recordId, type DebRecord } from './record.js';
@@ -11,6 +11,7 @@ import { shardOf } from './package-lists.js';
 import { sortRecords } from './packages-index.js';
 import { renderDistributions, resignDistribution } from './render.js';
 import { aptSetup } from './client-setup.js';
+import { compareVersions } from './version.js';
 
 /** Where an upload goes in an APT repository. */
 export interface DebPlacement {
@@ -62,6 +63,13 @@ export const debFormat: Format<DebRecord, DebPlacement> = {
   poolPath: (r) => r.filename,
   sort: sortRecords,
   where: (at: ListAddress) => ({ distribution: at.distribution, component: at.component }),
+  placeOf: ({ distribution, component }) => ({ distribution, component }),
+  compareVersions,
+  dropDistribution(draft, distribution) {
+    dropUnder(draft.files, `dists/${distribution}/`);
+    dropUnder(draft.rendered, `dists/${distribution}/`);
+    delete draft.rendered[`dists/${distribution}`];
+  },
 
   render: renderDistributions,
 

@@ -3,11 +3,11 @@ import { layout } from '../../core/layout.js';
 import { distributionOf, distributionSettingsSchema } from '../../core/settings.js';
 import { distributionsOf, type Snapshot } from '../../core/snapshot.js';
 import type { Coordinates, Format } from '../../core/format.js';
-import { own } from '../../util/own.js';
+import { dropUnder, own } from '../../util/own.js';
 import { readRemoteRpm, readRpm } from './ingest.js';
 import type { RpmRecord } from './record.js';
 import { sortRecords } from './repodata.js';
-import { formatEvr } from './version.js';
+import { compareEvr, formatEvr, parseEvr } from './version.js';
 import { archFolders, LISTS, renderRepodata, resignRepodata } from './render.js';
 import { dnfSetup } from './client-setup.js';
 
@@ -86,6 +86,12 @@ export const rpmFormat: Format<RpmRecord, RpmPlacement> = {
   poolPath: (r, at) => poolPath(at.distribution, r.location),
   sort: (records) => sortRecords(records),
   where: (at) => ({ distribution: at.distribution }),
+  placeOf: ({ distribution }) => ({ distribution }),
+  compareVersions: (a, b) => compareEvr(parseEvr(a), parseEvr(b)),
+  dropDistribution(draft, distribution) {
+    dropUnder(draft.files, `${distribution}/`);
+    dropUnder(draft.rendered, `${distribution}/`);
+  },
 
   render: renderRepodata,
 

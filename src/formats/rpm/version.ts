@@ -10,6 +10,14 @@ export function formatEvr(r: Evr): string {
   return `${r.epoch === '0' || r.epoch === '' ? '' : `${r.epoch}:`}${r.version}-${r.release}`;
 }
 
+/** What formatEvr printed, read back (rpm allows no `-` in a version or a release). */
+export function parseEvr(text: string): Evr {
+  const colon = /^(\d+):/.exec(text);
+  const rest = colon ? text.slice(colon[0].length) : text;
+  const dash = rest.lastIndexOf('-');
+  return { epoch: colon ? colon[1]! : '0', version: dash === -1 ? rest : rest.slice(0, dash), release: dash === -1 ? '' : rest.slice(dash + 1) };
+}
+
 /** A piece of a version as rpmvercmp reads it: `~`, `^`, a run of digits (without its leading zeros) or of letters. */
 export interface VersionToken {
   kind: '~' | '^' | 'digits' | 'letters';

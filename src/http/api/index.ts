@@ -9,6 +9,7 @@ import { sourceRoutes } from './sources.js';
 import { checkRoutes } from './checks.js';
 import { terraformRoutes } from './terraform.js';
 import { promoteRoutes } from './promote.js';
+import { distributionRoutes } from './distributions.js';
 
 export type { ApiDeps } from './middleware.js';
 
@@ -29,5 +30,6 @@ export function createApi(deps: ApiDeps): Hono<Env> {
   checkRoutes(api, context);
   terraformRoutes(api, context);
   promoteRoutes(api, context);
+  distributionRoutes(api, context);
   return api;
 }

@@ -9,7 +9,8 @@ export function packageRoutes(api: Hono<Env>, { service, needs, readable }: ApiC
     const distribution = required(c, 'distribution');
     const component = c.req.query('component') ?? 'main';
     const replace = flag(c, 'replace');
-    const result = await service.upload(c.req.param('repo'), uploadedFiles(c.req.raw), { distribution, component, replace, actor: c.get('actor') });
+    const createDistribution = flag(c, 'createDistribution');
+    const result = await service.upload(c.req.param('repo'), uploadedFiles(c.req.raw), { distribution, component, replace, createDistribution, actor: c.get('actor') });
     return c.json(
       {
         snapshot: snapshotInfo(result.snapshot),

@@ -56,6 +56,7 @@ function settingsSummary(s: Snapshot) {
     type: s.type,
     public: s.settings.public ?? false,
     architectures: s.settings.architectures,
+    ...(s.settings.retention ? { retention: s.settings.retention } : {}),
     distributions: Object.fromEntries(
       distributionsOf(s).map((d) => [d, { ...own(s.settings.distributions, d), components: Object.keys(own(s.lists, d) ?? {}).sort() }]),
     ),

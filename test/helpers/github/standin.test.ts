@@ -262,6 +262,19 @@ describe('the GitHub stand-in', () => {
     }
   });
 
+  it('takes back an API port it is given, so that URLs stored from an earlier stand-in answer again', async () => {
+    const port = Number(new URL(gh.apiUrl).port);
+    const stored = `${gh.apiUrl}/acme/tools/releases/download/v1.1/tool_1.1_amd64.deb`;
+    await gh.close();
+    gh = await startGitHubStandin({ apiPort: port });
+    gh.addRepo('acme/tools');
+    gh.addRelease('acme/tools', { tag: 'v1.1', assets: [{ name: 'tool_1.1_amd64.deb', bytes: bytes(101) }] });
+    expect(gh.apiUrl).toBe(`http://127.0.0.1:${port}`);
+    const res = await fetch(stored);
+    expect(res.status).toBe(200);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes(101));
+  });
+
   it('signs webhooks as GitHub does', () => {
     const body = JSON.stringify({ action: 'published', release: { tag_name: 'v1' } });
     const expected = 'sha256=' + createHmac('sha256', 'It’s a Secret to Everybody').update(body).digest('hex');

@@ -143,6 +143,11 @@ export interface StandinOptions {
   signedUrlTtl?: number;
   /** The stand-in's clock (ms since the epoch). Default Date.now. */
   now?: () => number;
+  /**
+   * The API's port (default: any free one). Stored data names the API's URLs (a synced
+   * repository's settings and remote pool entries): a stand-in for the same GitHub takes the port back.
+   */
+  apiPort?: number;
 }
 
 export interface GitHubStandin {
@@ -230,10 +235,10 @@ interface Principal {
   push: boolean;
 }
 
-function listen(server: Server): Promise<number> {
+function listen(server: Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -679,7 +684,7 @@ export async function startGitHubStandin(options: StandinOptions = {}): Promise<
     pump();
   });
 
-  const apiPort = await listen(api);
+  const apiPort = await listen(api, options.apiPort);
   const assetPort = await listen(assetServer);
   apiUrl = `http://127.0.0.1:${apiPort}`;
   assetUrl = `http://127.0.0.1:${assetPort}`;

@@ -8,6 +8,7 @@ describe('the repository a request publishes to', () => {
     // Undecoded, `def%61ult` went to an Object of its own and published beside default's.
     expect(route('POST', '/api/v1/repos/def%61ult/packages')).toBe('default');
     expect(route('DELETE', '/api/v1/repos/acme')).toBe('acme');
+    expect(route('DELETE', '/api/v1/repos/acme/distributions/testing')).toBe('acme');
     expect(route('GET', '/api/v1/repos/acme')).toBeNull();
     expect(route('PUT', '/api/v1/repos/acme/uploads/abc/parts/1')).toBeNull();
     expect(route('POST', '/api/v1/repos/%E0%A4%A/packages')).toBeNull();

@@ -9,7 +9,7 @@ import { startGitHubStandin, webhookHeaders, type GitHubStandin } from '../../he
 import { buildDeb } from '../../helpers/debs.js';
 import { buildRpm } from '../../helpers/rpms.js';
 import { testApp } from '../../helpers/app.js';
-import { readText } from '../../../src/storage/types.js';
+import { fileText } from '../../helpers/service.js';
 import { openDataDir } from '../../../src/hosts/node/runtime.js';
 import { exportTree } from '../../../src/hosts/node/export.js';
 
@@ -48,7 +48,7 @@ describe('a repository synced from GitHub Releases', () => {
   const packagesOf = async (repo: string, distribution = 'stable') => {
     const snapshot = await t.service.getRepo(repo);
     const entry = snapshot.files[`dists/${distribution}/main/binary-amd64/Packages`];
-    return entry ? ((await readText(t.storage, entry.key)) ?? '') : '';
+    return entry ? fileText(t.storage, entry) : '';
   };
 
   beforeEach(async () => {
