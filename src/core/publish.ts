@@ -27,6 +27,13 @@ export interface Mutation {
   dropDistributions?: string[];
   settings?: RepoSettings;
   actor: string;
+  /**
+   * An added version that retention prunes in the same publish (older than the newest N kept):
+   * `refuse` (the default) fails the publish with a 409 naming it, so an upload or a copy never
+   * answers 201 for a package nobody can install (and a move never loses one); `skip` leaves it
+   * out, as if never offered (a source re-offering releases retention pruned, every sync).
+   */
+  prunedAdditions?: 'refuse' | 'skip';
 }
 
 export interface MutationResult {
@@ -159,9 +166,15 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
       for (const [at] of await lists.allOf(distribution)) pruned.add(at, null);
     }
   }
-  await prune(format, lists, settings, pruned, async (at, r) => {
+  await prune(format, lists, settings, pruned, async (at, r, keep) => {
     await dropRef(format.poolPath(r, at));
-    changes.push(change('remove', at, r, 'retention'));
+    const gone = change('remove', at, r, 'retention');
+    const added = changes.findIndex((c) => (c.action === 'add' || c.action === 'replace') && c.distribution === gone.distribution && c.component === gone.component && c.package === gone.package && c.version === gone.version && c.architecture === gone.architecture);
+    if (added < 0) return void changes.push(gone);
+    if (mutation.prunedAdditions !== 'skip') {
+      throw new PackyardError(409, 'pruned-by-retention', `${gone.package} ${gone.version} (${gone.architecture}) is older than the ${keep} newest versions ${gone.distribution} keeps (retention): it would be removed in the same publish; raise keepVersions to publish it`);
+    }
+    changes.splice(added, 1);
   });
 
   if (mutation.settings) changes.push({ action: 'settings' });

@@ -1,7 +1,8 @@
 import { PackyardError } from '../util/errors.js';
 import { layout } from './layout.js';
 import type { RepoStore } from './store.js';
-import type { PoolMap, Snapshot } from './snapshot.js';
+import type { PoolEntry, PoolMap, Snapshot } from './snapshot.js';
+import { poolEntry } from './pool-set.js';
 
 export interface Retention {
   /** Superseded snapshots younger than this stay fully served (by-hash, pool). */
@@ -28,6 +29,28 @@ export async function retainedSnapshots(store: RepoStore, repo: string, retentio
     previous = parent;
   }
   return out;
+}
+
+/** How many superseded snapshots a request for a file the head no longer lists looks through. */
+const RECENT_LOOKBACK = 20;
+
+/**
+ * A pool file the served snapshot no longer lists (pruned by retention, removed, rolled back),
+ * from the superseded snapshots gc keeps by default: a client that read the indexes just before
+ * the change still gets what they named, until gc collects it (then its object is gone, and the
+ * caller answers 404). The newest snapshot listing it wins; at most RECENT_LOOKBACK are read.
+ */
+export async function recentPoolEntry(store: RepoStore, served: Snapshot, path: string, now = Date.now(), retention: Retention = DEFAULT_RETENTION): Promise<PoolEntry | undefined> {
+  let previous = served;
+  for (let n = 0; n < RECENT_LOOKBACK && previous.parent; n++) {
+    if (n >= retention.generations && now - Date.parse(previous.createdAt) > retention.graceMs) return undefined;
+    const parent = await store.snapshot(served.repo, previous.parent);
+    if (!parent) return undefined;
+    const entry = await poolEntry(store, parent, path);
+    if (entry) return entry;
+    previous = parent;
+  }
+  return undefined;
 }
 
 /** What a snapshot expects of an object it references. */

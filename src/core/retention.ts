@@ -47,10 +47,10 @@ export class PrunePlaces {
 /**
  * Removes from each place all but the newest `keepVersions` of each package, by the format's
  * version order (a list holds one place: Debian's distribution, component and architecture;
- * RPM's distribution and architecture), and tells `removed` of each. Only the places given are
+ * RPM's distribution and architecture), and tells `removed` of each (with the number kept). Only the places given are
  * read: a publish prunes what it touched.
  */
-export async function prune(format: AnyFormat, lists: ListSet<PackageRecord>, settings: RepoSettings, places: PrunePlaces, removed: (at: ListAddress, record: PackageRecord) => Promise<void>): Promise<void> {
+export async function prune(format: AnyFormat, lists: ListSet<PackageRecord>, settings: RepoSettings, places: PrunePlaces, removed: (at: ListAddress, record: PackageRecord, keep: number) => Promise<void>): Promise<void> {
   const compare = format.compareVersions;
   if (!compare) return;
   for (const { at, names } of places) {
@@ -70,7 +70,7 @@ export async function prune(format: AnyFormat, lists: ListSet<PackageRecord>, se
       versions.sort((a, b) => compare(b.version, a.version));
       for (const { id, record } of versions.slice(keep)) {
         list.delete(id);
-        await removed(at, record);
+        await removed(at, record, keep);
       }
     }
   }

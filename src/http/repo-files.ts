@@ -4,6 +4,7 @@ import type { Access } from '../auth/access.js';
 import { ObjectServer, type LastModified, type Log, type RequestView, type ResponsePlan } from './serve-object.js';
 import { REPO_NAME } from '../core/layout.js';
 import { poolEntry } from '../core/pool-set.js';
+import { recentPoolEntry } from '../core/references.js';
 import type { Snapshot } from '../core/snapshot.js';
 import type { Formats } from '../core/format.js';
 import type { RepositoryService } from '../core/service.js';
@@ -90,10 +91,12 @@ export class RepoFiles {
         return { status: found.status, headers: { ...found.headers, 'content-type': found.contentType, 'cache-control': 'no-store', 'content-length': String(bytes.length) }, body: { bytes } };
       }
       case 'pool': {
-        const entry = await poolEntry(this.store, snapshot, found.poolPath);
+        const listed = await poolEntry(this.store, snapshot, found.poolPath);
+        const entry = listed ?? (await recentPoolEntry(this.store, snapshot, found.poolPath));
         if (!entry) return null;
         if (entry.remote) return deliveryPlan(await this.sources.deliver({ method: request.method, range: request.header('range') }, snapshot, { ...entry, remote: entry.remote }), entry.sha256, found.contentType, hidden, request.origin().startsWith('https:'));
-        return this.objects.plan(request, entry.key, { etag: entry.sha256, size: entry.size, contentType: found.contentType, immutable: true, private: hidden, byKey: this.poolByKey });
+        // A file only superseded snapshots list may have been collected: no size vouches for it.
+        return this.objects.plan(request, entry.key, { etag: entry.sha256, size: listed ? entry.size : undefined, contentType: found.contentType, immutable: true, private: hidden, byKey: this.poolByKey });
       }
     }
   }

@@ -138,6 +138,11 @@ describe.each([
     expect(history[1]!.changes).toContainEqual(expect.objectContaining({ action: 'add', package: 'stager', version: '1.4', from: expect.objectContaining({ distribution: 'testing' }) }));
     expect(history[0]!.actor).toBe(history[1]!.actor);
 
+    // Pruned versions stay downloadable until gc collects them: a client that read the index
+    // before the prune still gets the file it names.
+    const pool = (version: string) => `${host.url}/${repo}/pool/main/s/stager/stager_${version}_amd64.deb`;
+    for (const version of VERSIONS) expect((await fetch(pool(version), { method: 'HEAD' })).status, version).toBe(200);
+
     if (!host.dataDir) return;
     // Node host: gc past the grace period takes the pruned versions' files; fsck stays clean and
     // the kept ones are served.
@@ -147,7 +152,7 @@ describe.each([
     // fsck of what gc kept: the head (superseded snapshots are retained no longer than gc kept them).
     expect((await fsck(runtime.service.store, createNodeHasher, repo, { retention: { graceMs: 0, generations: 0 } })).problems).toEqual([]);
     for (const version of VERSIONS) {
-      const res = await fetch(`${host.url}/${repo}/pool/main/s/stager/stager_${version}_amd64.deb`, { method: 'HEAD' });
+      const res = await fetch(pool(version), { method: 'HEAD' });
       expect(res.status, version).toBe(['1.3', '1.4'].includes(version) ? 200 : 404);
     }
   });

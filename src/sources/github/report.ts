@@ -70,19 +70,23 @@ export async function publishPlan(deps: SyncDeps, repo: string, settings: GitHub
   let last: Plan | undefined;
   const result = await deps.service.publish(repo, async (head) => {
     last = await plan(head);
-    return { actor: `github:${settings.repository}`, replace: true, add: last.add, remove: last.remove };
+    return { actor: `github:${settings.repository}`, replace: true, add: last.add, remove: last.remove, prunedAdditions: 'skip' };
   });
+  // What retention left out is skipped, not added: releases older than the versions kept.
+  const landed = new Set((result.changed ? result.snapshot.changes : []).map((c) => `${c.action}|${c.distribution}|${c.package}|${c.version}|${c.architecture}`));
+  const landedAs = (action: string) => (p: SyncReport['added'][number]) => landed.has(`${action}|${p.distribution}|${p.package}|${p.version}|${p.architecture}`);
+  const pruned = [...last!.added.filter((p) => !landedAs('add')(p) && !landedAs('replace')(p)), ...last!.changed.filter((p) => !landedAs('replace')(p) && !landedAs('add')(p))];
   const rl = listed.rateLimit ?? deps.client.rateLimit;
   return {
     repo,
     repository: settings.repository,
     snapshot: result.changed ? result.snapshot.id : null,
-    added: last!.added,
-    changed: last!.changed,
+    added: last!.added.filter((p) => !pruned.includes(p)),
+    changed: last!.changed.filter((p) => !pruned.includes(p)),
     removed: last!.removed,
     unchanged: last!.unchanged,
     ignored: listed.ignored,
-    skipped: [...listed.skipped, ...last!.skipped],
+    skipped: [...listed.skipped, ...last!.skipped, ...pruned.map((p) => ({ release: p.release, asset: p.asset, reason: `${p.package} ${p.version} is older than the versions ${p.distribution} keeps (retention)` }))],
     rateLimit: rl ? { limit: rl.limit, remaining: rl.remaining, used: rl.used, resource: rl.resource, reset: rl.reset.toISOString() } : null,
     requests: { pages: listed.pages, notModified: listed.notModified },
     bytesFetched: listed.bytesFetched(),

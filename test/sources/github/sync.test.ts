@@ -105,6 +105,21 @@ describe('a repository synced from GitHub Releases', () => {
     expect(await packagesOf('tools')).not.toContain('Version: 1.0');
   });
 
+  it('leaves out releases older than the versions retention keeps, and a second sync publishes nothing', async () => {
+    for (const v of ['1.0', '1.1', '1.2']) gh.addRelease('acme/tools', { tag: `v${v}`, assets: [{ name: `tool_${v}_amd64.deb`, bytes: await deb('tool', v) }] });
+    await create('kept', { repository: 'acme/tools' }, { retention: { keepVersions: 2 } });
+    const first = await sync('kept');
+    expect(first.added.map((p) => (p as unknown as { version: string }).version).sort()).toEqual(['1.1', '1.2']);
+    expect(first.skipped).toEqual([expect.objectContaining({ asset: 'tool_1.0_amd64.deb', reason: expect.stringMatching(/older than the versions stable keeps \(retention\)/) })]);
+    expect((await packagesOf('kept')).match(/^Version: .*$/gm)!.sort()).toEqual(['Version: 1.1', 'Version: 1.2']);
+    // Offered again, the old release is left out again: no snapshot, no churn in the history.
+    const second = await sync('kept');
+    expect(second.snapshot).toBeNull();
+    expect(second.added).toEqual([]);
+    const history = await (await t.request('/api/v1/repos/kept/snapshots')).json() as { snapshots: unknown[] };
+    expect(history.snapshots).toHaveLength(2);
+  });
+
   it('keeps secrets out of every answer, and proxies a private repository\'s assets with the token kept on the server', async () => {
     gh.addRepo('acme/secret', { private: true });
     gh.addToken('ghp_secret', ['acme/secret']);

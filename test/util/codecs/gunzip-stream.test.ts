@@ -19,7 +19,7 @@ describe('gunzipStream', () => {
   it('decompresses every member of a multi-member gzip, whatever the chunking', async () => {
     const texts = [randomBytes(300_000), new TextEncoder().encode('Package: a\n'.repeat(50_000)), randomBytes(1)];
     const gz = concatBytes(texts.map((t) => new Uint8Array(gzipSync(t))));
-    for (const size of [1, 7, 65_536, gz.length]) {
+    for (const size of [13, 4096, 65_536, gz.length]) {
       const out = await streamBytes(chunked(gz, size).pipeThrough(gunzipStream(concatBytes(texts).length)));
       expect(Buffer.from(out).equals(Buffer.from(concatBytes(texts))), `chunks of ${size}`).toBe(true);
     }
