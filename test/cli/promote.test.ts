@@ -59,6 +59,10 @@ describe.each(['deb', 'rpm'] as const)('packyard copy, rollback, snapshots diff 
     expect(after.map((r) => r.distribution)).toEqual(['testing']);
     const history = JSON.parse((await cli(['snapshots', ...at, '--repo', 'acme', '--json'])).stdout) as { changes: { action: string }[] }[];
     expect(history.slice(0, 2).map((s) => s.changes[0]!.action)).toEqual(['rollback', 'add']);
+    // As text: what was rolled back to, and where the copy came from.
+    const shown = (await cli(['snapshots', ...at, '--repo', 'acme', '--limit', '2'])).stdout.split('\n');
+    expect(shown[0]).toMatch(new RegExp(`\\trollback to ${before}$`));
+    expect(shown[1]).toMatch(new RegExp(`\\tadd foo ${p.version.replace(/[.+]/g, '\\$&')} in stable from testing$`));
     const missing = await cli(['rollback', ...at, 'acme', '00000042-00000000']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^packyard: repository acme has no snapshot 00000042-00000000/);

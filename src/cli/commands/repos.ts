@@ -68,7 +68,7 @@ export function registerRepos(program: Command): void {
     .option('--private', 'make reading need a token')
     .option('--architectures <list>', 'comma-separated architectures')
     .option('--keep-versions <n>', 'keep only the newest N versions of each package in each place, pruning the rest now; 0 keeps all again', keepVersionsOption)
-    .option('--remove-distribution <name>', 'remove a distribution: its packages, indexes and settings (one publish; repeat for more)', (name: string, before: string[] = []) => [...before, name]);
+    .option('--remove-distribution <name>', 'remove a distribution: its packages, indexes and settings (one publish each; repeat for more)', (name: string, before: string[] = []) => [...before, name]);
   githubOptions(update, { remove: true }).action(
     async (
       name: string,
@@ -156,9 +156,11 @@ export function registerRepos(program: Command): void {
     .option('--limit <n>', 'how many', '20')
     .action(async (o: ClientOptions & { json?: boolean; repo: string; limit: string }) => {
       const { snapshots } = (await (await connect(o)).request('GET', `/api/v1/repos/${encodeURIComponent(o.repo)}/snapshots?limit=${Number(o.limit)}`)) as {
-        snapshots: { id: string; createdAt: string; actor: string; changes: { action: string; package?: string; version?: string }[] }[];
+        snapshots: { id: string; createdAt: string; actor: string; changes: { action: string; package?: string; version?: string; distribution?: string; reason?: string; snapshot?: string; from?: { distribution: string; repo?: string } }[] }[];
       };
       if (o.json) return printJson(snapshots);
-      for (const s of snapshots) console.log(`${s.id}\t${s.createdAt}\t${s.actor}\t${s.changes.map((c) => [c.action, c.package, c.version].filter(Boolean).join(' ')).join(', ')}`);
+      const describe = (c: (typeof snapshots)[number]['changes'][number]) =>
+        [c.action === 'rollback' ? `rollback to ${c.snapshot}` : c.action, c.package, c.version, c.distribution && c.action !== 'rollback' ? `in ${c.distribution}` : c.distribution, c.from && `from ${c.from.repo ? `${c.from.repo}/` : ''}${c.from.distribution}`, c.reason && `(${c.reason})`].filter(Boolean).join(' ');
+      for (const s of snapshots) console.log(`${s.id}\t${s.createdAt}\t${s.actor}\t${s.changes.map(describe).join(', ')}`);
     });
 }
