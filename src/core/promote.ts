@@ -111,7 +111,7 @@ export async function copyPackages(service: RepositoryService, repo: string, inp
             return { coordinates: format.where(at), package: pkg, version, architecture };
           })
         : undefined;
-      const built = await buildSnapshot(service.ctx, format, current!, { actor, add: [...batches.values()], remove });
+      const built = await buildSnapshot(service.ctx, format, current!, { actor, add: [...batches.values()], remove, prunedAdditions: spec.move ? 'refuse' : 'record' });
       // Within a repository, a record's key is the source's own blob: never "unused".
       unused = crossRepo ? built.unusedKeys : [];
       const from = { distribution: spec.from, ...(crossRepo ? { repo: sourceRepo } : {}) };

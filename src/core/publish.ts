@@ -29,11 +29,12 @@ export interface Mutation {
   actor: string;
   /**
    * An added version that retention prunes in the same publish (older than the newest N kept):
-   * `refuse` (the default) fails the publish with a 409 naming it, so an upload or a copy never
-   * answers 201 for a package nobody can install (and a move never loses one); `skip` leaves it
-   * out, as if never offered (a source re-offering releases retention pruned, every sync).
+   * `record` (the default) adds and prunes it, both in the history, as the setting says;
+   * `refuse` fails the publish with a 409 naming it (a move, which would otherwise lose the
+   * package); `skip` leaves it out, as if never offered (a source re-offering the releases
+   * retention pruned, at every sync).
    */
-  prunedAdditions?: 'refuse' | 'skip';
+  prunedAdditions?: 'record' | 'refuse' | 'skip';
 }
 
 export interface MutationResult {
@@ -170,9 +171,9 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
     await dropRef(format.poolPath(r, at));
     const gone = change('remove', at, r, 'retention');
     const added = changes.findIndex((c) => (c.action === 'add' || c.action === 'replace') && c.distribution === gone.distribution && c.component === gone.component && c.package === gone.package && c.version === gone.version && c.architecture === gone.architecture);
-    if (added < 0) return void changes.push(gone);
-    if (mutation.prunedAdditions !== 'skip') {
-      throw new PackyardError(409, 'pruned-by-retention', `${gone.package} ${gone.version} (${gone.architecture}) is older than the ${keep} newest versions ${gone.distribution} keeps (retention): it would be removed in the same publish; raise keepVersions to publish it`);
+    if (added < 0 || !mutation.prunedAdditions || mutation.prunedAdditions === 'record') return void changes.push(gone);
+    if (mutation.prunedAdditions === 'refuse') {
+      throw new PackyardError(409, 'pruned-by-retention', `${gone.package} ${gone.version} (${gone.architecture}) is older than the ${keep} newest versions ${gone.distribution} keeps (retention): it would be removed in the same publish; raise keepVersions, or copy it instead of moving it`);
     }
     changes.splice(added, 1);
   });

@@ -31,7 +31,9 @@ describe('copy, rollback and diff on the Worker', () => {
     const client = api(worker.url, worker.token);
     const work = await mkdtemp(join(tmpdir(), 'packyard-worker-lifecycle-'));
     const deb = await buildDeb({ name: 'edge-tool', version: '1.0', arch: 'amd64' }, work);
-    await client.createRepo('edge');
+    // Both distributions declared: an upload into one the repository lacks is refused (typo protection).
+    const created = await client.fetch('/api/v1/repos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'edge', type: 'deb', public: true, distributions: { testing: {}, stable: {} } }) });
+    expect(created.status).toBe(201);
     await client.upload('edge', 'testing', 'main', [deb.path]);
     await client.upload('edge', 'stable', 'main', [await buildDeb({ name: 'other', version: '2.0', arch: 'all' }, join(work, 'b')).then((d) => d.path)]);
     const post = async (path: string, body: unknown) => {
