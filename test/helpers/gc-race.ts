@@ -44,7 +44,14 @@ export interface RaceResult {
   gcRefused: number;
   /** Publishes refused with a 503 (slower than the grace period): nothing of them is lost. */
   publishesRefused: number;
-  /** Uploads held back for longer than the grace period: only these may be refused. */
+  /**
+   * Of those, the ones whose upload was younger than the grace period when refused: gc may take
+   * an upload only once it is older, so these must be none. (Counting the uploads held back past
+   * the grace period, `overdue`, is not enough on a loaded machine: one held back for 0.75 of it
+   * can pass it while the rest of its publish runs.)
+   */
+  refusedYoung: string[];
+  /** Uploads held back for longer than the grace period. */
   overdue: number;
   touches: number;
   /** fsck's problems and files not served after the restart: must be empty. */
@@ -57,8 +64,10 @@ const place = { distribution: 'stable', component: 'main', actor: 'race' };
 export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
   const { storage, signer, createHasher, timing } = setup;
   const random = prng(setup.seed ?? 12);
-  const result: RaceResult = { gcRuns: 0, deleted: 0, gcRefused: 0, publishesRefused: 0, overdue: 0, touches: 0, problems: [], served: 0 };
-  const slow = slowed(storage, random, timing, result);
+  const result: RaceResult = { gcRuns: 0, deleted: 0, gcRefused: 0, publishesRefused: 0, refusedYoung: [], overdue: 0, touches: 0, problems: [], served: 0 };
+  /** When each upload's write began: its object's age, as gc sees it. */
+  const uploadedAt = new Map<string, number>();
+  const slow = slowed(storage, random, timing, result, uploadedAt);
   const service = () => new RepositoryService({ formats, storage: slow, signer, createHasher, headTtlMs: 0, gcTiming: timing });
   const [first, second] = [service(), service()];
   await first.createRepo({ name: 'acme', distributions: { stable: {} } }, 'race');
@@ -82,7 +91,11 @@ export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
   // publisher removed first.
   const refused = (err: unknown) => {
     if (!(err instanceof PackyardError && (err.status === 503 || err.status === 404))) throw err;
-    if (err.status === 503) result.publishesRefused++;
+    if (err.status !== 503) return;
+    result.publishesRefused++;
+    const key = /\((repos\/[^)]+\/blobs\/[^)]+)\)/.exec(err.message)?.[1];
+    const age = key && uploadedAt.has(key) ? Date.now() - uploadedAt.get(key)! : undefined;
+    if (age === undefined || age < timing.minGraceMs) result.refusedYoung.push(`${err.code}: ${err.message} (upload age ${age ?? 'unknown'} ms)`);
   };
   // After each publish, a fresh look: every object the head references is there. (A superseded
   // head's objects stay for the grace period, far longer than this check takes.)
@@ -131,11 +144,12 @@ export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
 }
 
 /** The storage, with some writes of package bytes and documents held back: slow publishes. */
-function slowed(storage: Storage, random: Random, timing: GcTiming, counts: { touches: number; overdue: number }): Storage {
+function slowed(storage: Storage, random: Random, timing: GcTiming, counts: { touches: number; overdue: number }, uploadedAt: Map<string, number>): Storage {
   return new Proxy(storage, {
     get(target, prop, receiver) {
       if (prop === 'put') {
         return async (...args: Parameters<Storage['put']>) => {
+          if (args[0].includes('/blobs/')) uploadedAt.set(args[0], Date.now());
           const written = await target.put(...args);
           // A write that returns late leaves its object aging while the publish goes on: package
           // bytes older than half the grace period (the publish must touch them), now and then

@@ -22,6 +22,7 @@ it('gc never deletes what a head references, on R2 in workerd', { timeout: 240_0
   expect(result.gcRuns).toBeGreaterThanOrEqual(50);
   expect(result.deleted).toBeGreaterThan(0);
   expect(result.touches).toBeGreaterThan(0);
-  expect(result.publishesRefused).toBeLessThanOrEqual(result.overdue);
+  // Refused only when gc took an upload older than the grace period (test/helpers/gc-race.ts).
+  expect(result.refusedYoung).toEqual([]);
   expect(result.served).toBeGreaterThan(3);
 });
