@@ -54,6 +54,22 @@ export class PoolSet {
     shard.changed = true;
   }
 
+  // Entries are replaced, never changed in place: the previous maps are shared with caches.
+
+  /** One more list names the file at `path`: `fresh` is its entry when none is there yet. */
+  async addRef(path: string, fresh: () => PoolEntry): Promise<void> {
+    const entry = await this.get(path);
+    this.set(path, entry ? { ...entry, refs: entry.refs + 1 } : { ...fresh(), refs: 1 });
+  }
+
+  /** One list fewer names it: the last one takes the entry out. */
+  async dropRef(path: string): Promise<void> {
+    const entry = await this.get(path);
+    if (!entry) return;
+    if (entry.refs <= 1) this.delete(path);
+    else this.set(path, { ...entry, refs: entry.refs - 1 });
+  }
+
   async save(repo: string): Promise<Record<string, string>> {
     const next = { ...this.current.pool };
     if (this.legacy === 'split') delete next[LEGACY_SHARD];

@@ -67,18 +67,12 @@ export async function buildSnapshot(ctx: PublishContext, format: AnyFormat, curr
   // Retention looks at the places an addition touched, for the names added.
   const pruned = new PrunePlaces();
 
-  // Pool entries are replaced, never changed in place: the previous maps are shared with caches.
-  const addRef = async (path: string, r: PackageRecord) => {
-    const entry = await pool.get(path);
-    const { size, sha256 } = format.describe(r);
-    pool.set(path, entry ? { ...entry, refs: entry.refs + 1 } : { ...(r.remote ? { remote: r.remote } : { key: r.key }), size, sha256, refs: 1 });
-  };
-  const dropRef = async (path: string) => {
-    const entry = await pool.get(path);
-    if (!entry) return;
-    if (entry.refs <= 1) pool.delete(path);
-    else pool.set(path, { ...entry, refs: entry.refs - 1 });
-  };
+  const addRef = (path: string, r: PackageRecord) =>
+    pool.addRef(path, () => {
+      const { size, sha256 } = format.describe(r);
+      return { ...(r.remote ? { remote: r.remote } : { key: r.key }), size, sha256, refs: 1 };
+    });
+  const dropRef = (path: string) => pool.dropRef(path);
 
   const added = (mutation.add ?? []).flatMap(({ placement, records }) => records.map((record) => ({ placement, record })));
   for (const { placement, record } of added) {

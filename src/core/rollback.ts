@@ -67,12 +67,7 @@ export async function rollback(service: RepositoryService, repo: string, input: 
     const pool = new PoolSet(store, base);
     const taken: [ListAddress, PackageRecord][] = [];
     for await (const { at, before, after } of changedRecords(store, format, base, target, [...scope])) {
-      if (before) {
-        const path = format.poolPath(before, at);
-        const entry = await pool.get(path);
-        if (entry && entry.refs > 1) pool.set(path, { ...entry, refs: entry.refs - 1 });
-        else if (entry) pool.delete(path);
-      }
+      if (before) await pool.dropRef(format.poolPath(before, at));
       if (after) taken.push([at, after]);
     }
     const blobs: string[] = [];
@@ -83,12 +78,12 @@ export async function rollback(service: RepositoryService, repo: string, input: 
       if (entry) {
         // Another distribution still lists the file at this path, with other bytes since.
         if (entry.sha256 !== sha256) throw new PackyardError(409, 'pool-conflict', `${filename} was replaced since snapshot ${target.id} and is still listed elsewhere in ${repo}: roll back all distributions, or remove it there first`);
-        pool.set(path, { ...entry, refs: entry.refs + 1 });
+        await pool.addRef(path, () => entry);
         continue;
       }
       const then = await targetPoolEntry(store, target, path);
       if (!then) throw collected(`the pool entry of ${filename}`);
-      pool.set(path, { ...then, refs: 1 });
+      await pool.addRef(path, () => then);
       if (then.key !== undefined) blobs.push(then.key);
     }
 
