@@ -65,7 +65,7 @@ export async function runGcRace(setup: RaceSetup): Promise<RaceResult> {
   const { storage, signer, createHasher, timing } = setup;
   const random = prng(setup.seed ?? 12);
   const result: RaceResult = { gcRuns: 0, deleted: 0, gcRefused: 0, publishesRefused: 0, refusedYoung: [], overdue: 0, touches: 0, problems: [], served: 0 };
-  /** When each upload's write began: its object's age, as gc sees it. */
+  /** Each upload's modification time as stored: its age, as gc sees it. */
   const uploadedAt = new Map<string, number>();
   const slow = slowed(storage, random, timing, result, uploadedAt);
   const service = () => new RepositoryService({ formats, storage: slow, signer, createHasher, headTtlMs: 0, gcTiming: timing });
@@ -149,8 +149,10 @@ function slowed(storage: Storage, random: Random, timing: GcTiming, counts: { to
     get(target, prop, receiver) {
       if (prop === 'put') {
         return async (...args: Parameters<Storage['put']>) => {
-          if (args[0].includes('/blobs/')) uploadedAt.set(args[0], Date.now());
           const written = await target.put(...args);
+          // The upload's age as gc sees it: by the time the storage dated it (the workerd disk
+          // service dates to the whole second, up to a second before the write began).
+          if (written && args[0].includes('/blobs/')) uploadedAt.set(args[0], written.lastModified.getTime());
           // A write that returns late leaves its object aging while the publish goes on: package
           // bytes older than half the grace period (the publish must touch them), now and then
           // older than all of it (gc may take them first: the publish is refused); documents

@@ -1,4 +1,4 @@
-import { readJson, type Storage } from '../../storage/types.js';
+import { readJson, type ObjectInfo, type Storage } from '../../storage/types.js';
 import type { PublishStage } from '../../core/format.js';
 import { forEachConcurrent } from '../../util/concurrency.js';
 import { PackyardError } from '../../util/errors.js';
@@ -40,14 +40,21 @@ export function bucketTarget(storage: Storage, options: { graceMs: number; now?:
     for await (const f of walk) files.push(f);
     const before = (await readManifest(storage)).files;
     // What is there, not only what the manifest says: an object removed by hand is uploaded again.
-    const present = new Map<string, number>();
-    for await (const obj of storage.list('')) present.set(obj.key, obj.size);
+    const present = new Map<string, ObjectInfo>();
+    for await (const obj of storage.list('')) present.set(obj.key, obj);
 
     const changed: ExportFile[] = [];
-    for (const f of files) if (!(await holds(storage, f, present.get(f.path), before[f.path]?.sha256))) changed.push(f);
+    for (const f of files) if (!(await holds(storage, f, present.get(f.path)?.size, before[f.path]?.sha256))) changed.push(f);
     for (const stage of STAGES) {
-      await forEachConcurrent(changed.filter((f) => f.stage === stage), PARALLEL, async (f) => {
-        await storage.put(f.path, await f.open(), { contentType: f.contentType });
+      const writes = changed.filter((f) => f.stage === stage);
+      await waitForLaterSecond(writes.map((f) => present.get(f.path)?.lastModified));
+      await forEachConcurrent(writes, PARALLEL, async (f) => {
+        const previous = present.get(f.path)?.lastModified;
+        for (let tries = 1; ; tries++) {
+          const written = await storage.put(f.path, await f.open(), { contentType: f.contentType });
+          if (!previous || !written || wholeSecond(written.lastModified) > wholeSecond(previous) || tries >= 3) break;
+          await sleep(1000); // the bucket's clock is behind ours
+        }
       });
     }
 
@@ -66,6 +73,26 @@ export function bucketTarget(storage: Storage, options: { graceMs: number; now?:
     await storage.put(MANIFEST, JSON.stringify(after, null, 1), { contentType: 'application/json' });
     return { uploaded: changed.length, unchanged: files.length - changed.length, deleted: expired.length, kept: Object.keys(after.files).length - files.length };
   };
+}
+
+/**
+ * Readers revalidate what they fetch by name (InRelease, repomd.xml) with If-Modified-Since, and
+ * HTTP dates have whole seconds: an object rewritten within the second its predecessor was
+ * written keeps its Last-Modified, and the bucket answers 304 with the old content gone. So an
+ * overwrite waits until the second after the one its predecessor was dated.
+ */
+async function waitForLaterSecond(previous: (Date | undefined)[]): Promise<void> {
+  const latest = Math.max(-1, ...previous.map((d) => (d ? wholeSecond(d) : -1)));
+  const wait = (latest + 1) * 1000 - Date.now();
+  if (latest >= 0 && wait > 0) await sleep(wait + 20);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function wholeSecond(d: Date): number {
+  return Math.floor(d.getTime() / 1000);
 }
 
 async function readManifest(storage: Storage): Promise<Manifest> {

@@ -92,6 +92,25 @@ describe('export to a bucket', () => {
     expect(order, puts.join('\n')).toEqual([...order].sort());
   }, 120_000);
 
+  it('rewrites InRelease in a later second than the one it replaces, so that a reader revalidating it never gets a 304 for a changed file', async () => {
+    const { bucket } = await recordedBucket();
+    for (let round = 0; round < 3; round++) await addPackage(`gamma-${round}`);
+    const runtime = await openDataDir(data, { headTtlMs: 0 });
+    for (let round = 0; round < 3; round++) {
+      // Start just after a second begins: the next export comes well within that second.
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000)));
+      await exportTo(runtime, 'acme', bucketTarget(bucket, { graceMs: 86_400_000 }), bucket.url);
+      const seen = await fetch(await bucket.presignedGet('dists/stable/InRelease', 60));
+      const lastModified = seen.headers.get('last-modified')!;
+      await seen.body?.cancel();
+      await runtime.service.remove('acme', { distribution: 'stable', component: 'main', package: `gamma-${round}`, version: '1.0', architecture: 'amd64' }, 'test');
+      await exportTo(runtime, 'acme', bucketTarget(bucket, { graceMs: 86_400_000 }), bucket.url);
+      const revalidated = await fetch(await bucket.presignedGet('dists/stable/InRelease', 60), { headers: { 'if-modified-since': lastModified } });
+      await revalidated.body?.cancel();
+      expect(revalidated.status, `InRelease still dated ${lastModified}`).toBe(200);
+    }
+  }, 120_000);
+
   it('compares with the objects themselves when the manifest is missing', async () => {
     const { bucket, puts } = await recordedBucket();
     const first = await exportInto(bucket, 86_400_000);
