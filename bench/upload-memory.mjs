@@ -1,12 +1,12 @@
 // upload-memory: the server's memory while `packyard upload` sends it a 1 GiB .deb, and while a
 // 50 MB Terraform module archive is published to it (issue 15).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bigDeb } from './lib/inputs.mjs';
 import { createRepo, serve } from './lib/packyard.mjs';
 import { DIST, REPO } from './lib/repos.mjs';
-import { CACHE, PACKYARD, daemon, tempDir } from './lib/proc.mjs';
+import { CACHE, PACKYARD, daemon, memory, tempDir } from './lib/proc.mjs';
 import { createTerraformRepo, publishModule, writeBigModule } from './lib/terraform.mjs';
 import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
 
@@ -19,17 +19,6 @@ const SAMPLE_MS = 10;
 const MODULE_FILES = 5;
 const MODULE_FILE_BYTES = 10 * 1024 * 1024;
 const TF_REPO = 'tf';
-
-/** VmRSS and VmHWM of a process, in bytes (null once it is gone). */
-function memory(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)[1]) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-  } catch {
-    return null;
-  }
-}
 
 /** The 50 MB module archive (made once, then reused). */
 async function bigModule() {

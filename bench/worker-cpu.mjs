@@ -10,15 +10,12 @@ import { addReleases, createSyncedRepo, smallAssets, startStandin, syncRepo } fr
 import { createTerraformRepo, publishModule, readToken, smallModule } from './lib/terraform.mjs';
 import { DIST, REPO, baseRepos, countStanzas, packagesText } from './lib/repos.mjs';
 import { ROOT, copyTree, run as runCommand, tempDir } from './lib/proc.mjs';
-import { cpuDelta, cpuSample, cpuTotal, workerd } from './lib/workerd.mjs';
+import { FREE_MS, PAID_MS, cpuTotal, measure, workerd } from './lib/workerd.mjs';
 import { check, fmt, median, table, writeResults } from './lib/stats.mjs';
 
 export const description = 'CPU time per request of the Worker (workerd, on-prem build) on an N-package repository, against Cloudflare limits';
 export const defaultRuns = 7;
 
-/** Cloudflare's CPU time per request: Free plan, and the paid plans' default limit. */
-const FREE_MS = 10;
-const PAID_MS = 30_000;
 /** Issue 14's budget for a pool file of a GitHub-synced repository answered with a redirect. */
 const REDIRECT_MS = 1;
 /** The GitHub-synced repository next to the N-package one: its name, and the stand-in's repository and assets. */
@@ -42,18 +39,6 @@ const BIG_RUNS = 5;
 const SETTLE_MS = 100;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** CPU (ms, all workerd threads) and wall time (ms, as the client sees it) of `fn`. */
-async function measure(server, fn, settleMs = 0) {
-  const before = cpuSample(server.pid);
-  const started = performance.now();
-  const result = await fn();
-  const wall = performance.now() - started;
-  if (settleMs) await sleep(settleMs);
-  const { ms: cpu, lost } = cpuDelta(before, cpuSample(server.pid));
-  if (lost) console.error(`worker-cpu: ${lost} workerd thread(s) ended during a measurement; their last CPU time is missing`);
-  return { cpu, wall, result };
-}
 
 /** GET `path` with `headers`; the whole body is read. Throws unless the status is `status`. */
 async function get(server, path, headers = {}, status = 200) {

@@ -16,10 +16,23 @@ export const ADD_BATCH = Infinity;
  */
 export async function add(data, repo, dist, files, { batch = ADD_BATCH, create = [] } = {}) {
   let ms = 0;
-  for (let i = 0; i < files.length; i += batch) {
-    ms += (await run(process.execPath, [PACKYARD, 'add', '--create', ...create, '--data', data, '--repo', repo, '--distribution', dist, '--component', 'main', '--json', ...files.slice(i, i + batch)])).ms;
-  }
+  for (let i = 0; i < files.length; i += batch) ms += (await run(process.execPath, addArgs(data, repo, dist, files.slice(i, i + batch), create))).ms;
   return ms;
+}
+
+function addArgs(data, repo, dist, files, create) {
+  return [PACKYARD, 'add', '--create', ...create, '--data', data, '--repo', repo, '--distribution', dist, '--component', 'main', '--json', ...files];
+}
+
+/**
+ * One `packyard add` of `files` under GNU time (/usr/bin/time, Debian package `time`): its wall
+ * time (ms) and the CLI's peak RSS (bytes; the process's VmHWM at exit, as time's %M reports it).
+ */
+export async function addPeakRss(data, repo, dist, files, { create = [] } = {}) {
+  const { ms, stderr } = await run('/usr/bin/time', ['-f', 'packyard-peak-rss-kb %M', process.execPath, ...addArgs(data, repo, dist, files, create)]);
+  const kb = /packyard-peak-rss-kb (\d+)\s*$/.exec(stderr)?.[1];
+  if (!kb) throw new Error(`no peak RSS from /usr/bin/time in: ${stderr.slice(-500)}`);
+  return { ms, peakRss: Number(kb) * 1024 };
 }
 
 /**

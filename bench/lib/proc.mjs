@@ -1,7 +1,7 @@
 // Processes, temporary directories and cleanup. Everything a benchmark starts is registered
 // here and stopped on exit, on Ctrl-C and on errors.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +130,17 @@ export async function waitForHttp(url, child) {
     } catch {}
     if (Date.now() > deadline) throw new Error(`${url} did not answer within 30 s:\n${child?.output() ?? ''}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** VmRSS and VmHWM of a process, in bytes (null once it is gone). */
+export function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)[1]) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
   }
 }
 

@@ -6,6 +6,10 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, daemon, freePort } from './proc.mjs';
 
+/** Cloudflare's CPU time per request: Free plan, and the paid plans' default limit. */
+export const FREE_MS = 10;
+export const PAID_MS = 30_000;
+
 const WORKERD = join(ROOT, 'node_modules/.bin/workerd');
 const WORKERD_CONFIG = join(ROOT, 'deploy/workerd/packyard.capnp');
 
@@ -73,4 +77,16 @@ export function cpuDelta(before, after) {
 /** Milliseconds on CPU since the process started (threads still running). */
 export function cpuTotal(pid) {
   return cpuDelta(new Map(), cpuSample(pid)).ms;
+}
+
+/** CPU (ms, all workerd threads) and wall time (ms, as the client sees it) of `fn`. */
+export async function measure(server, fn, settleMs = 0) {
+  const before = cpuSample(server.pid);
+  const started = performance.now();
+  const result = await fn();
+  const wall = performance.now() - started;
+  if (settleMs) await new Promise((r) => setTimeout(r, settleMs));
+  const { ms: cpu, lost } = cpuDelta(before, cpuSample(server.pid));
+  if (lost) console.error(`${lost} workerd thread(s) ended during a measurement; their last CPU time is missing`);
+  return { cpu, wall, result };
 }
