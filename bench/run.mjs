@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { CACHE, cleanup } from './lib/proc.mjs';
 import { journallessExt4 } from './lib/filesystem.mjs';
 
-const BENCHMARKS = ['ingest', 'add-one', 'retention', 'serve', 'upload-memory', 'worker-cpu', 'rpm', 'github', 's3', 'rollback'];
+const BENCHMARKS = ['ingest', 'add-one', 'retention', 'serve', 'upload-memory', 'worker-cpu', 'rpm', 'github', 's3', 'rollback', 'scale'];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
