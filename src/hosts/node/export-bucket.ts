@@ -82,7 +82,9 @@ export function bucketTarget(storage: Storage, options: { graceMs: number; now?:
  * overwrite waits until the second after the one its predecessor was dated.
  */
 async function waitForLaterSecond(previous: (Date | undefined)[]): Promise<void> {
-  const latest = Math.max(-1, ...previous.map((d) => (d ? wholeSecond(d) : -1)));
+  // A loop, not Math.max(...): a first export may write a hundred thousand pool files in one stage.
+  let latest = -1;
+  for (const d of previous) if (d) latest = Math.max(latest, wholeSecond(d));
   const wait = (latest + 1) * 1000 - Date.now();
   if (latest >= 0 && wait > 0) await sleep(wait + 20);
 }
